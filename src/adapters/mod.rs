@@ -1,0 +1,4 @@
+//! Everything that touches the outside world: the filesystem today; AWS, Kubernetes, git
+//! and file watching sit here too, behind the ports the pure core defines.
+
+pub mod fs;

@@ -1,0 +1,250 @@
+//! The command line: clap definitions and one function per subcommand.
+//!
+//! Results go to stdout, logs to stderr. Each subcommand returns its exit code; errors
+//! that stop a command bubble up as `anyhow::Error` and exit 1.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::adapters::fs::read_repo;
+use crate::config::{self, LoadOptions, Loaded};
+use crate::model::Kind;
+use crate::versions::Date;
+
+/// keelson: GitOps for Amazon EKS fleets.
+#[derive(Debug, Parser)]
+#[command(name = "keelson", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Take this date (YYYY-MM-DD) as today for the version support calendar, e.g. to
+    /// rehearse what a repo will look like on a later day.
+    #[arg(long, global = true, env = "KEELSON_TODAY", value_parser = parse_date)]
+    pub today: Option<Date>,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// `FILE:LINE:COL: error[RULE]: message` lines and a summary.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a config repo: YAML, JSON Schemas and keelson's rules. Exit 0 when
+    /// valid, 1 when not; every problem is listed.
+    Validate {
+        /// The config repo.
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Print or write the JSON Schemas of every kind.
+    Schema {
+        /// Write one file per kind into this directory instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print only this kind's schema (e.g. `cluster`).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let bad = || format!("`{s}` is not a date of the form YYYY-MM-DD");
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let year = parts[0].parse().map_err(|_| bad())?;
+    let month: u32 = parts[1].parse().map_err(|_| bad())?;
+    let day: u32 = parts[2].parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    Ok(Date::new(year, month, day))
+}
+
+/// Today's date from the system clock (UTC).
+pub fn system_today() -> Date {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Date::from_unix(secs)
+}
+
+/// Run a parsed command line.
+///
+/// # Errors
+/// Anything that stops the command (unreadable repo, unwritable output).
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let today = cli.today.unwrap_or_else(system_today);
+    match cli.command {
+        Command::Validate { repo, format } => validate(&repo, format, today),
+        Command::Schema { out, kind } => schema(out.as_deref(), kind.as_deref()),
+    }
+}
+
+/// Read and load a repo from disk.
+///
+/// # Errors
+/// When the repo directory cannot be read at all.
+pub fn load_repo(repo: &Path, today: Date) -> Result<Loaded> {
+    let read = read_repo(repo)?;
+    let mut loaded = config::load(&read.files, &LoadOptions::new(today));
+    if !read.diagnostics.is_empty() {
+        loaded.diagnostics.extend(read.diagnostics);
+        config::diag::sort(&mut loaded.diagnostics);
+    }
+    Ok(loaded)
+}
+
+fn validate(repo: &Path, format: ReportFormat, today: Date) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let loaded = load_repo(repo, today)?;
+    tracing::debug!(
+        files = loaded.stats.files,
+        documents = loaded.stats.documents,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "loaded repo"
+    );
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        ReportFormat::Text => {
+            for d in &loaded.diagnostics {
+                writeln!(out, "{d}")?;
+            }
+            writeln!(out, "{}", summary(&loaded))?;
+        }
+        ReportFormat::Json => {
+            let report = serde_json::json!({
+                "valid": loaded.is_valid(),
+                "errors": loaded.errors(),
+                "warnings": loaded.warnings(),
+                "files": loaded.stats.files,
+                "documents": loaded.stats.documents,
+                "clusters": loaded.repo.clusters.len(),
+                "problems": loaded.diagnostics,
+            });
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(if loaded.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The one-line summary of a validation.
+pub fn summary(loaded: &Loaded) -> String {
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    let counts = format!(
+        "{}, {}, {}",
+        plural(loaded.stats.files, "file"),
+        plural(loaded.stats.documents, "document"),
+        plural(loaded.repo.clusters.len(), "cluster")
+    );
+    if loaded.is_valid() {
+        format!("valid: {counts} ({})", plural(loaded.warnings(), "warning"))
+    } else {
+        format!(
+            "invalid: {} and {} in {counts}",
+            plural(loaded.errors(), "error"),
+            plural(loaded.warnings(), "warning")
+        )
+    }
+}
+
+fn schema(out: Option<&Path>, kind: Option<&str>) -> Result<ExitCode> {
+    let kinds: Vec<Kind> = match kind {
+        None => Kind::ALL.to_vec(),
+        Some(k) => {
+            let found = Kind::ALL
+                .iter()
+                .copied()
+                .find(|x| x.name().eq_ignore_ascii_case(k));
+            match found {
+                Some(f) => vec![f],
+                None => anyhow::bail!(
+                    "unknown kind `{k}`; kinds are {}",
+                    Kind::ALL
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    match out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for k in kinds {
+                let path = dir.join(k.schema_file());
+                let text = schema_text(k)?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = stdout.lock();
+            if kinds.len() == 1 {
+                w.write_all(schema_text(kinds[0])?.as_bytes())?;
+            } else {
+                let all: serde_json::Map<String, serde_json::Value> = kinds
+                    .iter()
+                    .map(|k| (k.schema_file(), config::schema::schema_for(*k)))
+                    .collect();
+                serde_json::to_writer_pretty(&mut w, &all)?;
+                writeln!(w)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text of a kind's schema file, as written to `schemas/`.
+///
+/// # Errors
+/// Never in practice; serialising a JSON value does not fail.
+pub fn schema_text(kind: Kind) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(&config::schema::schema_for(kind))?;
+    s.push('\n');
+    Ok(s)
+}

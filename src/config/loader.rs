@@ -1,0 +1,718 @@
+//! From source files to a validated [`Repo`], collecting every problem on the way.
+//!
+//! ```text
+//!  SourceFile[] ──(parallel, per file)──► YAML docs ──► kind ──► schema ──► typed document
+//!                                                                             │
+//!  Repo ◄── rules (cross-document, positions from the YAML trees) ◄── scoping to Clusters
+//! ```
+//!
+//! Pure: the files come in as bytes (the filesystem walk lives in `adapters::fs`), and
+//! "today" for the support calendar is passed in.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+use super::diag::{self, suggest, Diagnostic, Rule};
+use super::rules;
+use super::schema::Schemas;
+use super::yaml::{self, Limits, Node, Pos, Value as YValue, YamlErrorKind};
+use crate::model::*;
+use crate::versions::Date;
+
+/// The largest file keelson reads.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One file of the repo, read by an adapter.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as shown to the user.
+    pub display: String,
+    /// The path relative to the repo root, with `/` separators.
+    pub rel: String,
+    /// The raw bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Options for loading.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// Today's date, for the version support calendar.
+    pub today: Date,
+    /// YAML limits.
+    pub limits: Limits,
+    /// Worker threads for parsing and schema validation (0 = one per core).
+    pub threads: usize,
+}
+
+impl LoadOptions {
+    /// Defaults for a given day.
+    pub fn new(today: Date) -> LoadOptions {
+        LoadOptions {
+            today,
+            limits: Limits::default(),
+            threads: 0,
+        }
+    }
+}
+
+/// Where a document came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// File as shown to the user.
+    pub file: String,
+    /// Line of the document's first value.
+    pub line: u32,
+    /// Column of the document's first value.
+    pub column: u32,
+    /// Index of the document within its file.
+    pub document: usize,
+}
+
+/// A typed document and its origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item<T> {
+    /// Where it came from.
+    pub origin: Origin,
+    /// Global document id, used by the rules to find positions.
+    pub(crate) doc: usize,
+    /// The document.
+    pub value: T,
+}
+
+/// A Kubernetes manifest keelson does not own (scanned for deprecated APIs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    /// Where it came from.
+    pub origin: Origin,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`, if any.
+    pub name: Option<String>,
+    /// `metadata.namespace`, if any.
+    pub namespace: Option<String>,
+}
+
+/// Everything that belongs to one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// The directory of the Cluster document, relative to the repo root.
+    pub dir: String,
+    /// The Cluster document.
+    pub cluster: Item<ClusterDoc>,
+    /// Add-ons.
+    pub addons: Vec<Item<AddonDoc>>,
+    /// Managed node groups.
+    pub node_groups: Vec<Item<NodeGroupDoc>>,
+    /// Fargate profiles.
+    pub fargate_profiles: Vec<Item<FargateProfileDoc>>,
+    /// Access entries.
+    pub access_entries: Vec<Item<AccessEntryDoc>>,
+    /// Pod Identity associations.
+    pub pod_identities: Vec<Item<PodIdentityAssociationDoc>>,
+    /// NodeClasses.
+    pub node_classes: Vec<Item<NodeClassDoc>>,
+    /// NodePools.
+    pub node_pools: Vec<Item<NodePoolDoc>>,
+    /// Other Kubernetes manifests in the cluster's directories.
+    pub manifests: Vec<Manifest>,
+}
+
+impl ClusterConfig {
+    /// The cluster name.
+    pub fn name(&self) -> &str {
+        &self.cluster.value.metadata.name
+    }
+}
+
+/// A loaded config repo.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Repo {
+    /// The Fleet document.
+    pub fleet: Option<Item<FleetDoc>>,
+    /// Clusters, sorted by name.
+    pub clusters: Vec<ClusterConfig>,
+    /// Manifests outside every cluster's directory.
+    pub unowned_manifests: Vec<Manifest>,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Stats {
+    /// Files read.
+    pub files: usize,
+    /// Non-empty documents.
+    pub documents: usize,
+}
+
+/// The result of loading: the repo (complete only when there are no errors) and every
+/// problem found.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The repo.
+    pub repo: Repo,
+    /// Every problem, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Counts.
+    pub stats: Stats,
+}
+
+impl Loaded {
+    /// Whether the repo has no errors (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Number of errors.
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Number of warnings.
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+}
+
+/// A typed document of one of keelson's kinds.
+#[derive(Debug, Clone)]
+pub(crate) enum Typed {
+    Fleet(FleetDoc),
+    Cluster(ClusterDoc),
+    Addon(AddonDoc),
+    NodeGroup(NodeGroupDoc),
+    FargateProfile(FargateProfileDoc),
+    AccessEntry(AccessEntryDoc),
+    PodIdentityAssociation(PodIdentityAssociationDoc),
+    NodePool(NodePoolDoc),
+    NodeClass(NodeClassDoc),
+}
+
+enum Class {
+    Typed(Typed),
+    Manifest(Manifest),
+    /// Invalid; already reported.
+    Invalid,
+}
+
+/// A parsed document with its YAML tree, kept until the rules have run.
+pub(crate) struct DocNode {
+    pub(crate) rel_dir: String,
+    pub(crate) origin: Origin,
+    pub(crate) root: Node,
+}
+
+struct FileResult {
+    docs: Vec<(DocNode, Class)>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Load a repo from its files.
+///
+/// Never panics on any input; every problem becomes a [`Diagnostic`].
+pub fn load(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
+    let mut diagnostics = Vec::new();
+    let schemas = match Schemas::get() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            diagnostics.push(Diagnostic::new(
+                "<keelson>",
+                Pos::START,
+                Rule::SchemaValue,
+                e,
+            ));
+            None
+        }
+    };
+    let results = parse_all(files, opts, schemas);
+
+    let mut docs: Vec<DocNode> = Vec::new();
+    let mut classes: Vec<Class> = Vec::new();
+    for r in results {
+        diagnostics.extend(r.diagnostics);
+        for (d, c) in r.docs {
+            docs.push(d);
+            classes.push(c);
+        }
+    }
+    let stats = Stats {
+        files: files.len(),
+        documents: docs.len(),
+    };
+    let repo = assemble(&docs, classes, &mut diagnostics);
+    rules::check(&repo, &docs, opts.today, &mut diagnostics);
+    diag::sort(&mut diagnostics);
+    diagnostics.dedup();
+    Loaded {
+        repo,
+        diagnostics,
+        stats,
+    }
+}
+
+fn parse_all(
+    files: &[SourceFile],
+    opts: &LoadOptions,
+    schemas: Option<&Schemas>,
+) -> Vec<FileResult> {
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
+    }
+    .min(files.len().max(1));
+    if threads <= 1 {
+        return files
+            .iter()
+            .enumerate()
+            .map(|(_, f)| parse_file(f, opts, schemas))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut indexed: Vec<(usize, FileResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        out.push((i, parse_file(f, opts, schemas)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, r)| r).collect()
+}
+
+fn rel_dir(rel: &str) -> String {
+    match rel.rfind('/') {
+        Some(i) => rel[..i].to_string(),
+        None => String::new(),
+    }
+}
+
+fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) -> FileResult {
+    let mut result = FileResult {
+        docs: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let text = match std::str::from_utf8(&file.bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = &file.bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let col = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+            result.diagnostics.push(Diagnostic::new(
+                &file.display,
+                Pos {
+                    line: u32::try_from(line).unwrap_or(u32::MAX),
+                    col: u32::try_from(col).unwrap_or(u32::MAX),
+                },
+                Rule::FileEncoding,
+                format!(
+                    "not valid UTF-8 (byte 0x{:02x} at offset {}); save the file as UTF-8",
+                    file.bytes.get(e.valid_up_to()).copied().unwrap_or(0),
+                    e.valid_up_to()
+                ),
+            ));
+            return result;
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let parsed = match yaml::parse(text, opts.limits) {
+        Ok(d) => d,
+        Err(e) => {
+            let rule = match e.kind {
+                YamlErrorKind::Syntax => Rule::YamlSyntax,
+                YamlErrorKind::Limit => Rule::YamlLimit,
+                YamlErrorKind::DuplicateKey => Rule::YamlDuplicateKey,
+                YamlErrorKind::Unsupported => Rule::YamlUnsupported,
+            };
+            let mut message = e.message;
+            if rule == Rule::YamlSyntax && text.contains("{{") {
+                message.push_str(
+                    " (this looks like an unrendered template; keelson reads plain YAML)",
+                );
+            }
+            result
+                .diagnostics
+                .push(Diagnostic::new(&file.display, e.pos, rule, message));
+            return result;
+        }
+    };
+    let dir = rel_dir(&file.rel);
+    let mut non_empty = 0;
+    for doc in parsed {
+        if doc.root.value == YValue::Null {
+            continue;
+        }
+        non_empty += 1;
+        let origin = Origin {
+            file: file.display.clone(),
+            line: doc.root.pos.line,
+            column: doc.root.pos.col,
+            document: doc.index,
+        };
+        let class = classify(
+            &file.display,
+            &doc.root,
+            &origin,
+            schemas,
+            &mut result.diagnostics,
+        );
+        result.docs.push((
+            DocNode {
+                rel_dir: dir.clone(),
+                origin,
+                root: doc.root,
+            },
+            class,
+        ));
+    }
+    if non_empty == 0 {
+        result.diagnostics.push(Diagnostic::new(
+            &file.display,
+            Pos::START,
+            Rule::EmptyFile,
+            "the file holds no documents",
+        ));
+    }
+    result
+}
+
+const KEELSON_KINDS: &[&str] = &[
+    "Fleet",
+    "Cluster",
+    "Addon",
+    "NodeGroup",
+    "FargateProfile",
+    "AccessEntry",
+    "PodIdentityAssociation",
+];
+
+fn classify(
+    file: &str,
+    root: &Node,
+    origin: &Origin,
+    schemas: Option<&Schemas>,
+    out: &mut Vec<Diagnostic>,
+) -> Class {
+    let YValue::Map(_) = root.value else {
+        out.push(Diagnostic::new(
+            file,
+            root.pos,
+            Rule::NotAMapping,
+            format!(
+                "a document must be a mapping with apiVersion and kind, found {}",
+                root.type_name()
+            ),
+        ));
+        return Class::Invalid;
+    };
+    let api = root.get("apiVersion").and_then(Node::as_str);
+    let kind = root.get("kind").and_then(Node::as_str);
+    let (Some(api), Some(kind)) = (api, kind) else {
+        let missing = match (api, kind) {
+            (None, None) => "`apiVersion` and `kind`",
+            (None, _) => "`apiVersion`",
+            _ => "`kind`",
+        };
+        out.push(Diagnostic::new(
+            file,
+            root.pos,
+            Rule::MissingKind,
+            format!("document has no string {missing}"),
+        ));
+        return Class::Invalid;
+    };
+    let Some(k) = Kind::lookup(api, kind) else {
+        if let Some(message) = unknown_owned_kind(api, kind) {
+            let pos = root.pos_at(&[yaml::Seg::Key("kind".into())], false);
+            out.push(Diagnostic::new(file, pos, Rule::UnknownKind, message));
+            return Class::Invalid;
+        }
+        let meta = root.get("metadata");
+        return Class::Manifest(Manifest {
+            origin: origin.clone(),
+            api_version: api.to_string(),
+            kind: kind.to_string(),
+            name: meta
+                .and_then(|m| m.get("name"))
+                .and_then(Node::as_str)
+                .map(str::to_string),
+            namespace: meta
+                .and_then(|m| m.get("namespace"))
+                .and_then(Node::as_str)
+                .map(str::to_string),
+        });
+    };
+    let json = root.to_json();
+    if let Some(schemas) = schemas {
+        let problems = schemas.validate(k, root, &json);
+        if !problems.is_empty() {
+            out.extend(
+                problems
+                    .into_iter()
+                    .map(|p| Diagnostic::new(file, p.pos, p.rule, p.message)),
+            );
+            return Class::Invalid;
+        }
+    }
+    match to_typed(k, json) {
+        Ok(t) => Class::Typed(t),
+        Err(e) => {
+            out.push(Diagnostic::new(
+                file,
+                root.pos,
+                Rule::SchemaValue,
+                format!("{kind} document does not fit the model: {e}"),
+            ));
+            Class::Invalid
+        }
+    }
+}
+
+/// A message for an apiVersion/kind pair that belongs to a group keelson owns or serves
+/// but that it does not know; `None` for anything else (a plain manifest).
+fn unknown_owned_kind(api: &str, kind: &str) -> Option<String> {
+    if api.starts_with("keelson.dev/") {
+        if api != KEELSON_API {
+            return Some(format!(
+                "apiVersion `{api}` is not served; keelson reads `{KEELSON_API}`"
+            ));
+        }
+        let hint = suggest(kind, KEELSON_KINDS.iter().copied())
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("; kinds are {}", KEELSON_KINDS.join(", ")));
+        return Some(format!("unknown keelson kind `{kind}`{hint}"));
+    }
+    if kind == "NodePool" && api.starts_with("karpenter.sh/") {
+        return Some(format!(
+            "`{api}` NodePool is not served by EKS Auto Mode; use `{KARPENTER_API}`"
+        ));
+    }
+    if kind == "NodeClass" && api.starts_with("eks.amazonaws.com/") {
+        return Some(format!(
+            "`{api}` NodeClass is not served by EKS Auto Mode; use `{EKS_NODECLASS_API}`"
+        ));
+    }
+    if api == KARPENTER_API || api == EKS_NODECLASS_API {
+        let owned = if api == KARPENTER_API {
+            "NodePool"
+        } else {
+            "NodeClass"
+        };
+        if let Some(s) = suggest(kind, [owned]) {
+            return Some(format!(
+                "unknown kind `{kind}` in `{api}`; did you mean `{s}`?"
+            ));
+        }
+    }
+    None
+}
+
+fn to_typed(kind: Kind, json: serde_json::Value) -> Result<Typed, serde_json::Error> {
+    use serde_json::from_value as v;
+    Ok(match kind {
+        Kind::Fleet => Typed::Fleet(v(json)?),
+        Kind::Cluster => Typed::Cluster(v(json)?),
+        Kind::Addon => Typed::Addon(v(json)?),
+        Kind::NodeGroup => Typed::NodeGroup(v(json)?),
+        Kind::FargateProfile => Typed::FargateProfile(v(json)?),
+        Kind::AccessEntry => Typed::AccessEntry(v(json)?),
+        Kind::PodIdentityAssociation => Typed::PodIdentityAssociation(v(json)?),
+        Kind::NodePool => Typed::NodePool(v(json)?),
+        Kind::NodeClass => Typed::NodeClass(v(json)?),
+    })
+}
+
+fn ancestors(dir: &str) -> impl Iterator<Item = &str> {
+    let mut cur = Some(dir);
+    std::iter::from_fn(move || {
+        let d = cur?;
+        cur = if d.is_empty() {
+            None
+        } else {
+            Some(d.rfind('/').map_or("", |i| &d[..i]))
+        };
+        Some(d)
+    })
+}
+
+fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) -> Repo {
+    let mut repo = Repo::default();
+    // Clusters first: they decide where every other document belongs.
+    let mut dir_owner: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut classes: Vec<Option<Class>> = classes.into_iter().map(Some).collect();
+    for (i, class) in classes.iter_mut().enumerate() {
+        if let Some(Class::Typed(Typed::Cluster(_))) = class {
+            let Some(Class::Typed(Typed::Cluster(c))) = class.take() else {
+                continue;
+            };
+            let d = &docs[i];
+            if let Some(&first) = dir_owner.get(d.rel_dir.as_str()) {
+                out.push(Diagnostic::new(
+                    &d.origin.file,
+                    d.root.pos,
+                    Rule::ClusterDirConflict,
+                    format!(
+                        "a second Cluster document in directory `{}` (the first, `{}`, is at {}:{}); give each cluster its own directory",
+                        display_dir(&d.rel_dir),
+                        repo.clusters[first].name(),
+                        repo.clusters[first].cluster.origin.file,
+                        repo.clusters[first].cluster.origin.line
+                    ),
+                ));
+                continue;
+            }
+            dir_owner.insert(&d.rel_dir, repo.clusters.len());
+            repo.clusters.push(ClusterConfig {
+                dir: d.rel_dir.clone(),
+                cluster: Item {
+                    origin: d.origin.clone(),
+                    doc: i,
+                    value: c,
+                },
+                addons: Vec::new(),
+                node_groups: Vec::new(),
+                fargate_profiles: Vec::new(),
+                access_entries: Vec::new(),
+                pod_identities: Vec::new(),
+                node_classes: Vec::new(),
+                node_pools: Vec::new(),
+                manifests: Vec::new(),
+            });
+        }
+    }
+    for (i, class) in classes.into_iter().enumerate() {
+        let Some(class) = class else { continue };
+        let d = &docs[i];
+        let owner = ancestors(&d.rel_dir).find_map(|a| dir_owner.get(a).copied());
+        let item = |doc| (d.origin.clone(), i, doc);
+        match class {
+            Class::Invalid => {}
+            Class::Manifest(m) => match owner {
+                Some(o) => repo.clusters[o].manifests.push(m),
+                None => repo.unowned_manifests.push(m),
+            },
+            Class::Typed(Typed::Fleet(f)) => {
+                if let Some(first) = &repo.fleet {
+                    out.push(Diagnostic::new(
+                        &d.origin.file,
+                        d.root.pos,
+                        Rule::FleetDuplicate,
+                        format!(
+                            "a second Fleet document (the first is at {}:{}); a repository has one Fleet",
+                            first.origin.file, first.origin.line
+                        ),
+                    ));
+                } else {
+                    repo.fleet = Some(Item {
+                        origin: d.origin.clone(),
+                        doc: i,
+                        value: f,
+                    });
+                }
+            }
+            Class::Typed(Typed::Cluster(_)) => {}
+            Class::Typed(t) => {
+                let Some(o) = owner else {
+                    let kind = match &t {
+                        Typed::Addon(_) => "Addon",
+                        Typed::NodeGroup(_) => "NodeGroup",
+                        Typed::FargateProfile(_) => "FargateProfile",
+                        Typed::AccessEntry(_) => "AccessEntry",
+                        Typed::PodIdentityAssociation(_) => "PodIdentityAssociation",
+                        Typed::NodePool(_) => "NodePool",
+                        Typed::NodeClass(_) => "NodeClass",
+                        Typed::Fleet(_) | Typed::Cluster(_) => "document",
+                    };
+                    out.push(Diagnostic::new(
+                        &d.origin.file,
+                        d.root.pos,
+                        Rule::OrphanDocument,
+                        format!(
+                            "this {kind} belongs to no cluster: put it in the directory of a Cluster document or below it"
+                        ),
+                    ));
+                    continue;
+                };
+                let c = &mut repo.clusters[o];
+                let (origin, doc, _) = item(());
+                match t {
+                    Typed::Addon(v) => c.addons.push(Item {
+                        origin,
+                        doc,
+                        value: v,
+                    }),
+                    Typed::NodeGroup(v) => c.node_groups.push(Item {
+                        origin,
+                        doc,
+                        value: v,
+                    }),
+                    Typed::FargateProfile(v) => c.fargate_profiles.push(Item {
+                        origin,
+                        doc,
+                        value: v,
+                    }),
+                    Typed::AccessEntry(v) => c.access_entries.push(Item {
+                        origin,
+                        doc,
+                        value: v,
+                    }),
+                    Typed::PodIdentityAssociation(v) => c.pod_identities.push(Item {
+                        origin,
+                        doc,
+                        value: v,
+                    }),
+                    Typed::NodePool(v) => c.node_pools.push(Item {
+                        origin,
+                        doc,
+                        value: v,
+                    }),
+                    Typed::NodeClass(v) => c.node_classes.push(Item {
+                        origin,
+                        doc,
+                        value: v,
+                    }),
+                    Typed::Fleet(_) | Typed::Cluster(_) => {}
+                }
+            }
+        }
+    }
+    repo.clusters.sort_by(|a, b| a.name().cmp(b.name()));
+    repo
+}
+
+fn display_dir(dir: &str) -> &str {
+    if dir.is_empty() {
+        "."
+    } else {
+        dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_walk_up_to_the_root() {
+        let a: Vec<&str> = ancestors("a/b/c").collect();
+        assert_eq!(a, vec!["a/b/c", "a/b", "a", ""]);
+        let a: Vec<&str> = ancestors("").collect();
+        assert_eq!(a, vec![""]);
+    }
+}

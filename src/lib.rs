@@ -1,0 +1,13 @@
+//! keelson: GitOps for fleets of Amazon EKS clusters.
+//!
+//! ```text
+//!  repo files ──adapters::fs──► config::load (YAML + schema + rules) ──► config::Repo
+//! ```
+//!
+//! The pure core (`config`, `model`, `versions`) does no I/O; `adapters` does all of it.
+
+pub mod adapters;
+pub mod cli;
+pub mod config;
+pub mod model;
+pub mod versions;

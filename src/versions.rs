@@ -1,0 +1,312 @@
+//! Kubernetes minor versions on EKS and their support calendar.
+//!
+//! At run time against AWS the calendar is read from `DescribeClusterVersions`; this
+//! built-in table serves offline checks (`validate`) and the simulator. It is the one
+//! place these dates live. Sources: the EKS user guide's Kubernetes versions page for
+//! 1.25–1.31, the AWS sample-apex-skills calendar and endoflife.date for 1.32–1.35, and a
+//! secondary source for 1.36 (end of extended support derived as standard + 12 months).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A calendar date (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    /// Year.
+    pub year: i32,
+    /// Month, 1–12.
+    pub month: u32,
+    /// Day, 1–31.
+    pub day: u32,
+}
+
+impl Date {
+    /// A date from its parts.
+    pub const fn new(year: i32, month: u32, day: u32) -> Date {
+        Date { year, month, day }
+    }
+
+    /// The date of a Unix timestamp (seconds).
+    pub fn from_unix(secs: i64) -> Date {
+        // Howard Hinnant's days-to-civil algorithm.
+        let z = secs.div_euclid(86_400) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// A Kubernetes `major.minor` version, compared numerically (1.9 < 1.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Minor {
+    /// Major version (always 1 so far).
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+}
+
+impl Minor {
+    /// `1.minor`.
+    pub const fn v1(minor: u32) -> Minor {
+        Minor { major: 1, minor }
+    }
+
+    /// The next minor.
+    pub fn next(self) -> Minor {
+        Minor {
+            major: self.major,
+            minor: self.minor + 1,
+        }
+    }
+
+    /// How many minors `self` is ahead of `other` (negative when behind).
+    pub fn minors_after(self, other: Minor) -> i64 {
+        if self.major != other.major {
+            return if self.major > other.major {
+                i64::MAX
+            } else {
+                i64::MIN
+            };
+        }
+        i64::from(self.minor) - i64::from(other.minor)
+    }
+}
+
+/// Why a version string could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a Kubernetes minor version such as 1.33")]
+pub struct BadVersion(pub String);
+
+impl FromStr for Minor {
+    type Err = BadVersion;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().trim_start_matches('v');
+        let mut parts = t.split('.');
+        let major = parts.next().and_then(|p| p.parse().ok());
+        let minor = parts.next().and_then(|p| p.parse().ok());
+        match (major, minor, parts.next()) {
+            (Some(major), Some(minor), None) => Ok(Minor { major, minor }),
+            _ => Err(BadVersion(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Minor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// One EKS Kubernetes version and its support window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EksVersion {
+    /// The minor.
+    pub version: Minor,
+    /// When EKS released it.
+    pub released: Date,
+    /// End of standard support.
+    pub end_of_standard: Date,
+    /// End of extended support.
+    pub end_of_extended: Date,
+}
+
+/// Where a version stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportStatus {
+    /// Not released yet on that day.
+    Unreleased,
+    /// In standard support.
+    Standard,
+    /// In extended support (extra cost).
+    Extended,
+    /// Past end of extended support.
+    Unsupported,
+}
+
+const fn v(minor: u32, released: Date, std_end: Date, ext_end: Date) -> EksVersion {
+    EksVersion {
+        version: Minor::v1(minor),
+        released,
+        end_of_standard: std_end,
+        end_of_extended: ext_end,
+    }
+}
+
+/// The built-in calendar, oldest first.
+pub const CALENDAR: &[EksVersion] = &[
+    v(
+        25,
+        Date::new(2023, 2, 22),
+        Date::new(2024, 5, 1),
+        Date::new(2025, 5, 1),
+    ),
+    v(
+        26,
+        Date::new(2023, 4, 11),
+        Date::new(2024, 6, 11),
+        Date::new(2025, 6, 11),
+    ),
+    v(
+        27,
+        Date::new(2023, 5, 24),
+        Date::new(2024, 7, 24),
+        Date::new(2025, 7, 24),
+    ),
+    v(
+        28,
+        Date::new(2023, 9, 26),
+        Date::new(2024, 11, 26),
+        Date::new(2025, 11, 26),
+    ),
+    v(
+        29,
+        Date::new(2024, 1, 23),
+        Date::new(2025, 3, 23),
+        Date::new(2026, 3, 23),
+    ),
+    v(
+        30,
+        Date::new(2024, 5, 23),
+        Date::new(2025, 7, 23),
+        Date::new(2026, 7, 23),
+    ),
+    v(
+        31,
+        Date::new(2024, 9, 26),
+        Date::new(2025, 11, 26),
+        Date::new(2026, 11, 26),
+    ),
+    v(
+        32,
+        Date::new(2025, 1, 23),
+        Date::new(2026, 3, 23),
+        Date::new(2027, 3, 23),
+    ),
+    v(
+        33,
+        Date::new(2025, 5, 29),
+        Date::new(2026, 7, 29),
+        Date::new(2027, 7, 29),
+    ),
+    v(
+        34,
+        Date::new(2025, 10, 2),
+        Date::new(2026, 12, 2),
+        Date::new(2027, 12, 2),
+    ),
+    v(
+        35,
+        Date::new(2026, 1, 27),
+        Date::new(2027, 3, 27),
+        Date::new(2028, 3, 27),
+    ),
+    v(
+        36,
+        Date::new(2026, 6, 2),
+        Date::new(2027, 8, 2),
+        Date::new(2028, 8, 2),
+    ),
+];
+
+/// The calendar entry for a minor.
+pub fn lookup(version: Minor) -> Option<&'static EksVersion> {
+    CALENDAR.iter().find(|e| e.version == version)
+}
+
+impl EksVersion {
+    /// Where this version stands on `today`.
+    pub fn status(&self, today: Date) -> SupportStatus {
+        if today < self.released {
+            SupportStatus::Unreleased
+        } else if today <= self.end_of_standard {
+            SupportStatus::Standard
+        } else if today <= self.end_of_extended {
+            SupportStatus::Extended
+        } else {
+            SupportStatus::Unsupported
+        }
+    }
+}
+
+/// The versions a new cluster may be created with or upgraded to on `today`.
+pub fn available(today: Date) -> Vec<Minor> {
+    CALENDAR
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.status(today),
+                SupportStatus::Standard | SupportStatus::Extended
+            )
+        })
+        .map(|e| e.version)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_numbers() {
+        let a: Minor = "1.9".parse().unwrap();
+        let b: Minor = "1.10".parse().unwrap();
+        assert!(a < b);
+        assert_eq!(b.minors_after(a), 1);
+        assert!("1.3x".parse::<Minor>().is_err());
+        assert!("1.33.1".parse::<Minor>().is_err());
+    }
+
+    #[test]
+    fn unix_dates() {
+        assert_eq!(Date::from_unix(0), Date::new(1970, 1, 1));
+        assert_eq!(Date::from_unix(1_795_392_000), Date::new(2026, 11, 23));
+        assert_eq!(Date::from_unix(951_782_400), Date::new(2000, 2, 29));
+    }
+
+    #[test]
+    fn support_status_follows_the_calendar() {
+        let today = Date::new(2026, 11, 23);
+        assert_eq!(
+            lookup(Minor::v1(31)).unwrap().status(today),
+            SupportStatus::Extended
+        );
+        assert_eq!(
+            lookup(Minor::v1(30)).unwrap().status(today),
+            SupportStatus::Unsupported
+        );
+        assert_eq!(
+            lookup(Minor::v1(35)).unwrap().status(today),
+            SupportStatus::Standard
+        );
+        assert_eq!(
+            lookup(Minor::v1(31))
+                .unwrap()
+                .status(Date::new(2026, 11, 27)),
+            SupportStatus::Unsupported
+        );
+        assert!(available(today).contains(&Minor::v1(36)));
+    }
+
+    #[test]
+    fn calendar_is_ordered_and_consistent() {
+        for w in CALENDAR.windows(2) {
+            assert_eq!(w[1].version, w[0].version.next());
+        }
+        for e in CALENDAR {
+            assert!(e.released < e.end_of_standard && e.end_of_standard < e.end_of_extended);
+        }
+    }
+}
