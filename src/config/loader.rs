@@ -191,6 +191,9 @@ pub(crate) enum Typed {
     NodeClass(NodeClassDoc),
 }
 
+// Short-lived (one per document, moved once into the Repo), so the size difference
+// between variants costs nothing worth a Box per document.
+#[allow(clippy::large_enum_variant)]
 enum Class {
     Typed(Typed),
     Manifest(Manifest),
@@ -267,8 +270,7 @@ fn parse_all(
     if threads <= 1 {
         return files
             .iter()
-            .enumerate()
-            .map(|(_, f)| parse_file(f, opts, schemas))
+            .map(|f| parse_file(f, opts, schemas))
             .collect();
     }
     let next = AtomicUsize::new(0);
@@ -341,7 +343,7 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
                 YamlErrorKind::Unsupported => Rule::YamlUnsupported,
             };
             let mut message = e.message;
-            if rule == Rule::YamlSyntax && text.contains("{{") {
+            if text.contains("{{") {
                 message.push_str(
                     " (this looks like an unrendered template; keelson reads plain YAML)",
                 );

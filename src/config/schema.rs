@@ -253,8 +253,15 @@ fn describe(
         }
         K::Required { property } => {
             let name = property.as_str().unwrap_or_default();
+            // Point at the key of the mapping that lacks the field (`spec:`), not at
+            // its first entry.
+            let pos = if path.is_empty() {
+                at
+            } else {
+                node.pos_at(path, true)
+            };
             push(
-                at,
+                pos,
                 Rule::SchemaRequired,
                 format!("missing required field `{name}` in {}", where_(path)),
             );

@@ -319,16 +319,24 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
             err(
-                Pos {
-                    line: u32::try_from(m.line()).unwrap_or(u32::MAX).max(1),
-                    col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-                },
+                clamp_to_text(
+                    text,
+                    Pos {
+                        line: u32::try_from(m.line()).unwrap_or(u32::MAX).max(1),
+                        col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
+                    },
+                ),
                 if e.info().contains("recursion limit") {
                     YamlErrorKind::Limit
                 } else {
                     YamlErrorKind::Syntax
                 },
-                e.info().to_string(),
+                if e.info().contains("recursion limit") {
+                    "flow collections ([...] or {...}) nested deeper than the parser's limit"
+                        .to_string()
+                } else {
+                    e.info().to_string()
+                },
             )
         })?;
         let pos = Pos::from_span(&span);
@@ -434,6 +442,27 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
         }
     }
     Ok(b.docs)
+}
+
+/// The scanner reports an error met at the end of input on the line after the last one;
+/// point at the end of the last line instead, which is where an editor can go.
+fn clamp_to_text(text: &str, pos: Pos) -> Pos {
+    let bytes = text.as_bytes();
+    let lone_crs = bytes
+        .windows(2)
+        .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+        .count()
+        + usize::from(bytes.last() == Some(&b'\r'));
+    let breaks = bytes.iter().filter(|&&b| b == b'\n').count() + lone_crs;
+    let lines = u32::try_from(breaks + 1).unwrap_or(u32::MAX);
+    if pos.line <= lines {
+        return pos;
+    }
+    let last = text.rsplit(['\n', '\r']).next().unwrap_or("");
+    Pos {
+        line: lines,
+        col: u32::try_from(last.chars().count() + 1).unwrap_or(u32::MAX),
+    }
 }
 
 impl Builder {
