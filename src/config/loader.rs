@@ -119,6 +119,9 @@ pub struct ClusterConfig {
     pub node_pools: Vec<Item<NodePoolDoc>>,
     /// Other Kubernetes manifests in the cluster's directories.
     pub manifests: Vec<Manifest>,
+    /// Documents of this cluster that failed validation (kind, name), so that rules do
+    /// not report what depends on them a second time.
+    pub(crate) broken: Vec<(Kind, String)>,
 }
 
 impl ClusterConfig {
@@ -197,8 +200,9 @@ pub(crate) enum Typed {
 enum Class {
     Typed(Typed),
     Manifest(Manifest),
-    /// Invalid; already reported.
-    Invalid,
+    /// Invalid; already reported. Carries the kind and name when they could be read, so
+    /// that documents depending on it are not reported a second time.
+    Invalid(Option<(Kind, String)>),
 }
 
 /// A parsed document with its YAML tree, kept until the rules have run.
@@ -268,10 +272,7 @@ fn parse_all(
     }
     .min(files.len().max(1));
     if threads <= 1 {
-        return files
-            .iter()
-            .map(|f| parse_file(f, opts, schemas))
-            .collect();
+        return files.iter().map(|f| parse_file(f, opts, schemas)).collect();
     }
     let next = AtomicUsize::new(0);
     let mut indexed: Vec<(usize, FileResult)> = std::thread::scope(|scope| {
@@ -421,7 +422,7 @@ fn classify(
                 root.type_name()
             ),
         ));
-        return Class::Invalid;
+        return Class::Invalid(None);
     };
     let api = root.get("apiVersion").and_then(Node::as_str);
     let kind = root.get("kind").and_then(Node::as_str);
@@ -437,13 +438,13 @@ fn classify(
             Rule::MissingKind,
             format!("document has no string {missing}"),
         ));
-        return Class::Invalid;
+        return Class::Invalid(None);
     };
     let Some(k) = Kind::lookup(api, kind) else {
         if let Some(message) = unknown_owned_kind(api, kind) {
             let pos = root.pos_at(&[yaml::Seg::Key("kind".into())], false);
             out.push(Diagnostic::new(file, pos, Rule::UnknownKind, message));
-            return Class::Invalid;
+            return Class::Invalid(None);
         }
         let meta = root.get("metadata");
         return Class::Manifest(Manifest {
@@ -469,7 +470,7 @@ fn classify(
                     .into_iter()
                     .map(|p| Diagnostic::new(file, p.pos, p.rule, p.message)),
             );
-            return Class::Invalid;
+            return Class::Invalid(Some((k, doc_name(root))));
         }
     }
     match to_typed(k, json) {
@@ -481,7 +482,7 @@ fn classify(
                 Rule::SchemaValue,
                 format!("{kind} document does not fit the model: {e}"),
             ));
-            Class::Invalid
+            Class::Invalid(Some((k, doc_name(root))))
         }
     }
 }
@@ -525,6 +526,14 @@ fn unknown_owned_kind(api: &str, kind: &str) -> Option<String> {
     None
 }
 
+fn doc_name(root: &Node) -> String {
+    root.get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn to_typed(kind: Kind, json: serde_json::Value) -> Result<Typed, serde_json::Error> {
     use serde_json::from_value as v;
     Ok(match kind {
@@ -558,7 +567,13 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
     // Clusters first: they decide where every other document belongs.
     let mut dir_owner: BTreeMap<&str, usize> = BTreeMap::new();
     let mut classes: Vec<Option<Class>> = classes.into_iter().map(Some).collect();
+    // Directories whose Cluster document is invalid: their documents are not orphans,
+    // and reporting each of them would bury the one error that matters.
+    let mut broken_dirs: BTreeMap<&str, ()> = BTreeMap::new();
     for (i, class) in classes.iter_mut().enumerate() {
+        if let Some(Class::Invalid(Some((Kind::Cluster, _)))) = class {
+            broken_dirs.insert(&docs[i].rel_dir, ());
+        }
         if let Some(Class::Typed(Typed::Cluster(_))) = class {
             let Some(Class::Typed(Typed::Cluster(c))) = class.take() else {
                 continue;
@@ -595,16 +610,33 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                 node_classes: Vec::new(),
                 node_pools: Vec::new(),
                 manifests: Vec::new(),
+                broken: Vec::new(),
             });
         }
     }
     for (i, class) in classes.into_iter().enumerate() {
         let Some(class) = class else { continue };
         let d = &docs[i];
-        let owner = ancestors(&d.rel_dir).find_map(|a| dir_owner.get(a).copied());
+        let mut owner = None;
+        let mut owner_broken = false;
+        for a in ancestors(&d.rel_dir) {
+            if let Some(&o) = dir_owner.get(a) {
+                owner = Some(o);
+                break;
+            }
+            if broken_dirs.contains_key(a) {
+                owner_broken = true;
+                break;
+            }
+        }
         let item = |doc| (d.origin.clone(), i, doc);
         match class {
-            Class::Invalid => {}
+            Class::Invalid(Some((kind, name))) => {
+                if let Some(o) = owner {
+                    repo.clusters[o].broken.push((kind, name));
+                }
+            }
+            Class::Invalid(None) => {}
             Class::Manifest(m) => match owner {
                 Some(o) => repo.clusters[o].manifests.push(m),
                 None => repo.unowned_manifests.push(m),
@@ -629,6 +661,7 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                 }
             }
             Class::Typed(Typed::Cluster(_)) => {}
+            Class::Typed(_) if owner_broken => {}
             Class::Typed(t) => {
                 let Some(o) = owner else {
                     let kind = match &t {

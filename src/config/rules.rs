@@ -713,7 +713,12 @@ fn node_pool_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
             if builtins.is_empty() {
                 cx.report(p.doc, "spec.template.spec.nodeClassRef.name", Rule::UnknownNodeClass, "the built-in NodeClass `default` exists only while built-in node pools are enabled; define a NodeClass of your own");
             }
-        } else if !classes.contains(r.name.as_str()) {
+        } else if !classes.contains(r.name.as_str())
+            && !c
+                .broken
+                .iter()
+                .any(|(k, n)| *k == Kind::NodeClass && *n == r.name)
+        {
             let hint = super::diag::suggest(&r.name, classes.iter().copied())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();

@@ -340,3 +340,43 @@ fn documents_belong_to_the_nearest_cluster_above_them() {
     assert_eq!(auto.manifests[0].origin.line, 1);
     assert_eq!(loaded.repo.unowned_manifests.len(), 1);
 }
+
+#[test]
+fn an_invalid_document_does_not_cascade_into_errors_about_what_depends_on_it() {
+    // A broken Cluster: its add-ons are not reported as orphans.
+    let files = apply(&[
+        set(
+            "auto/cluster.yaml",
+            AUTO_CLUSTER.replace("version: \"1.34\"", "version: 1.34"),
+        ),
+        // A broken NodeClass: the NodePool using it is not reported as dangling.
+        set("mng/cluster.yaml", MNG_CLUSTER),
+    ]);
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let loaded = load(&refs);
+    assert_eq!(loaded.errors(), 1, "{}", show(&loaded.diagnostics));
+    assert_eq!(loaded.diagnostics[0].rule, "schema-type");
+
+    let files = apply(&[set(
+        "auto/nodeclass.yaml",
+        NODECLASS.replace(
+            "role: batch-node",
+            "role: arn:aws:iam::111122223333:role/batch-node",
+        ),
+    )]);
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let loaded = load(&refs);
+    let rules: Vec<&str> = loaded.diagnostics.iter().map(|d| d.rule).collect();
+    assert_eq!(
+        rules,
+        vec!["nodeclass-role-name"],
+        "{}",
+        show(&loaded.diagnostics)
+    );
+}
