@@ -7,7 +7,11 @@
 //! The pure core (`config`, `model`, `versions`) does no I/O; `adapters` does all of it.
 
 pub mod adapters;
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod model;
+pub mod observe;
+pub mod plan;
+pub mod ports;
 pub mod versions;

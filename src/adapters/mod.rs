@@ -2,3 +2,4 @@
 //! and file watching sit here too, behind the ports the pure core defines.
 
 pub mod fs;
+pub mod sim;

@@ -15,6 +15,8 @@ use crate::config::{self, LoadOptions, Loaded};
 use crate::model::Kind;
 use crate::versions::Date;
 
+pub mod plan;
+
 /// keelson: GitOps for Amazon EKS fleets.
 #[derive(Debug, Parser)]
 #[command(name = "keelson", version, about, long_about = None)]
@@ -62,6 +64,34 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Compute what would change in AWS and Kubernetes to match the repository.
+    /// With --detailed-exitcode: 0 no changes, 1 error, 2 changes, 3 blocked.
+    Plan {
+        /// Target options.
+        #[command(flatten)]
+        target: plan::TargetArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = plan::PlanFormat::Text)]
+        format: plan::PlanFormat,
+        /// Also save the plan (JSON) to this file, for `apply --plan`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Exit 2 when there are changes and 3 when a change is blocked.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make the live state match the repository (or apply a saved plan).
+    Apply {
+        /// Target options.
+        #[command(flatten)]
+        target: plan::TargetArgs,
+        /// Apply this saved plan; refused if the live state moved on since it was made.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
     /// Print or write the JSON Schemas of every kind.
     Schema {
         /// Write one file per kind into this directory instead of printing.
@@ -106,6 +136,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate { repo, format } => validate(&repo, format, today),
         Command::Schema { out, kind } => schema(out.as_deref(), kind.as_deref()),
+        Command::Plan {
+            target,
+            format,
+            out,
+            detailed_exitcode,
+        } => plan::plan_cmd(&target, format, out.as_deref(), detailed_exitcode, today),
+        Command::Apply {
+            target,
+            plan: plan_file,
+            auto_approve,
+        } => plan::apply_cmd(&target, plan_file.as_deref(), auto_approve, today),
     }
 }
 

@@ -40,6 +40,7 @@ macro_rules! string_enum {
 }
 
 pub mod kinds;
+pub mod live;
 pub use kinds::*;
 
 /// `apiVersion` of keelson's own kinds.

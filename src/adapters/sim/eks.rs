@@ -1,0 +1,1265 @@
+//! `EksApi` on the simulator.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::{catalog, durations as d, PendingChange, Sim, SimCluster, SimState, SimUpdate, Timed};
+use crate::model::live::*;
+use crate::model::*;
+use crate::ports::*;
+use crate::versions::{self, Date, Minor, SupportStatus};
+
+fn not_found(what: impl std::fmt::Display) -> ApiError {
+    ApiError::NotFound(what.to_string())
+}
+
+fn cluster<'a>(s: &'a mut SimState, name: &str) -> ApiResult<&'a mut SimCluster> {
+    s.clusters
+        .get_mut(name)
+        .ok_or_else(|| not_found(format!("No cluster found for name: {name}.")))
+}
+
+fn account_of(s: &SimState, spec_account: Option<&str>) -> String {
+    spec_account
+        .map(str::to_string)
+        .unwrap_or_else(|| s.account.clone())
+}
+
+fn arn(c: &LiveCluster, kind: &str, rest: &str) -> String {
+    // arn:aws:eks:REGION:ACCOUNT:cluster/NAME → reuse region and account.
+    let mut parts = c.arn.splitn(6, ':');
+    let (_, _, _, region, account) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    );
+    format!(
+        "arn:aws:eks:{}:{}:{kind}/{}/{rest}",
+        region.unwrap_or_default(),
+        account.unwrap_or_default(),
+        c.name
+    )
+}
+
+/// A cluster that accepts a new operation: ACTIVE and no cluster update running.
+fn require_idle(c: &SimCluster) -> ApiResult<()> {
+    if c.live.status != Status::Active {
+        return Err(ApiError::ResourceInUse(format!(
+            "Cluster {} is in {:?} status; wait until it is ACTIVE.",
+            c.live.name, c.live.status
+        )));
+    }
+    if let Some(u) = c.updates.iter().find(|u| {
+        u.update.status == UpdateStatus::InProgress && u.nodegroup.is_none() && u.addon.is_none()
+    }) {
+        return Err(ApiError::ResourceInUse(format!(
+            "Cluster {} already has an update in progress ({:?} {}).",
+            c.live.name, u.update.update_type, u.update.id
+        )));
+    }
+    Ok(())
+}
+
+fn require_active(c: &SimCluster) -> ApiResult<()> {
+    if c.live.status == Status::Active || c.live.status == Status::Updating {
+        Ok(())
+    } else {
+        Err(ApiError::ResourceInUse(format!(
+            "Cluster {} is in {:?} status.",
+            c.live.name, c.live.status
+        )))
+    }
+}
+
+fn today(s: &SimState) -> Date {
+    Date::from_unix(s.now)
+}
+
+fn check_version(s: &SimState, v: &str) -> ApiResult<Minor> {
+    let m: Minor = v
+        .parse()
+        .map_err(|_| ApiError::InvalidParameter(format!("unsupported Kubernetes version {v}")))?;
+    match versions::lookup(m).map(|e| e.status(today(s))) {
+        Some(SupportStatus::Standard | SupportStatus::Extended) => Ok(m),
+        _ => Err(ApiError::InvalidParameter(format!(
+            "unsupported Kubernetes version {v}"
+        ))),
+    }
+}
+
+fn check_auto_mode(am: &AutoMode, access: Option<&AccessConfig>) -> ApiResult<()> {
+    let flags = [
+        am.compute.enabled,
+        am.block_storage.enabled,
+        am.load_balancing.enabled,
+    ];
+    if flags.iter().any(|&f| f) && !flags.iter().all(|&f| f) {
+        return Err(ApiError::InvalidParameter(
+            "For EKS Auto Mode, please ensure that all required configs, including computeConfig, kubernetesNetworkConfig, and blockStorage are all either fully enabled or fully disabled.".into(),
+        ));
+    }
+    if am.compute.enabled && !am.compute.node_pools.is_empty() && am.compute.node_role_arn.is_none()
+    {
+        return Err(ApiError::InvalidParameter(
+            "When Compute Config nodeRoleArn is not null or empty, nodePool value(s) must be provided.".into(),
+        ));
+    }
+    if am.compute.enabled
+        && !matches!(
+            access.map(|a| a.authentication_mode),
+            Some(AuthenticationMode::Api | AuthenticationMode::ApiAndConfigMap)
+        )
+    {
+        return Err(ApiError::InvalidParameter(
+            "EKS Auto Mode requires access entries: authenticationMode must be API or API_AND_CONFIG_MAP.".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn new_update(s: &mut SimState, t: UpdateType, params: BTreeMap<String, String>) -> Update {
+    Update {
+        id: s.id(),
+        update_type: t,
+        status: UpdateStatus::InProgress,
+        params,
+        errors: Vec::new(),
+    }
+}
+
+fn replay(s: &SimState, token: &str, key: &str) -> ApiResult<bool> {
+    match s.tokens.get(token) {
+        Some(k) if k == key => Ok(true),
+        Some(k) => Err(ApiError::InvalidParameter(format!(
+            "clientRequestToken {token} was already used for {k}"
+        ))),
+        None => Ok(false),
+    }
+}
+
+fn auth_rank(m: AuthenticationMode) -> u8 {
+    match m {
+        AuthenticationMode::ConfigMap => 0,
+        AuthenticationMode::ApiAndConfigMap => 1,
+        AuthenticationMode::Api => 2,
+    }
+}
+
+fn default_access_entry(
+    c: &LiveCluster,
+    principal: &str,
+    t: AccessEntryType,
+    admin: bool,
+) -> LiveAccessEntry {
+    LiveAccessEntry {
+        arn: arn(c, "access-entry", &principal.replace([':', '/'], "-")),
+        spec: AccessEntrySpec {
+            principal_arn: principal.to_string(),
+            entry_type: t,
+            kubernetes_groups: Vec::new(),
+            username: None,
+            policies: if admin {
+                vec![AccessPolicy {
+                    policy_arn:
+                        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy".into(),
+                    access_scope: AccessScope {
+                        scope_type: AccessScopeType::Cluster,
+                        namespaces: Vec::new(),
+                    },
+                }]
+            } else {
+                Vec::new()
+            },
+            tags: Tags::new(),
+        },
+    }
+}
+
+fn uses_api(c: &LiveCluster) -> bool {
+    matches!(
+        c.access.as_ref().map(|a| a.authentication_mode),
+        Some(AuthenticationMode::Api | AuthenticationMode::ApiAndConfigMap)
+    )
+}
+
+/// Finish the updates of `c` that are due. Returns whether anything changed.
+pub(super) fn finish_updates(c: &mut SimCluster, now: i64) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < c.updates.len() {
+        let due =
+            c.updates[i].update.status == UpdateStatus::InProgress && c.updates[i].done_at <= now;
+        if due {
+            let u = c.updates[i].clone();
+            apply_change(c, &u.change);
+            c.updates[i].update.status = UpdateStatus::Successful;
+            changed = true;
+        }
+        i += 1;
+    }
+    if changed {
+        let busy = |ng: Option<&str>, addon: Option<&str>| {
+            c.updates.iter().any(|u| {
+                u.update.status == UpdateStatus::InProgress
+                    && u.nodegroup.as_deref() == ng
+                    && u.addon.as_deref() == addon
+            })
+        };
+        if c.live.status == Status::Updating && !busy(None, None) {
+            c.live.status = Status::Active;
+        }
+        let ng_idle: Vec<String> = c
+            .node_groups
+            .keys()
+            .filter(|n| !busy(Some(n), None))
+            .cloned()
+            .collect();
+        for n in ng_idle {
+            if let Some(ng) = c.node_groups.get_mut(&n) {
+                if ng.live.status == Status::Updating {
+                    ng.live.status = Status::Active;
+                }
+            }
+        }
+        let addon_idle: Vec<String> = c
+            .addons
+            .keys()
+            .filter(|a| !busy(None, Some(a)))
+            .cloned()
+            .collect();
+        for a in addon_idle {
+            if let Some(ad) = c.addons.get_mut(&a) {
+                if ad.live.status == Status::Updating {
+                    ad.live.status = Status::Active;
+                }
+            }
+        }
+    }
+    changed
+}
+
+fn apply_change(c: &mut SimCluster, change: &PendingChange) {
+    match change {
+        PendingChange::Version { version } => {
+            c.live.version = version.clone();
+            c.live.platform_version = "eks.1".into();
+        }
+        PendingChange::Config { change } => match change {
+            ClusterConfigUpdate::Logging { enabled } => c.live.logging = enabled.clone(),
+            ClusterConfigUpdate::EndpointAccess {
+                public,
+                private,
+                public_access_cidrs,
+            } => {
+                c.live.vpc.endpoint_public_access = *public;
+                c.live.vpc.endpoint_private_access = *private;
+                c.live.vpc.public_access_cidrs = public_access_cidrs.clone();
+            }
+            ClusterConfigUpdate::Vpc {
+                subnet_ids,
+                security_group_ids,
+            } => {
+                c.live.vpc.subnet_ids = subnet_ids.clone();
+                c.live.vpc.security_group_ids = security_group_ids.clone();
+            }
+            ClusterConfigUpdate::Access {
+                authentication_mode,
+            } => {
+                let bootstrap = c
+                    .live
+                    .access
+                    .as_ref()
+                    .and_then(|a| a.bootstrap_cluster_creator_admin_permissions);
+                c.live.access = Some(AccessConfig {
+                    authentication_mode: *authentication_mode,
+                    bootstrap_cluster_creator_admin_permissions: bootstrap,
+                });
+            }
+            ClusterConfigUpdate::AutoMode { auto_mode } => {
+                c.live.auto_mode = Some(auto_mode.clone())
+            }
+            ClusterConfigUpdate::UpgradePolicy { support_type } => {
+                c.live.upgrade_policy = Some(UpgradePolicy {
+                    support_type: *support_type,
+                })
+            }
+            ClusterConfigUpdate::DeletionProtection { enabled } => {
+                c.live.deletion_protection = *enabled
+            }
+        },
+        PendingChange::Addon { request } => {
+            if let Some(a) = c.addons.get_mut(&request.name) {
+                a.live.version = request.version.clone();
+                a.live.configuration_values = request.configuration_values.clone();
+                a.live.service_account_role_arn = request.service_account_role_arn.clone();
+                a.live.pod_identity_associations = request.pod_identity_associations.clone();
+            }
+        }
+        PendingChange::NodeGroupConfig { request } => {
+            if let Some(ng) = c.node_groups.get_mut(&request.name) {
+                let spec = &mut ng.live.spec;
+                if let Some(s) = request.scaling {
+                    let desired = s
+                        .desired_size
+                        .or(spec.scaling.desired_size)
+                        .map(|d| d.clamp(s.min_size, s.max_size));
+                    spec.scaling = Scaling {
+                        desired_size: desired,
+                        ..s
+                    };
+                }
+                if let Some(l) = &request.labels {
+                    spec.labels = l.clone();
+                }
+                if let Some(t) = &request.taints {
+                    spec.taints = t.clone();
+                }
+                if let Some(u) = request.update_config {
+                    spec.update_config = Some(u);
+                }
+            }
+        }
+        PendingChange::NodeGroupVersion { request } => {
+            if let Some(ng) = c.node_groups.get_mut(&request.name) {
+                ng.live.spec.version = Some(request.version.clone());
+                ng.live.spec.release_version = Some(
+                    request
+                        .release_version
+                        .clone()
+                        .unwrap_or_else(|| release_for(&request.version)),
+                );
+                if let (Some(lt), Some(want)) =
+                    (&mut ng.live.spec.launch_template, &request.launch_template)
+                {
+                    lt.version = want.version.clone();
+                }
+            }
+        }
+    }
+}
+
+/// The AMI release the simulator reports for a minor.
+fn release_for(version: &str) -> String {
+    format!("{version}.0-20261101")
+}
+
+fn minors_behind(cp: &str, ng: &str) -> Option<i64> {
+    let cp: Minor = cp.parse().ok()?;
+    let ng: Minor = ng.parse().ok()?;
+    Some(cp.minors_after(ng))
+}
+
+#[async_trait]
+impl EksApi for Sim {
+    async fn list_clusters(&self) -> ApiResult<Vec<String>> {
+        self.with("ListClusters", false, |s| {
+            Ok(s.clusters.keys().cloned().collect())
+        })
+    }
+
+    async fn describe_cluster(&self, name: &str) -> ApiResult<LiveCluster> {
+        self.with("DescribeCluster", false, |s| {
+            Ok(cluster(s, name)?.live.clone())
+        })
+    }
+
+    async fn create_cluster(&self, req: &CreateCluster) -> ApiResult<LiveCluster> {
+        self.with("CreateCluster", true, |s| {
+            let key = format!("cluster/{}", req.name);
+            if replay(s, &req.client_request_token, &key)? {
+                return Ok(cluster(s, &req.name)?.live.clone());
+            }
+            if s.clusters.contains_key(&req.name) {
+                return Err(ApiError::ResourceInUse(format!("Cluster already exists with name: {}", req.name)));
+            }
+            let spec = &req.spec;
+            check_version(s, &spec.version)?;
+            if let Some(am) = &spec.auto_mode {
+                check_auto_mode(am, spec.access.as_ref())?;
+            }
+            let account = account_of(s, spec.account.as_deref());
+            let id = s.id();
+            let mut vpc = spec.vpc.clone();
+            if vpc.endpoint_public_access && vpc.public_access_cidrs.is_empty() {
+                vpc.public_access_cidrs = vec!["0.0.0.0/0".into()];
+            }
+            let live = LiveCluster {
+                name: req.name.clone(),
+                region: spec.region.clone(),
+                arn: format!("arn:aws:eks:{}:{account}:cluster/{}", spec.region, req.name),
+                status: Status::Creating,
+                version: spec.version.clone(),
+                platform_version: "eks.1".into(),
+                endpoint: format!("https://{}.gr7.{}.eks.amazonaws.com", id.replace('-', "").to_uppercase(), spec.region),
+                certificate_authority: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCnNpbXVsYXRlZAotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==".into(),
+                role_arn: spec.role_arn.clone(),
+                vpc,
+                kubernetes_network: Some(spec.kubernetes_network.clone().unwrap_or(KubernetesNetwork {
+                    service_ipv4_cidr: Some("172.20.0.0/16".into()),
+                    ip_family: Some(IpFamily::Ipv4),
+                })),
+                auto_mode: spec.auto_mode.clone(),
+                logging: spec.logging.clone(),
+                access: Some(spec.access.clone().unwrap_or(AccessConfig {
+                    authentication_mode: AuthenticationMode::ConfigMap,
+                    bootstrap_cluster_creator_admin_permissions: None,
+                })),
+                upgrade_policy: Some(spec.upgrade_policy.clone().unwrap_or(UpgradePolicy {
+                    support_type: SupportType::Extended,
+                })),
+                deletion_protection: spec.deletion_protection,
+                secrets_kms_key_arn: spec.secrets_kms_key_arn.clone(),
+                tags: req.tags.clone(),
+            };
+            let mut c = SimCluster {
+                live: live.clone(),
+                ready_at: Some(s.now + d::CLUSTER_CREATE),
+                updates: Vec::new(),
+                addons: BTreeMap::new(),
+                node_groups: BTreeMap::new(),
+                fargate_profiles: BTreeMap::new(),
+                access_entries: BTreeMap::new(),
+                pod_identities: BTreeMap::new(),
+                kube: BTreeMap::new(),
+            };
+            // What EKS creates on its own: the creator's admin entry, and the Auto Mode
+            // node role's entry. Neither carries keelson's marker.
+            if uses_api(&live) {
+                let creator = format!("arn:aws:iam::{account}:role/keelson-operator");
+                let bootstrap = spec
+                    .access
+                    .as_ref()
+                    .and_then(|a| a.bootstrap_cluster_creator_admin_permissions)
+                    .unwrap_or(true);
+                if bootstrap {
+                    c.access_entries.insert(creator.clone(), default_access_entry(&live, &creator, AccessEntryType::Standard, true));
+                }
+                if let Some(role) = spec.auto_mode.as_ref().filter(|a| a.compute.enabled).and_then(|a| a.compute.node_role_arn.clone()) {
+                    c.access_entries.insert(role.clone(), default_access_entry(&live, &role, AccessEntryType::Ec2, false));
+                }
+            }
+            s.clusters.insert(req.name.clone(), c);
+            s.tokens.insert(req.client_request_token.clone(), key);
+            Ok(live)
+        })
+    }
+
+    async fn delete_cluster(&self, name: &str) -> ApiResult<()> {
+        self.with("DeleteCluster", true, |s| {
+            let now = s.now;
+            let c = cluster(s, name)?;
+            if c.live.status == Status::Deleting {
+                return Ok(());
+            }
+            if c.live.deletion_protection && c.live.status == Status::Active {
+                return Err(ApiError::InvalidRequest(format!(
+                    "Cluster {name} has deletion protection enabled; disable it with UpdateClusterConfig first."
+                )));
+            }
+            if !c.node_groups.is_empty() || !c.fargate_profiles.is_empty() {
+                return Err(ApiError::ResourceInUse(format!(
+                    "Cluster has nodegroups or Fargate profiles attached: {name}"
+                )));
+            }
+            require_idle(c)?;
+            c.live.status = Status::Deleting;
+            c.ready_at = Some(now + d::CLUSTER_DELETE);
+            Ok(())
+        })
+    }
+
+    async fn update_cluster_config(
+        &self,
+        name: &str,
+        change: &ClusterConfigUpdate,
+    ) -> ApiResult<Update> {
+        self.with("UpdateClusterConfig", true, |s| {
+            let now = s.now;
+            let c = cluster(s, name)?;
+            require_idle(c)?;
+            match change {
+                ClusterConfigUpdate::Access { authentication_mode } => {
+                    let current = c.live.access.as_ref().map_or(AuthenticationMode::ConfigMap, |a| a.authentication_mode);
+                    if auth_rank(*authentication_mode) < auth_rank(current) {
+                        return Err(ApiError::InvalidParameter(format!(
+                            "Unsupported authentication mode update from {current} to {authentication_mode}"
+                        )));
+                    }
+                    if *authentication_mode == current {
+                        return Err(ApiError::InvalidParameter("The cluster already has this authentication mode.".into()));
+                    }
+                }
+                ClusterConfigUpdate::AutoMode { auto_mode } => {
+                    check_auto_mode(auto_mode, c.live.access.as_ref())?;
+                    if let Some(cur) = c.live.auto_mode.as_ref().filter(|a| a.compute.enabled) {
+                        if auto_mode.compute.enabled && cur.compute.node_role_arn != auto_mode.compute.node_role_arn {
+                            return Err(ApiError::InvalidParameter(
+                                "nodeRoleArn cannot be changed while Auto Mode compute is enabled.".into(),
+                            ));
+                        }
+                    }
+                }
+                ClusterConfigUpdate::Vpc { subnet_ids, .. } if subnet_ids.len() < 2 => {
+                    return Err(ApiError::InvalidParameter("Provide at least two subnets in different Availability Zones.".into()));
+                }
+                _ => {}
+            }
+            let update_type = change.update_type();
+            c.live.status = Status::Updating;
+            let done_at = now + d::CLUSTER_CONFIG;
+            let update = new_update_for(s, name, update_type, BTreeMap::new())?;
+            let c = cluster(s, name)?;
+            c.updates.push(SimUpdate {
+                update: update.clone(),
+                nodegroup: None,
+                addon: None,
+                done_at,
+                change: PendingChange::Config { change: change.clone() },
+            });
+            Ok(update)
+        })
+    }
+
+    async fn update_cluster_version(&self, name: &str, version: &str) -> ApiResult<Update> {
+        self.with("UpdateClusterVersion", true, |s| {
+            let now = s.now;
+            let target = check_version(s, version)?;
+            let c = cluster(s, name)?;
+            require_idle(c)?;
+            let current: Minor = c.live.version.parse().map_err(|_| ApiError::Other("bad live version".into()))?;
+            if target == current {
+                return Err(ApiError::InvalidParameter(format!("Cluster {name} is already at version {version}.")));
+            }
+            if target < current {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Unsupported Kubernetes minor version update from {current} to {target}: downgrades are not supported."
+                )));
+            }
+            if target != current.next() {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Unsupported Kubernetes minor version update from {current} to {target}: update one minor version at a time ({}).",
+                    current.next()
+                )));
+            }
+            if let Some((ng, v)) = c.node_groups.values().find_map(|ng| {
+                let v = ng.live.spec.version.clone().unwrap_or_default();
+                (minors_behind(&c.live.version, &v).unwrap_or(0) > 0).then(|| (ng.live.name.clone(), v))
+            }) {
+                return Err(ApiError::InvalidRequest(format!(
+                    "Nodegroup {ng} is at version {v}; update managed node groups to {current} before updating the control plane."
+                )));
+            }
+            c.live.status = Status::Updating;
+            let mut params = BTreeMap::new();
+            params.insert("Version".to_string(), version.to_string());
+            params.insert("PlatformVersion".to_string(), "eks.1".to_string());
+            let update = new_update_for(s, name, UpdateType::VersionUpdate, params)?;
+            cluster(s, name)?.updates.push(SimUpdate {
+                update: update.clone(),
+                nodegroup: None,
+                addon: None,
+                done_at: now + d::CLUSTER_VERSION,
+                change: PendingChange::Version { version: version.to_string() },
+            });
+            Ok(update)
+        })
+    }
+
+    async fn list_updates(
+        &self,
+        cluster_name: &str,
+        nodegroup: Option<&str>,
+        addon: Option<&str>,
+    ) -> ApiResult<Vec<String>> {
+        self.with("ListUpdates", false, |s| {
+            let c = cluster(s, cluster_name)?;
+            Ok(c.updates
+                .iter()
+                .filter(|u| u.nodegroup.as_deref() == nodegroup && u.addon.as_deref() == addon)
+                .map(|u| u.update.id.clone())
+                .collect())
+        })
+    }
+
+    async fn describe_update(
+        &self,
+        cluster_name: &str,
+        id: &str,
+        _nodegroup: Option<&str>,
+        _addon: Option<&str>,
+    ) -> ApiResult<Update> {
+        self.with("DescribeUpdate", false, |s| {
+            let c = cluster(s, cluster_name)?;
+            c.updates
+                .iter()
+                .find(|u| u.update.id == id)
+                .map(|u| u.update.clone())
+                .ok_or_else(|| not_found(format!("No update found for ID: {id}")))
+        })
+    }
+
+    async fn tag_resource(&self, arn: &str, tags: &Tags) -> ApiResult<()> {
+        self.with("TagResource", true, |s| {
+            let t = find_tags(s, arn)?;
+            t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Ok(())
+        })
+    }
+
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()> {
+        self.with("UntagResource", true, |s| {
+            let t = find_tags(s, arn)?;
+            for k in keys {
+                t.remove(k);
+            }
+            Ok(())
+        })
+    }
+
+    async fn list_addons(&self, cluster_name: &str) -> ApiResult<Vec<String>> {
+        self.with("ListAddons", false, |s| {
+            Ok(cluster(s, cluster_name)?.addons.keys().cloned().collect())
+        })
+    }
+
+    async fn describe_addon(&self, cluster_name: &str, name: &str) -> ApiResult<LiveAddon> {
+        self.with("DescribeAddon", false, |s| {
+            cluster(s, cluster_name)?
+                .addons
+                .get(name)
+                .map(|a| a.live.clone())
+                .ok_or_else(|| {
+                    not_found(format!("No addon: {name} found in cluster: {cluster_name}"))
+                })
+        })
+    }
+
+    async fn create_addon(&self, req: &AddonRequest) -> ApiResult<LiveAddon> {
+        self.with("CreateAddon", true, |s| {
+            let key = format!("addon/{}/{}", req.cluster, req.name);
+            if replay(s, &req.client_request_token, &key)? {
+                return cluster(s, &req.cluster)?
+                    .addons
+                    .get(&req.name)
+                    .map(|a| a.live.clone())
+                    .ok_or_else(|| not_found(&key));
+            }
+            let now = s.now;
+            let c = cluster(s, &req.cluster)?;
+            require_active(c)?;
+            if c.addons.contains_key(&req.name) {
+                return Err(ApiError::ResourceInUse(format!(
+                    "Addon already exists: {}",
+                    req.name
+                )));
+            }
+            check_addon_version(&req.name, &req.version, &c.live.version)?;
+            let live = LiveAddon {
+                name: req.name.clone(),
+                arn: arn(&c.live, "addon", &req.name),
+                version: req.version.clone(),
+                status: Status::Creating,
+                configuration_values: req.configuration_values.clone(),
+                service_account_role_arn: req.service_account_role_arn.clone(),
+                pod_identity_associations: req.pod_identity_associations.clone(),
+                tags: req.tags.clone(),
+            };
+            c.addons.insert(
+                req.name.clone(),
+                Timed {
+                    live: live.clone(),
+                    ready_at: Some(now + d::ADDON_CREATE),
+                },
+            );
+            s.tokens.insert(req.client_request_token.clone(), key);
+            Ok(live)
+        })
+    }
+
+    async fn update_addon(&self, req: &AddonRequest) -> ApiResult<Update> {
+        self.with("UpdateAddon", true, |s| {
+            let now = s.now;
+            let c = cluster(s, &req.cluster)?;
+            require_active(c)?;
+            let cv = c.live.version.clone();
+            let a = c.addons.get_mut(&req.name).ok_or_else(|| {
+                not_found(format!(
+                    "No addon: {} found in cluster: {}",
+                    req.name, req.cluster
+                ))
+            })?;
+            if a.live.status != Status::Active && a.live.status != Status::Degraded {
+                return Err(ApiError::ResourceInUse(format!(
+                    "Addon {} is in {:?} status.",
+                    req.name, a.live.status
+                )));
+            }
+            check_addon_version(&req.name, &req.version, &cv)?;
+            if catalog::version_key(&req.version) < catalog::version_key(&a.live.version) {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Updating addon {} from {} to {} is a downgrade, which is not supported.",
+                    req.name, a.live.version, req.version
+                )));
+            }
+            a.live.status = Status::Updating;
+            let mut params = BTreeMap::new();
+            params.insert("AddonVersion".into(), req.version.clone());
+            let update = new_update_for(s, &req.cluster, UpdateType::AddonUpdate, params)?;
+            cluster(s, &req.cluster)?.updates.push(SimUpdate {
+                update: update.clone(),
+                nodegroup: None,
+                addon: Some(req.name.clone()),
+                done_at: now + d::ADDON_UPDATE,
+                change: PendingChange::Addon {
+                    request: req.clone(),
+                },
+            });
+            Ok(update)
+        })
+    }
+
+    async fn delete_addon(&self, cluster_name: &str, name: &str) -> ApiResult<()> {
+        self.with("DeleteAddon", true, |s| {
+            let now = s.now;
+            let c = cluster(s, cluster_name)?;
+            let a = c.addons.get_mut(name).ok_or_else(|| {
+                not_found(format!("No addon: {name} found in cluster: {cluster_name}"))
+            })?;
+            if a.live.status != Status::Deleting {
+                a.live.status = Status::Deleting;
+                a.ready_at = Some(now + d::ADDON_DELETE);
+            }
+            Ok(())
+        })
+    }
+
+    async fn describe_addon_versions(&self, name: &str) -> ApiResult<Vec<AddonVersion>> {
+        self.with("DescribeAddonVersions", false, |_| {
+            Ok(catalog::versions(name))
+        })
+    }
+
+    async fn list_nodegroups(&self, cluster_name: &str) -> ApiResult<Vec<String>> {
+        self.with("ListNodegroups", false, |s| {
+            Ok(cluster(s, cluster_name)?
+                .node_groups
+                .keys()
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn describe_nodegroup(&self, cluster_name: &str, name: &str) -> ApiResult<LiveNodeGroup> {
+        self.with("DescribeNodegroup", false, |s| {
+            cluster(s, cluster_name)?
+                .node_groups
+                .get(name)
+                .map(|n| n.live.clone())
+                .ok_or_else(|| not_found(format!("No node group found for name: {name}.")))
+        })
+    }
+
+    async fn create_nodegroup(&self, req: &CreateNodeGroup) -> ApiResult<LiveNodeGroup> {
+        self.with("CreateNodegroup", true, |s| {
+            let key = format!("nodegroup/{}/{}", req.cluster, req.name);
+            if replay(s, &req.client_request_token, &key)? {
+                return cluster(s, &req.cluster)?.node_groups.get(&req.name).map(|n| n.live.clone()).ok_or_else(|| not_found(&key));
+            }
+            let now = s.now;
+            let c = cluster(s, &req.cluster)?;
+            require_active(c)?;
+            if c.node_groups.contains_key(&req.name) {
+                return Err(ApiError::ResourceInUse(format!("NodeGroup already exists with name {} and cluster name {}", req.name, req.cluster)));
+            }
+            let mut spec = req.spec.clone();
+            let version = spec.version.clone().unwrap_or_else(|| c.live.version.clone());
+            check_node_version(&c.live.version, &version)?;
+            if let (Some(ami), Ok(v)) = (spec.ami_type, version.parse::<Minor>()) {
+                if ami.is_al2() && v >= Minor::v1(33) {
+                    return Err(ApiError::InvalidParameter(format!("Requested AMI type {ami} is not supported for Kubernetes version {version}")));
+                }
+            }
+            spec.version = Some(version.clone());
+            spec.release_version = Some(spec.release_version.clone().unwrap_or_else(|| release_for(&version)));
+            if spec.scaling.desired_size.is_none() {
+                spec.scaling.desired_size = Some(spec.scaling.min_size.max(1).min(spec.scaling.max_size));
+            }
+            let nodes = i64::from(spec.scaling.desired_size.unwrap_or(1));
+            let role = spec.node_role_arn.clone();
+            let live = LiveNodeGroup {
+                name: req.name.clone(),
+                arn: arn(&c.live, "nodegroup", &req.name),
+                status: Status::Creating,
+                spec,
+            };
+            if uses_api(&c.live) && !c.access_entries.contains_key(&role) {
+                let e = default_access_entry(&c.live, &role, AccessEntryType::Ec2Linux, false);
+                c.access_entries.insert(role, e);
+            }
+            c.node_groups.insert(req.name.clone(), Timed { live: live.clone(), ready_at: Some(now + d::NODEGROUP_CREATE + nodes * d::PER_NODE) });
+            s.tokens.insert(req.client_request_token.clone(), key);
+            Ok(live)
+        })
+    }
+
+    async fn update_nodegroup_config(&self, req: &NodeGroupConfigUpdate) -> ApiResult<Update> {
+        self.with("UpdateNodegroupConfig", true, |s| {
+            let now = s.now;
+            let c = cluster(s, &req.cluster)?;
+            let ng = c
+                .node_groups
+                .get_mut(&req.name)
+                .ok_or_else(|| not_found(format!("No node group found for name: {}.", req.name)))?;
+            if ng.live.status != Status::Active {
+                return Err(ApiError::ResourceInUse(format!(
+                    "Nodegroup {} is in {:?} status.",
+                    req.name, ng.live.status
+                )));
+            }
+            if let Some(sc) = req.scaling {
+                if sc.min_size > sc.max_size {
+                    return Err(ApiError::InvalidParameter(
+                        "Minimum capacity can't be greater than max capacity".into(),
+                    ));
+                }
+            }
+            ng.live.status = Status::Updating;
+            let update =
+                new_update_for(s, &req.cluster, UpdateType::ConfigUpdate, BTreeMap::new())?;
+            cluster(s, &req.cluster)?.updates.push(SimUpdate {
+                update: update.clone(),
+                nodegroup: Some(req.name.clone()),
+                addon: None,
+                done_at: now + d::NODEGROUP_CONFIG,
+                change: PendingChange::NodeGroupConfig {
+                    request: req.clone(),
+                },
+            });
+            Ok(update)
+        })
+    }
+
+    async fn update_nodegroup_version(&self, req: &NodeGroupVersionUpdate) -> ApiResult<Update> {
+        self.with("UpdateNodegroupVersion", true, |s| {
+            let now = s.now;
+            let c = cluster(s, &req.cluster)?;
+            let cp = c.live.version.clone();
+            check_node_version(&cp, &req.version)?;
+            let ng = c
+                .node_groups
+                .get_mut(&req.name)
+                .ok_or_else(|| not_found(format!("No node group found for name: {}.", req.name)))?;
+            if ng.live.status != Status::Active {
+                return Err(ApiError::ResourceInUse(format!(
+                    "Nodegroup {} is in {:?} status.",
+                    req.name, ng.live.status
+                )));
+            }
+            let nodes = i64::from(ng.live.spec.scaling.desired_size.unwrap_or(1));
+            ng.live.status = Status::Updating;
+            let mut params = BTreeMap::new();
+            params.insert("Version".into(), req.version.clone());
+            let update =
+                new_update_for(s, &req.cluster, UpdateType::NodegroupVersionUpdate, params)?;
+            cluster(s, &req.cluster)?.updates.push(SimUpdate {
+                update: update.clone(),
+                nodegroup: Some(req.name.clone()),
+                addon: None,
+                done_at: now + d::NODEGROUP_CONFIG + nodes * d::PER_NODE,
+                change: PendingChange::NodeGroupVersion {
+                    request: req.clone(),
+                },
+            });
+            Ok(update)
+        })
+    }
+
+    async fn delete_nodegroup(&self, cluster_name: &str, name: &str) -> ApiResult<()> {
+        self.with("DeleteNodegroup", true, |s| {
+            let now = s.now;
+            let c = cluster(s, cluster_name)?;
+            let ng = c
+                .node_groups
+                .get_mut(name)
+                .ok_or_else(|| not_found(format!("No node group found for name: {name}.")))?;
+            if ng.live.status != Status::Deleting {
+                ng.live.status = Status::Deleting;
+                ng.ready_at = Some(now + d::NODEGROUP_DELETE);
+            }
+            Ok(())
+        })
+    }
+
+    async fn list_fargate_profiles(&self, cluster_name: &str) -> ApiResult<Vec<String>> {
+        self.with("ListFargateProfiles", false, |s| {
+            Ok(cluster(s, cluster_name)?
+                .fargate_profiles
+                .keys()
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn describe_fargate_profile(
+        &self,
+        cluster_name: &str,
+        name: &str,
+    ) -> ApiResult<LiveFargateProfile> {
+        self.with("DescribeFargateProfile", false, |s| {
+            cluster(s, cluster_name)?
+                .fargate_profiles
+                .get(name)
+                .map(|f| f.live.clone())
+                .ok_or_else(|| not_found(format!("No Fargate Profile found with name: {name}.")))
+        })
+    }
+
+    async fn create_fargate_profile(
+        &self,
+        req: &CreateFargateProfile,
+    ) -> ApiResult<LiveFargateProfile> {
+        self.with("CreateFargateProfile", true, |s| {
+            let key = format!("fargateprofile/{}/{}", req.cluster, req.name);
+            if replay(s, &req.client_request_token, &key)? {
+                return cluster(s, &req.cluster)?.fargate_profiles.get(&req.name).map(|f| f.live.clone()).ok_or_else(|| not_found(&key));
+            }
+            let now = s.now;
+            let c = cluster(s, &req.cluster)?;
+            require_active(c)?;
+            if c.fargate_profiles.contains_key(&req.name) {
+                return Err(ApiError::ResourceInUse(format!("A Fargate Profile already exists with this name in this cluster: {}", req.name)));
+            }
+            if c.fargate_profiles.values().any(|f| f.live.status.is_busy()) {
+                return Err(ApiError::ResourceInUse("Another Fargate profile is being created or deleted in this cluster; only one at a time.".into()));
+            }
+            let role = req.spec.pod_execution_role_arn.clone();
+            let live = LiveFargateProfile {
+                name: req.name.clone(),
+                arn: arn(&c.live, "fargateprofile", &req.name),
+                status: Status::Creating,
+                spec: req.spec.clone(),
+            };
+            if uses_api(&c.live) && !c.access_entries.contains_key(&role) {
+                let e = default_access_entry(&c.live, &role, AccessEntryType::FargateLinux, false);
+                c.access_entries.insert(role, e);
+            }
+            c.fargate_profiles.insert(req.name.clone(), Timed { live: live.clone(), ready_at: Some(now + d::FARGATE) });
+            s.tokens.insert(req.client_request_token.clone(), key);
+            Ok(live)
+        })
+    }
+
+    async fn delete_fargate_profile(&self, cluster_name: &str, name: &str) -> ApiResult<()> {
+        self.with("DeleteFargateProfile", true, |s| {
+            let now = s.now;
+            let c = cluster(s, cluster_name)?;
+            if c.fargate_profiles.values().any(|f| f.live.status.is_busy() && f.live.name != name) {
+                return Err(ApiError::ResourceInUse("Another Fargate profile is being created or deleted in this cluster; only one at a time.".into()));
+            }
+            let f = c.fargate_profiles.get_mut(name).ok_or_else(|| not_found(format!("No Fargate Profile found with name: {name}.")))?;
+            if f.live.status != Status::Deleting {
+                f.live.status = Status::Deleting;
+                f.ready_at = Some(now + d::FARGATE);
+            }
+            Ok(())
+        })
+    }
+
+    async fn list_access_entries(&self, cluster_name: &str) -> ApiResult<Vec<String>> {
+        self.with("ListAccessEntries", false, |s| {
+            Ok(cluster(s, cluster_name)?
+                .access_entries
+                .keys()
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn describe_access_entry(
+        &self,
+        cluster_name: &str,
+        principal: &str,
+    ) -> ApiResult<LiveAccessEntry> {
+        self.with("DescribeAccessEntry", false, |s| {
+            cluster(s, cluster_name)?
+                .access_entries
+                .get(principal)
+                .cloned()
+                .ok_or_else(|| {
+                    not_found(format!(
+                        "The specified principalArn could not be found: {principal}"
+                    ))
+                })
+        })
+    }
+
+    async fn create_access_entry(&self, req: &CreateAccessEntry) -> ApiResult<()> {
+        self.with("CreateAccessEntry", true, |s| {
+            let key = format!("access-entry/{}/{}", req.cluster, req.spec.principal_arn);
+            if replay(s, &req.client_request_token, &key)? {
+                return Ok(());
+            }
+            let c = cluster(s, &req.cluster)?;
+            require_active(c)?;
+            if !uses_api(&c.live) {
+                return Err(ApiError::InvalidRequest("The cluster's authentication mode must be set to API or API_AND_CONFIG_MAP to use access entries.".into()));
+            }
+            if c.access_entries.contains_key(&req.spec.principal_arn) {
+                return Err(ApiError::ResourceInUse(format!("The specified access entry resource is already in use on this cluster: {}", req.spec.principal_arn)));
+            }
+            let mut spec = req.spec.clone();
+            spec.policies.clear();
+            let e = LiveAccessEntry {
+                arn: arn(&c.live, "access-entry", &spec.principal_arn.replace([':', '/'], "-")),
+                spec,
+            };
+            c.access_entries.insert(req.spec.principal_arn.clone(), e);
+            s.tokens.insert(req.client_request_token.clone(), key);
+            Ok(())
+        })
+    }
+
+    async fn update_access_entry(
+        &self,
+        cluster_name: &str,
+        principal: &str,
+        groups: &[String],
+        username: Option<&str>,
+    ) -> ApiResult<()> {
+        self.with("UpdateAccessEntry", true, |s| {
+            let e = cluster(s, cluster_name)?
+                .access_entries
+                .get_mut(principal)
+                .ok_or_else(|| not_found(principal))?;
+            e.spec.kubernetes_groups = groups.to_vec();
+            if let Some(u) = username {
+                e.spec.username = Some(u.to_string());
+            }
+            Ok(())
+        })
+    }
+
+    async fn delete_access_entry(&self, cluster_name: &str, principal: &str) -> ApiResult<()> {
+        self.with("DeleteAccessEntry", true, |s| {
+            cluster(s, cluster_name)?
+                .access_entries
+                .remove(principal)
+                .map(|_| ())
+                .ok_or_else(|| not_found(principal))
+        })
+    }
+
+    async fn associate_access_policy(
+        &self,
+        cluster_name: &str,
+        principal: &str,
+        policy: &AccessPolicy,
+    ) -> ApiResult<()> {
+        self.with("AssociateAccessPolicy", true, |s| {
+            let e = cluster(s, cluster_name)?
+                .access_entries
+                .get_mut(principal)
+                .ok_or_else(|| not_found(principal))?;
+            e.spec
+                .policies
+                .retain(|p| p.policy_arn != policy.policy_arn);
+            e.spec.policies.push(policy.clone());
+            e.spec
+                .policies
+                .sort_by(|a, b| a.policy_arn.cmp(&b.policy_arn));
+            Ok(())
+        })
+    }
+
+    async fn disassociate_access_policy(
+        &self,
+        cluster_name: &str,
+        principal: &str,
+        policy_arn: &str,
+    ) -> ApiResult<()> {
+        self.with("DisassociateAccessPolicy", true, |s| {
+            let e = cluster(s, cluster_name)?
+                .access_entries
+                .get_mut(principal)
+                .ok_or_else(|| not_found(principal))?;
+            e.spec.policies.retain(|p| p.policy_arn != policy_arn);
+            Ok(())
+        })
+    }
+
+    async fn list_pod_identity_associations(
+        &self,
+        cluster_name: &str,
+    ) -> ApiResult<Vec<PodIdentitySummary>> {
+        self.with("ListPodIdentityAssociations", false, |s| {
+            Ok(cluster(s, cluster_name)?
+                .pod_identities
+                .values()
+                .map(|p| PodIdentitySummary {
+                    association_id: p.association_id.clone(),
+                    namespace: p.spec.namespace.clone(),
+                    service_account: p.spec.service_account.clone(),
+                })
+                .collect())
+        })
+    }
+
+    async fn describe_pod_identity_association(
+        &self,
+        cluster_name: &str,
+        id: &str,
+    ) -> ApiResult<LivePodIdentity> {
+        self.with("DescribePodIdentityAssociation", false, |s| {
+            cluster(s, cluster_name)?
+                .pod_identities
+                .get(id)
+                .cloned()
+                .ok_or_else(|| not_found(format!("No association: {id}")))
+        })
+    }
+
+    async fn create_pod_identity_association(
+        &self,
+        req: &CreatePodIdentity,
+    ) -> ApiResult<LivePodIdentity> {
+        self.with("CreatePodIdentityAssociation", true, |s| {
+            let key = format!(
+                "podidentity/{}/{}/{}",
+                req.cluster, req.spec.namespace, req.spec.service_account
+            );
+            if replay(s, &req.client_request_token, &key)? {
+                let c = cluster(s, &req.cluster)?;
+                return c
+                    .pod_identities
+                    .values()
+                    .find(|p| {
+                        p.spec.namespace == req.spec.namespace
+                            && p.spec.service_account == req.spec.service_account
+                    })
+                    .cloned()
+                    .ok_or_else(|| not_found(&key));
+            }
+            let id = format!("a-{}", s.id().replace('-', ""));
+            let c = cluster(s, &req.cluster)?;
+            require_active(c)?;
+            if c.pod_identities.values().any(|p| {
+                p.spec.namespace == req.spec.namespace
+                    && p.spec.service_account == req.spec.service_account
+            }) {
+                return Err(ApiError::ResourceInUse(format!(
+                    "Association already exists for service account {}/{}",
+                    req.spec.namespace, req.spec.service_account
+                )));
+            }
+            let p = LivePodIdentity {
+                association_id: id.clone(),
+                arn: arn(&c.live, "podidentityassociation", &id),
+                spec: req.spec.clone(),
+            };
+            c.pod_identities.insert(id, p.clone());
+            s.tokens.insert(req.client_request_token.clone(), key);
+            Ok(p)
+        })
+    }
+
+    async fn update_pod_identity_association(
+        &self,
+        cluster_name: &str,
+        id: &str,
+        spec: &PodIdentityAssociationSpec,
+    ) -> ApiResult<()> {
+        self.with("UpdatePodIdentityAssociation", true, |s| {
+            let p = cluster(s, cluster_name)?
+                .pod_identities
+                .get_mut(id)
+                .ok_or_else(|| not_found(id))?;
+            p.spec.role_arn = spec.role_arn.clone();
+            p.spec.target_role_arn = spec.target_role_arn.clone();
+            p.spec.disable_session_tags = spec.disable_session_tags;
+            Ok(())
+        })
+    }
+
+    async fn delete_pod_identity_association(&self, cluster_name: &str, id: &str) -> ApiResult<()> {
+        self.with("DeletePodIdentityAssociation", true, |s| {
+            cluster(s, cluster_name)?
+                .pod_identities
+                .remove(id)
+                .map(|_| ())
+                .ok_or_else(|| not_found(id))
+        })
+    }
+}
+
+fn new_update_for(
+    s: &mut SimState,
+    _cluster: &str,
+    t: UpdateType,
+    params: BTreeMap<String, String>,
+) -> ApiResult<Update> {
+    Ok(new_update(s, t, params))
+}
+
+fn check_addon_version(name: &str, version: &str, cluster_version: &str) -> ApiResult<()> {
+    let versions = catalog::versions(name);
+    if versions.is_empty() {
+        return Err(ApiError::InvalidParameter(format!(
+            "Addon {name} specified is not supported"
+        )));
+    }
+    let Some(v) = versions.iter().find(|v| v.version == version) else {
+        return Err(ApiError::InvalidParameter(format!(
+            "Addon version specified is not supported: {name} {version}"
+        )));
+    };
+    if !v
+        .compatibilities
+        .iter()
+        .any(|c| c.cluster_version == cluster_version)
+    {
+        return Err(ApiError::InvalidParameter(format!(
+            "Addon version {version} of {name} is not supported on Kubernetes {cluster_version}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_node_version(cp: &str, ng: &str) -> ApiResult<()> {
+    match minors_behind(cp, ng) {
+        Some(b) if b < 0 => Err(ApiError::InvalidParameter(format!(
+            "Requested Nodegroup version {ng} is newer than the cluster's version {cp}"
+        ))),
+        Some(b) if b > 3 => Err(ApiError::InvalidParameter(format!(
+            "Requested Nodegroup version {ng} is more than 3 minor versions behind the cluster's version {cp}"
+        ))),
+        Some(_) => Ok(()),
+        None => Err(ApiError::InvalidParameter(format!("Invalid version {ng}"))),
+    }
+}
+
+fn find_tags<'a>(s: &'a mut SimState, arn: &str) -> ApiResult<&'a mut Tags> {
+    for c in s.clusters.values_mut() {
+        if c.live.arn == arn {
+            return Ok(&mut c.live.tags);
+        }
+        if let Some(a) = c.addons.values_mut().find(|a| a.live.arn == arn) {
+            return Ok(&mut a.live.tags);
+        }
+        if let Some(n) = c.node_groups.values_mut().find(|n| n.live.arn == arn) {
+            return Ok(&mut n.live.spec.tags);
+        }
+        if let Some(f) = c.fargate_profiles.values_mut().find(|f| f.live.arn == arn) {
+            return Ok(&mut f.live.spec.tags);
+        }
+        if let Some(e) = c.access_entries.values_mut().find(|e| e.arn == arn) {
+            return Ok(&mut e.spec.tags);
+        }
+        if let Some(p) = c.pod_identities.values_mut().find(|p| p.arn == arn) {
+            return Ok(&mut p.spec.tags);
+        }
+    }
+    Err(not_found(format!("Resource not found: {arn}")))
+}

@@ -1,0 +1,209 @@
+//! `KubeApi` on the simulator: each simulated cluster has an object store that behaves
+//! like an API server for the kinds keelson applies, with the validation EKS Auto Mode's
+//! API server performs on NodeClass and NodePool.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::Sim;
+use crate::model::live::Status;
+use crate::model::{EKS_NODECLASS_API, KARPENTER_API};
+use crate::ports::{ApiError, ApiResult, KubeApi};
+
+/// Group/versions every simulated cluster serves.
+const BASE_GROUP_VERSIONS: &[&str] = &[
+    "v1",
+    "apps/v1",
+    "batch/v1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "policy/v1",
+    "networking.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1",
+    "storage.k8s.io/v1",
+    "apiextensions.k8s.io/v1",
+    "admissionregistration.k8s.io/v1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "scheduling.k8s.io/v1",
+    "node.k8s.io/v1",
+    "certificates.k8s.io/v1",
+    "events.k8s.io/v1",
+];
+
+fn key(kind: &str, name: &str) -> String {
+    format!("{kind}/{name}")
+}
+
+fn object_key(obj: &Value) -> ApiResult<(String, String, String)> {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).map(str::to_string);
+    match (s("/apiVersion"), s("/kind"), s("/metadata/name")) {
+        (Some(a), Some(k), Some(n)) => Ok((a, k, n)),
+        _ => Err(ApiError::InvalidParameter(
+            "object needs apiVersion, kind and metadata.name".into(),
+        )),
+    }
+}
+
+fn duration_secs(s: &str) -> Option<u64> {
+    crate::config::rules::parse_duration(s)
+}
+
+/// What the Auto Mode API server rejects.
+fn admit(kind: &str, name: &str, obj: &Value) -> ApiResult<()> {
+    let invalid = |msg: String| {
+        Err(ApiError::InvalidParameter(format!(
+            "{kind}.{} \"{name}\" is invalid: {msg}",
+            if kind == "NodePool" {
+                "karpenter.sh"
+            } else {
+                "eks.amazonaws.com"
+            }
+        )))
+    };
+    match kind {
+        "NodeClass" => {
+            if let Some(role) = obj.pointer("/spec/role").and_then(Value::as_str) {
+                if role.len() > 64 {
+                    return invalid(format!(
+                        "spec.role: Too long: may not be more than 64 bytes (got {})",
+                        role.len()
+                    ));
+                }
+                if role.starts_with("arn:") || role.contains('/') {
+                    return invalid(
+                        "spec.role: Invalid value: must be an IAM role name, not an ARN".into(),
+                    );
+                }
+            }
+        }
+        "NodePool" => {
+            let spec = obj.pointer("/spec/template/spec");
+            let expire = spec
+                .and_then(|s| s.get("expireAfter"))
+                .and_then(Value::as_str);
+            if expire == Some("Never") {
+                return invalid(
+                    "spec.template.spec.expireAfter: Unsupported value: \"Never\"".into(),
+                );
+            }
+            let tgp = spec
+                .and_then(|s| s.get("terminationGracePeriod"))
+                .and_then(Value::as_str)
+                .and_then(duration_secs)
+                .unwrap_or(24 * 3600);
+            if let Some(e) = expire.and_then(duration_secs) {
+                if e + tgp > 21 * 24 * 3600 {
+                    return invalid("spec.template.spec: the sum of expireAfter and terminationGracePeriod (defaulted to 24h) may not exceed 21 days".into());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl KubeApi for Sim {
+    async fn server_version(&self, cluster: &str) -> ApiResult<String> {
+        self.with("kube:version", false, |s| {
+            let c = s
+                .clusters
+                .get(cluster)
+                .ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
+            Ok(c.live.version.clone())
+        })
+    }
+
+    async fn served_versions(&self, cluster: &str) -> ApiResult<Vec<String>> {
+        self.with("kube:discovery", false, |s| {
+            let c = s
+                .clusters
+                .get(cluster)
+                .ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
+            let mut v: Vec<String> = BASE_GROUP_VERSIONS.iter().map(|s| s.to_string()).collect();
+            if c.live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled) {
+                v.push(KARPENTER_API.into());
+                v.push(EKS_NODECLASS_API.into());
+            }
+            Ok(v)
+        })
+    }
+
+    async fn list(
+        &self,
+        cluster: &str,
+        api_version: &str,
+        kind: &str,
+        label_selector: Option<&str>,
+    ) -> ApiResult<Vec<Value>> {
+        self.with("kube:list", false, |s| {
+            let c = s
+                .clusters
+                .get(cluster)
+                .ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
+            let want = label_selector.and_then(|l| l.split_once('='));
+            Ok(c.kube
+                .values()
+                .filter(|o| o["apiVersion"] == api_version && o["kind"] == kind)
+                .filter(|o| match want {
+                    Some((k, v)) => {
+                        o.pointer("/metadata/labels")
+                            .and_then(|l| l.get(k))
+                            .and_then(Value::as_str)
+                            == Some(v)
+                    }
+                    None => true,
+                })
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn apply(&self, cluster: &str, object: &Value, field_manager: &str) -> ApiResult<Value> {
+        self.with("kube:apply", true, |s| {
+            let c = s.clusters.get_mut(cluster).ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
+            if !matches!(c.live.status, Status::Active | Status::Updating) {
+                return Err(ApiError::Unavailable(format!("cluster {cluster} API server is not reachable ({:?})", c.live.status)));
+            }
+            let (api, kind, name) = object_key(object)?;
+            let auto = c.live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled);
+            if (api == KARPENTER_API || api == EKS_NODECLASS_API) && !auto {
+                return Err(ApiError::NotFound(format!("no matches for kind \"{kind}\" in version \"{api}\" (EKS Auto Mode compute is not enabled)")));
+            }
+            admit(&kind, &name, object)?;
+            let k = key(&kind, &name);
+            let generation = c.kube.get(&k).and_then(|o| o.pointer("/metadata/generation")).and_then(Value::as_i64).unwrap_or(0);
+            let mut stored = object.clone();
+            let changed = c.kube.get(&k).map(|old| old.get("spec") != object.get("spec")).unwrap_or(true);
+            if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("generation".into(), json!(if changed { generation + 1 } else { generation }));
+                meta.insert(
+                    "managedFields".into(),
+                    json!([{"manager": field_manager, "operation": "Apply", "apiVersion": api}]),
+                );
+            }
+            c.kube.insert(k, stored.clone());
+            Ok(stored)
+        })
+    }
+
+    async fn delete(
+        &self,
+        cluster: &str,
+        _api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> ApiResult<()> {
+        self.with("kube:delete", true, |s| {
+            let c = s
+                .clusters
+                .get_mut(cluster)
+                .ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
+            c.kube
+                .remove(&key(kind, name))
+                .map(|_| ())
+                .ok_or_else(|| ApiError::NotFound(format!("{kind} {name}")))
+        })
+    }
+}

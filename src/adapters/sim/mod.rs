@@ -1,0 +1,533 @@
+//! The embedded simulator: a stateful, file-backed model of an AWS account running EKS,
+//! on virtual time.
+//!
+//! ```text
+//!  EksApi / KubeApi calls ──► Sim (Arc<Mutex<SimState>>) ──tick(now)──► statuses move on
+//!                               │                                        (CREATING→ACTIVE, updates finish)
+//!                               └──save (atomic rename, throttled)──► .keelson/sim.json
+//!  Clock::sleep(d) ──► virtual now += d (instantly, or d/speed of real time)
+//! ```
+//!
+//! Semantics follow EKS: creates and updates take realistic (virtual) time; one minor per
+//! UpdateClusterVersion and no downgrade; ResourceInUse while an update runs; add-on
+//! versions compatible per cluster version; node groups never ahead of the control plane
+//! and at most three minors behind; one Fargate profile creating or deleting at a time;
+//! clientRequestToken makes creates idempotent. The state survives restarts: an update
+//! running when the process died is still running (or finished) when it comes back.
+
+pub mod catalog;
+mod eks;
+mod kube;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::model::live::*;
+use crate::ports::{
+    AddonRequest, Clock, ClusterConfigUpdate, NodeGroupConfigUpdate, NodeGroupVersionUpdate,
+};
+
+/// The `format` field of a state file.
+pub const STATE_FORMAT: &str = "keelson-sim";
+/// The state file version this build reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
+/// Virtual durations of EKS operations, in seconds.
+pub mod durations {
+    /// CreateCluster.
+    pub const CLUSTER_CREATE: i64 = 12 * 60;
+    /// DeleteCluster.
+    pub const CLUSTER_DELETE: i64 = 8 * 60;
+    /// UpdateClusterVersion.
+    pub const CLUSTER_VERSION: i64 = 10 * 60;
+    /// UpdateClusterConfig.
+    pub const CLUSTER_CONFIG: i64 = 3 * 60;
+    /// CreateAddon.
+    pub const ADDON_CREATE: i64 = 90;
+    /// UpdateAddon.
+    pub const ADDON_UPDATE: i64 = 2 * 60;
+    /// DeleteAddon.
+    pub const ADDON_DELETE: i64 = 60;
+    /// CreateNodegroup, plus per node.
+    pub const NODEGROUP_CREATE: i64 = 3 * 60;
+    /// Per node, for creates and rolling version updates.
+    pub const PER_NODE: i64 = 45;
+    /// UpdateNodegroupConfig.
+    pub const NODEGROUP_CONFIG: i64 = 60;
+    /// DeleteNodegroup.
+    pub const NODEGROUP_DELETE: i64 = 3 * 60;
+    /// Fargate profile create or delete.
+    pub const FARGATE: i64 = 2 * 60;
+}
+
+/// What a running update changes when it finishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum PendingChange {
+    /// Control-plane version.
+    Version {
+        /// Target minor.
+        version: String,
+    },
+    /// Cluster configuration.
+    Config {
+        /// The change.
+        change: ClusterConfigUpdate,
+    },
+    /// Add-on update.
+    Addon {
+        /// The request.
+        request: AddonRequest,
+    },
+    /// Node group configuration.
+    NodeGroupConfig {
+        /// The request.
+        request: NodeGroupConfigUpdate,
+    },
+    /// Node group version.
+    NodeGroupVersion {
+        /// The request.
+        request: NodeGroupVersionUpdate,
+    },
+}
+
+/// An update with the time it finishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimUpdate {
+    /// As DescribeUpdate reports it.
+    pub update: Update,
+    /// Node group it belongs to, if any.
+    #[serde(default)]
+    pub nodegroup: Option<String>,
+    /// Add-on it belongs to, if any.
+    #[serde(default)]
+    pub addon: Option<String>,
+    /// Virtual time it finishes.
+    pub done_at: i64,
+    /// What it changes.
+    pub change: PendingChange,
+}
+
+/// A resource with a pending CREATING/DELETING transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timed<T> {
+    /// The resource.
+    pub live: T,
+    /// When the current CREATING or DELETING status ends.
+    #[serde(default)]
+    pub ready_at: Option<i64>,
+}
+
+/// One simulated cluster and everything in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimCluster {
+    /// The cluster.
+    pub live: LiveCluster,
+    /// When CREATING or DELETING ends.
+    #[serde(default)]
+    pub ready_at: Option<i64>,
+    /// Every update, finished or not.
+    #[serde(default)]
+    pub updates: Vec<SimUpdate>,
+    /// Add-ons.
+    #[serde(default)]
+    pub addons: BTreeMap<String, Timed<LiveAddon>>,
+    /// Node groups.
+    #[serde(default)]
+    pub node_groups: BTreeMap<String, Timed<LiveNodeGroup>>,
+    /// Fargate profiles.
+    #[serde(default)]
+    pub fargate_profiles: BTreeMap<String, Timed<LiveFargateProfile>>,
+    /// Access entries by principal.
+    #[serde(default)]
+    pub access_entries: BTreeMap<String, LiveAccessEntry>,
+    /// Pod Identity associations by id.
+    #[serde(default)]
+    pub pod_identities: BTreeMap<String, LivePodIdentity>,
+    /// Kubernetes objects by `Kind/name`.
+    #[serde(default)]
+    pub kube: BTreeMap<String, serde_json::Value>,
+}
+
+/// The whole simulated account, as saved to the state file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimState {
+    /// Always `keelson-sim`.
+    pub format: String,
+    /// State file version.
+    pub version: u32,
+    /// Virtual time, seconds since the Unix epoch.
+    pub now: i64,
+    /// The default account id.
+    pub account: String,
+    /// Counter for ids.
+    pub next_id: u64,
+    /// Clusters by name.
+    pub clusters: BTreeMap<String, SimCluster>,
+    /// clientRequestToken → what it created, for idempotent retries.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, String>,
+}
+
+impl SimState {
+    /// An empty account whose virtual clock starts at `now`.
+    pub fn new(now: i64) -> SimState {
+        SimState {
+            format: STATE_FORMAT.to_string(),
+            version: STATE_VERSION,
+            now,
+            account: "111122223333".to_string(),
+            next_id: 1,
+            clusters: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+        }
+    }
+
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!(
+            "{:08x}-{:04x}",
+            self.next_id.wrapping_mul(2_654_435_761) & 0xffff_ffff,
+            self.next_id & 0xffff
+        )
+    }
+}
+
+/// How fast virtual time runs while something waits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// Waiting takes no real time.
+    Instant,
+    /// Virtual seconds per real second.
+    Factor(f64),
+}
+
+/// Why the simulator state could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The file could not be read.
+    #[error("cannot read simulator state {path}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON or not shaped like a state file.
+    #[error("simulator state {path} is corrupt at line {line}, column {column}: {message}; fix or remove it (keelson never replaces it)")]
+    Corrupt {
+        /// Path.
+        path: String,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// Parser message.
+        message: String,
+    },
+    /// The file is JSON but not a keelson simulator state.
+    #[error("{path} is not a keelson simulator state file (format {found:?}, version {version}); point --state elsewhere")]
+    Foreign {
+        /// Path.
+        path: String,
+        /// The `format` found.
+        found: String,
+        /// The `version` found.
+        version: u64,
+    },
+    /// The file could not be written.
+    #[error("cannot write simulator state {path}")]
+    Write {
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct Inner {
+    state: SimState,
+    path: Option<PathBuf>,
+    dirty: bool,
+    last_save: Option<Instant>,
+    calls: BTreeMap<String, u64>,
+}
+
+/// The simulator. Cheap to clone; clones share one state.
+#[derive(Clone)]
+pub struct Sim {
+    inner: Arc<Mutex<Inner>>,
+    speed: Speed,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim").field("speed", &self.speed).finish()
+    }
+}
+
+impl Sim {
+    /// A simulator held in memory only.
+    pub fn in_memory(state: SimState, speed: Speed) -> Sim {
+        Sim {
+            inner: Arc::new(Mutex::new(Inner {
+                state,
+                path: None,
+                dirty: false,
+                last_save: None,
+                calls: BTreeMap::new(),
+            })),
+            speed,
+        }
+    }
+
+    /// Open the state file at `path`, or start an empty account (virtual time `now`) if
+    /// there is none yet. A file that exists but cannot be read as a state file is an
+    /// error; it is never replaced.
+    ///
+    /// # Errors
+    /// [`SimError`] when the file is unreadable, corrupt or foreign.
+    pub fn open(path: &Path, now: i64, speed: Speed) -> Result<Sim, SimError> {
+        let shown = path.display().to_string();
+        let state = match std::fs::read(path) {
+            Ok(bytes) => parse_state(&shown, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => SimState::new(now),
+            Err(source) => {
+                return Err(SimError::Read {
+                    path: shown,
+                    source,
+                })
+            }
+        };
+        let mut state = state;
+        let now = state.now;
+        tick(&mut state, now);
+        let sim = Sim::in_memory(state, speed);
+        sim.lock().path = Some(path.to_path_buf());
+        Ok(sim)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data behind (every mutation
+        // is a complete assignment), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> SimState {
+        self.lock().state.clone()
+    }
+
+    /// Replace the whole state (tests, `snapshot` replay).
+    pub fn replace(&self, state: SimState) {
+        let mut g = self.lock();
+        g.state = state;
+        g.dirty = true;
+    }
+
+    /// Run `f` on the state after moving time-driven transitions forward; count the
+    /// call; save when `f` reports a change.
+    pub(crate) fn with<T>(&self, op: &str, write: bool, f: impl FnOnce(&mut SimState) -> T) -> T {
+        let mut g = self.lock();
+        *g.calls.entry(op.to_string()).or_default() += 1;
+        // Virtual time only moves in `advance_to`, which applies what finished; a call
+        // needs no tick of its own.
+        let out = f(&mut g.state);
+        if write {
+            g.dirty = true;
+        }
+        if g.dirty {
+            maybe_save(&mut g, false);
+        }
+        out
+    }
+
+    /// Calls made so far, by operation name.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.lock().calls.clone()
+    }
+
+    /// Write the state file now if anything changed since the last write.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn flush(&self) -> Result<(), SimError> {
+        let mut g = self.lock();
+        if !g.dirty {
+            return Ok(());
+        }
+        save(&mut g)
+    }
+
+    /// Move virtual time forward to `t` (never backwards) and apply what finished.
+    pub fn advance_to(&self, t: i64) {
+        let mut g = self.lock();
+        if t > g.state.now {
+            g.state.now = t;
+        }
+        let now = g.state.now;
+        tick(&mut g.state, now);
+        g.dirty = true;
+        maybe_save(&mut g, false);
+    }
+}
+
+fn parse_state(path: &str, bytes: &[u8]) -> Result<SimState, SimError> {
+    let corrupt = |e: serde_json::Error| SimError::Corrupt {
+        path: path.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(corrupt)?;
+    let format = value
+        .get("format")
+        .and_then(|f| f.as_str())
+        .unwrap_or_default();
+    let version = value
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    if format != STATE_FORMAT || version != u64::from(STATE_VERSION) {
+        return Err(SimError::Foreign {
+            path: path.to_string(),
+            found: format.to_string(),
+            version,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| SimError::Corrupt {
+        path: path.to_string(),
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })
+}
+
+/// Saves are throttled: at most one write per this many milliseconds while busy; the
+/// rest is written by `flush` (every command flushes before it exits).
+const SAVE_INTERVAL_MS: u128 = 250;
+
+fn maybe_save(g: &mut Inner, force: bool) {
+    let due = force
+        || g.last_save
+            .is_none_or(|t| t.elapsed().as_millis() >= SAVE_INTERVAL_MS);
+    if due {
+        if let Err(e) = save(g) {
+            tracing::warn!(error = %e, "simulator state not saved");
+        }
+    }
+}
+
+fn save(g: &mut Inner) -> Result<(), SimError> {
+    let Some(path) = g.path.clone() else {
+        g.dirty = false;
+        return Ok(());
+    };
+    let shown = path.display().to_string();
+    let write_err = |source| SimError::Write {
+        path: shown.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+        }
+    }
+    let bytes = serde_json::to_vec(&g.state).map_err(|e| write_err(std::io::Error::other(e)))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).map_err(write_err)?;
+    std::fs::rename(&tmp, &path).map_err(write_err)?;
+    g.dirty = false;
+    g.last_save = Some(Instant::now());
+    Ok(())
+}
+
+/// Apply every transition due by `now`. Returns whether anything changed.
+fn tick(state: &mut SimState, now: i64) -> bool {
+    let mut changed = false;
+    let mut gone = Vec::new();
+    for (name, c) in state.clusters.iter_mut() {
+        if let Some(t) = c.ready_at {
+            if t <= now {
+                match c.live.status {
+                    Status::Creating => c.live.status = Status::Active,
+                    Status::Deleting => gone.push(name.clone()),
+                    _ => {}
+                }
+                c.ready_at = None;
+                changed = true;
+            }
+        }
+        changed |= eks::finish_updates(c, now);
+        changed |= tick_timed(&mut c.addons, now, |a| &mut a.status);
+        changed |= tick_timed(&mut c.node_groups, now, |n| &mut n.status);
+        changed |= tick_timed(&mut c.fargate_profiles, now, |f| &mut f.status);
+    }
+    for name in gone {
+        state.clusters.remove(&name);
+    }
+    changed
+}
+
+fn tick_timed<T>(
+    map: &mut BTreeMap<String, Timed<T>>,
+    now: i64,
+    status: impl Fn(&mut T) -> &mut Status,
+) -> bool {
+    let mut changed = false;
+    let mut gone = Vec::new();
+    for (name, t) in map.iter_mut() {
+        if let Some(at) = t.ready_at {
+            if at <= now {
+                let s = status(&mut t.live);
+                match *s {
+                    Status::Creating | Status::Updating => *s = Status::Active,
+                    Status::Deleting => gone.push(name.clone()),
+                    _ => {}
+                }
+                t.ready_at = None;
+                changed = true;
+            }
+        }
+    }
+    for name in gone {
+        map.remove(&name);
+    }
+    changed
+}
+
+#[async_trait]
+impl Clock for Sim {
+    fn now(&self) -> i64 {
+        self.lock().state.now
+    }
+
+    async fn sleep(&self, secs: u64) {
+        let target = self.now() + secs as i64;
+        if let Speed::Factor(f) = self.speed {
+            if f > 0.0 {
+                tokio::time::sleep(std::time::Duration::from_secs_f64(secs as f64 / f)).await;
+            }
+        }
+        self.advance_to(target);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.dirty {
+            let _ = save(self);
+        }
+    }
+}

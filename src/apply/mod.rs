@@ -1,0 +1,771 @@
+//! The executor: runs a [`Plan`] through the ports, cluster by cluster (bounded
+//! concurrency), step by step, waiting on every long EKS operation.
+//!
+//! ```text
+//!  Plan ──► per cluster: wait for running operations ─► step ─► op ─► call ─► wait (DescribeUpdate / status)
+//!                                                           └─ transient error: backoff, retry (same token)
+//! ```
+//!
+//! Creates carry the plan's deterministic clientRequestToken, so a retry after a crash
+//! returns the resource the first attempt created instead of making a second one; an
+//! update EKS reports as already running is waited for, not issued again.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::model::live::FIELD_MANAGER;
+use crate::model::live::{Status, UpdateStatus};
+use crate::observe::Ports;
+use crate::plan::resolve_addon_version;
+use crate::plan::{ClusterPlan, Op, Plan};
+use crate::ports::{ApiError, ApiResult};
+
+/// How the executor paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Most clusters changed at once.
+    pub concurrency: usize,
+    /// Seconds between two polls of a running operation.
+    pub poll_secs: u64,
+    /// Longest wait for one operation, in seconds.
+    pub timeout_secs: u64,
+    /// Attempts for a call that fails with a transient error.
+    pub attempts: u32,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: 8,
+            poll_secs: 30,
+            timeout_secs: 90 * 60,
+            attempts: 6,
+        }
+    }
+}
+
+/// Where progress reports go.
+pub trait Progress: Send + Sync {
+    /// Something started or finished.
+    fn event(&self, cluster: &str, message: &str);
+    /// A wait is still going on, `elapsed` seconds in.
+    fn waiting(&self, cluster: &str, what: &str, elapsed: u64);
+}
+
+/// A progress sink that drops everything.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn event(&self, _: &str, _: &str) {}
+    fn waiting(&self, _: &str, _: &str, _: u64) {}
+}
+
+/// What happened to one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterOutcome {
+    /// Cluster.
+    pub name: String,
+    /// Steps completed.
+    pub steps_done: usize,
+    /// Steps in the plan.
+    pub steps_total: usize,
+    /// Why it stopped early.
+    pub error: Option<String>,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ApplyReport {
+    /// Per cluster with steps.
+    pub clusters: Vec<ClusterOutcome>,
+}
+
+impl ApplyReport {
+    /// Whether every cluster finished its steps.
+    pub fn ok(&self) -> bool {
+        self.clusters.iter().all(|c| c.error.is_none())
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A call failed for good.
+    #[error("{call} failed")]
+    Call {
+        /// The call.
+        call: String,
+        /// Cause.
+        #[source]
+        source: ApiError,
+    },
+    /// An operation finished badly.
+    #[error("{what} failed: {detail}")]
+    Failed {
+        /// What.
+        what: String,
+        /// EKS's account of it.
+        detail: String,
+    },
+    /// An operation did not finish in time.
+    #[error("gave up waiting for {what} after {secs} s")]
+    Timeout {
+        /// What.
+        what: String,
+        /// Seconds waited.
+        secs: u64,
+    },
+}
+
+/// Apply a plan. Clusters without steps or with blockers are left alone.
+pub async fn apply(
+    ports: &Ports,
+    plan: &Plan,
+    opts: ApplyOptions,
+    progress: Arc<dyn Progress>,
+) -> ApplyReport {
+    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for c in plan
+        .clusters
+        .iter()
+        .filter(|c| c.blocked.is_empty() && !c.steps.is_empty())
+    {
+        let (ports, c, sem, progress) = (ports.clone(), c.clone(), sem.clone(), progress.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            run_cluster(&ports, &c, opts, progress.as_ref()).await
+        });
+    }
+    let mut report = ApplyReport::default();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(outcome) => report.clusters.push(outcome),
+            Err(e) => report.clusters.push(ClusterOutcome {
+                name: "?".into(),
+                steps_done: 0,
+                steps_total: 0,
+                error: Some(format!("task failed: {e}")),
+            }),
+        }
+    }
+    report.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    report
+}
+
+async fn run_cluster(
+    ports: &Ports,
+    c: &ClusterPlan,
+    opts: ApplyOptions,
+    progress: &dyn Progress,
+) -> ClusterOutcome {
+    let mut outcome = ClusterOutcome {
+        name: c.name.clone(),
+        steps_done: 0,
+        steps_total: c.steps.len(),
+        error: None,
+    };
+    let x = Exec {
+        ports,
+        cluster: &c.name,
+        opts,
+        progress,
+    };
+    if c.exists {
+        if let Err(e) = x.wait_cluster_idle().await {
+            outcome.error = Some(format!("{e:#}"));
+            return outcome;
+        }
+    }
+    for step in &c.steps {
+        let label = format!(
+            "{} {} {}",
+            step.action.symbol(),
+            step.resource.kind,
+            step.resource.name
+        );
+        progress.event(&c.name, &label);
+        for op in &step.ops {
+            if let Err(e) = x.run(op).await {
+                let mut msg = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    msg.push_str(": ");
+                    msg.push_str(&s.to_string());
+                    src = s.source();
+                }
+                progress.event(&c.name, &format!("failed: {label}: {msg}"));
+                outcome.error = Some(format!("{label}: {msg}"));
+                return outcome;
+            }
+        }
+        outcome.steps_done += 1;
+    }
+    progress.event(&c.name, "done");
+    outcome
+}
+
+struct Exec<'a> {
+    ports: &'a Ports,
+    cluster: &'a str,
+    opts: ApplyOptions,
+    progress: &'a dyn Progress,
+}
+
+enum Check {
+    Done,
+    Pending(String),
+}
+
+impl Exec<'_> {
+    /// Call with retries on transient errors; the same request (and token) each time.
+    async fn call<T, F, Fut>(&self, name: &str, f: F) -> Result<T, ApplyError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ApiResult<T>>,
+    {
+        let mut delay = 2;
+        let mut attempt = 1;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && attempt < self.opts.attempts => {
+                    tracing::warn!(cluster = self.cluster, call = name, attempt, error = %e, "retrying");
+                    self.ports.clock.sleep(delay).await;
+                    delay = (delay * 2).min(60);
+                    attempt += 1;
+                }
+                Err(source) => {
+                    return Err(ApplyError::Call {
+                        call: format!("{name} on cluster {}", self.cluster),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    async fn wait<F, Fut>(&self, what: &str, check: F) -> Result<(), ApplyError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Check, ApplyError>>,
+    {
+        let start = self.ports.clock.now();
+        loop {
+            match check().await? {
+                Check::Done => {
+                    let took = (self.ports.clock.now() - start).max(0) as u64;
+                    if took > 0 {
+                        self.progress
+                            .event(self.cluster, &format!("{what}: done after {}", human(took)));
+                    }
+                    return Ok(());
+                }
+                Check::Pending(state) => {
+                    let elapsed = (self.ports.clock.now() - start).max(0) as u64;
+                    if elapsed >= self.opts.timeout_secs {
+                        return Err(ApplyError::Timeout {
+                            what: what.to_string(),
+                            secs: elapsed,
+                        });
+                    }
+                    self.progress
+                        .waiting(self.cluster, &format!("{what} ({state})"), elapsed);
+                    self.ports.clock.sleep(self.opts.poll_secs).await;
+                }
+            }
+        }
+    }
+
+    async fn wait_cluster_idle(&self) -> Result<(), ApplyError> {
+        let eks = &self.ports.eks;
+        let name = self.cluster;
+        self.wait("running operations on the cluster", || async move {
+            let c = self
+                .call("DescribeCluster", || eks.describe_cluster(name))
+                .await?;
+            if c.status != Status::Active {
+                return Ok(Check::Pending(format!("{:?}", c.status).to_uppercase()));
+            }
+            Ok(Check::Done)
+        })
+        .await
+    }
+
+    async fn wait_update(
+        &self,
+        what: &str,
+        id: &str,
+        nodegroup: Option<&str>,
+        addon: Option<&str>,
+    ) -> Result<(), ApplyError> {
+        let eks = &self.ports.eks;
+        let name = self.cluster;
+        self.wait(what, || async move {
+            let u = self
+                .call("DescribeUpdate", || {
+                    eks.describe_update(name, id, nodegroup, addon)
+                })
+                .await?;
+            match u.status {
+                UpdateStatus::InProgress => Ok(Check::Pending("in progress".into())),
+                UpdateStatus::Successful => Ok(Check::Done),
+                UpdateStatus::Failed | UpdateStatus::Cancelled => Err(ApplyError::Failed {
+                    what: what.to_string(),
+                    detail: if u.errors.is_empty() {
+                        format!("{:?}", u.status)
+                    } else {
+                        u.errors.join("; ")
+                    },
+                }),
+            }
+        })
+        .await
+    }
+
+    async fn wait_status<F, Fut>(&self, what: &str, get: F) -> Result<(), ApplyError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ApiResult<Status>>,
+    {
+        let get = &get;
+        self.wait(what, || async move {
+            match get().await {
+                Ok(Status::Active) => Ok(Check::Done),
+                Ok(Status::Failed) | Ok(Status::Degraded) => Err(ApplyError::Failed {
+                    what: what.to_string(),
+                    detail: "status FAILED/DEGRADED".into(),
+                }),
+                Ok(s) => Ok(Check::Pending(format!("{s:?}").to_uppercase())),
+                Err(e) if e.is_transient() => Ok(Check::Pending(e.to_string())),
+                Err(source) => Err(ApplyError::Call {
+                    call: what.to_string(),
+                    source,
+                }),
+            }
+        })
+        .await
+    }
+
+    async fn wait_gone<F, Fut, T>(&self, what: &str, get: F) -> Result<(), ApplyError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ApiResult<T>>,
+    {
+        let get = &get;
+        self.wait(what, || async move {
+            match get().await {
+                Err(ApiError::NotFound(_)) => Ok(Check::Done),
+                Ok(_) => Ok(Check::Pending("DELETING".into())),
+                Err(e) if e.is_transient() => Ok(Check::Pending(e.to_string())),
+                Err(source) => Err(ApplyError::Call {
+                    call: what.to_string(),
+                    source,
+                }),
+            }
+        })
+        .await
+    }
+
+    /// Run one operation and wait for it to take effect.
+    async fn run(&self, op: &Op) -> Result<(), ApplyError> {
+        let eks = &self.ports.eks;
+        let kube = &self.ports.kube;
+        let name = self.cluster;
+        match op {
+            Op::CreateCluster(req) => {
+                match self.call("CreateCluster", || eks.create_cluster(req)).await {
+                    Ok(_) => {}
+                    // Created by an earlier run that died before it could record it: the
+                    // cluster carries this fleet's marker, so it is ours; wait for it.
+                    Err(ApplyError::Call {
+                        source: ApiError::ResourceInUse(_),
+                        ..
+                    }) => {
+                        let live = self
+                            .call("DescribeCluster", || eks.describe_cluster(name))
+                            .await?;
+                        if live.tags.get(crate::model::live::MANAGED_TAG)
+                            != req.tags.get(crate::model::live::MANAGED_TAG)
+                        {
+                            return Err(ApplyError::Failed { what: format!("CreateCluster {name}"), detail: "a cluster with this name exists and was not created by this fleet".into() });
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                self.wait_status("cluster creation", || async {
+                    eks.describe_cluster(name).await.map(|c| c.status)
+                })
+                .await
+            }
+            Op::UpdateClusterConfig { change } => {
+                self.wait_cluster_idle().await?;
+                let u = self
+                    .call("UpdateClusterConfig", || {
+                        eks.update_cluster_config(name, change)
+                    })
+                    .await?;
+                self.wait_update(&format!("{:?}", u.update_type), &u.id, None, None)
+                    .await
+            }
+            Op::UpdateClusterVersion { version } => {
+                self.wait_cluster_idle().await?;
+                // Found again, never re-issued: if the cluster already runs the version (an
+                // earlier run's update finished), there is nothing to do.
+                let live = self
+                    .call("DescribeCluster", || eks.describe_cluster(name))
+                    .await?;
+                if live.version == *version {
+                    return Ok(());
+                }
+                let u = self
+                    .call("UpdateClusterVersion", || {
+                        eks.update_cluster_version(name, version)
+                    })
+                    .await?;
+                self.wait_update(&format!("control plane {version}"), &u.id, None, None)
+                    .await
+            }
+            Op::DeleteCluster => {
+                self.call("DeleteCluster", || eks.delete_cluster(name))
+                    .await?;
+                self.wait_gone("cluster deletion", || eks.describe_cluster(name))
+                    .await
+            }
+            Op::TagResource { arn, tags } => {
+                self.call("TagResource", || eks.tag_resource(arn, tags))
+                    .await
+            }
+            Op::UntagResource { arn, keys } => {
+                self.call("UntagResource", || eks.untag_resource(arn, keys))
+                    .await
+            }
+            Op::CreateAddon(req) => {
+                let mut req = req.clone();
+                if matches!(req.version.as_str(), "latest" | "default") {
+                    let cv = self
+                        .call("DescribeCluster", || eks.describe_cluster(name))
+                        .await?
+                        .version;
+                    let versions = self
+                        .call("DescribeAddonVersions", || {
+                            eks.describe_addon_versions(&req.name)
+                        })
+                        .await?;
+                    req.version =
+                        resolve_addon_version(&versions, &req.version, &cv).map_err(|detail| {
+                            ApplyError::Failed {
+                                what: format!("add-on {}", req.name),
+                                detail,
+                            }
+                        })?;
+                }
+                let req = &req;
+                match self.call("CreateAddon", || eks.create_addon(req)).await {
+                    Ok(_)
+                    | Err(ApplyError::Call {
+                        source: ApiError::ResourceInUse(_),
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+                self.wait_status(&format!("add-on {}", req.name), || async {
+                    eks.describe_addon(name, &req.name).await.map(|a| a.status)
+                })
+                .await
+            }
+            Op::UpdateAddon(req) => {
+                self.wait_status(&format!("add-on {}", req.name), || async {
+                    eks.describe_addon(name, &req.name).await.map(|a| a.status)
+                })
+                .await?;
+                let live = self
+                    .call("DescribeAddon", || eks.describe_addon(name, &req.name))
+                    .await?;
+                let same = live.version == req.version
+                    && live.configuration_values == req.configuration_values
+                    && live.service_account_role_arn == req.service_account_role_arn
+                    && live.pod_identity_associations == req.pod_identity_associations;
+                if same {
+                    return Ok(());
+                }
+                let u = self.call("UpdateAddon", || eks.update_addon(req)).await?;
+                self.wait_update(
+                    &format!("add-on {} {}", req.name, req.version),
+                    &u.id,
+                    None,
+                    Some(&req.name),
+                )
+                .await
+            }
+            Op::DeleteAddon { name: a } => {
+                match self.call("DeleteAddon", || eks.delete_addon(name, a)).await {
+                    Ok(())
+                    | Err(ApplyError::Call {
+                        source: ApiError::NotFound(_),
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+                self.wait_gone(&format!("add-on {a} deletion"), || {
+                    eks.describe_addon(name, a)
+                })
+                .await
+            }
+            Op::CreateNodegroup(req) => {
+                match self
+                    .call("CreateNodegroup", || eks.create_nodegroup(req))
+                    .await
+                {
+                    Ok(_)
+                    | Err(ApplyError::Call {
+                        source: ApiError::ResourceInUse(_),
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+                self.wait_status(&format!("node group {}", req.name), || async {
+                    eks.describe_nodegroup(name, &req.name)
+                        .await
+                        .map(|n| n.status)
+                })
+                .await
+            }
+            Op::UpdateNodegroupConfig(req) => {
+                self.wait_status(&format!("node group {}", req.name), || async {
+                    eks.describe_nodegroup(name, &req.name)
+                        .await
+                        .map(|n| n.status)
+                })
+                .await?;
+                let u = self
+                    .call("UpdateNodegroupConfig", || eks.update_nodegroup_config(req))
+                    .await?;
+                self.wait_update(
+                    &format!("node group {} config", req.name),
+                    &u.id,
+                    Some(&req.name),
+                    None,
+                )
+                .await
+            }
+            Op::UpdateNodegroupVersion(req) => {
+                self.wait_status(&format!("node group {}", req.name), || async {
+                    eks.describe_nodegroup(name, &req.name)
+                        .await
+                        .map(|n| n.status)
+                })
+                .await?;
+                let live = self
+                    .call("DescribeNodegroup", || {
+                        eks.describe_nodegroup(name, &req.name)
+                    })
+                    .await?;
+                let release_ok = req.release_version.is_none()
+                    || req.release_version == live.spec.release_version;
+                if live.spec.version.as_deref() == Some(req.version.as_str())
+                    && release_ok
+                    && req.launch_template.is_none()
+                {
+                    return Ok(());
+                }
+                let u = self
+                    .call("UpdateNodegroupVersion", || {
+                        eks.update_nodegroup_version(req)
+                    })
+                    .await?;
+                self.wait_update(
+                    &format!("node group {} {}", req.name, req.version),
+                    &u.id,
+                    Some(&req.name),
+                    None,
+                )
+                .await
+            }
+            Op::DeleteNodegroup { name: n } => {
+                match self
+                    .call("DeleteNodegroup", || eks.delete_nodegroup(name, n))
+                    .await
+                {
+                    Ok(())
+                    | Err(ApplyError::Call {
+                        source: ApiError::NotFound(_),
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+                self.wait_gone(&format!("node group {n} deletion"), || {
+                    eks.describe_nodegroup(name, n)
+                })
+                .await
+            }
+            Op::CreateFargateProfile(req) => {
+                // EKS creates or deletes one Fargate profile at a time per cluster.
+                let mut tries = 0;
+                loop {
+                    match self
+                        .call("CreateFargateProfile", || eks.create_fargate_profile(req))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(ApplyError::Call {
+                            source: ApiError::ResourceInUse(m),
+                            ..
+                        }) if m.contains("one at a time") && tries < 60 => {
+                            tries += 1;
+                            self.ports.clock.sleep(self.opts.poll_secs).await;
+                        }
+                        Err(ApplyError::Call {
+                            source: ApiError::ResourceInUse(_),
+                            ..
+                        }) => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.wait_status(&format!("Fargate profile {}", req.name), || async {
+                    eks.describe_fargate_profile(name, &req.name)
+                        .await
+                        .map(|f| f.status)
+                })
+                .await
+            }
+            Op::DeleteFargateProfile { name: n } => {
+                match self
+                    .call("DeleteFargateProfile", || {
+                        eks.delete_fargate_profile(name, n)
+                    })
+                    .await
+                {
+                    Ok(())
+                    | Err(ApplyError::Call {
+                        source: ApiError::NotFound(_),
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+                self.wait_gone(&format!("Fargate profile {n} deletion"), || {
+                    eks.describe_fargate_profile(name, n)
+                })
+                .await
+            }
+            Op::CreateAccessEntry(req) => match self
+                .call("CreateAccessEntry", || eks.create_access_entry(req))
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(ApplyError::Call {
+                    source: ApiError::ResourceInUse(_),
+                    ..
+                }) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Op::UpdateAccessEntry {
+                principal,
+                groups,
+                username,
+            } => {
+                self.call("UpdateAccessEntry", || {
+                    eks.update_access_entry(name, principal, groups, username.as_deref())
+                })
+                .await
+            }
+            Op::AssociateAccessPolicy { principal, policy } => {
+                self.call("AssociateAccessPolicy", || {
+                    eks.associate_access_policy(name, principal, policy)
+                })
+                .await
+            }
+            Op::DisassociateAccessPolicy {
+                principal,
+                policy_arn,
+            } => {
+                self.call("DisassociateAccessPolicy", || {
+                    eks.disassociate_access_policy(name, principal, policy_arn)
+                })
+                .await
+            }
+            Op::DeleteAccessEntry { principal } => match self
+                .call("DeleteAccessEntry", || {
+                    eks.delete_access_entry(name, principal)
+                })
+                .await
+            {
+                Ok(())
+                | Err(ApplyError::Call {
+                    source: ApiError::NotFound(_),
+                    ..
+                }) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Op::CreatePodIdentity(req) => match self
+                .call("CreatePodIdentityAssociation", || {
+                    eks.create_pod_identity_association(req)
+                })
+                .await
+            {
+                Ok(_)
+                | Err(ApplyError::Call {
+                    source: ApiError::ResourceInUse(_),
+                    ..
+                }) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Op::UpdatePodIdentity { id, spec } => {
+                self.call("UpdatePodIdentityAssociation", || {
+                    eks.update_pod_identity_association(name, id, spec)
+                })
+                .await
+            }
+            Op::DeletePodIdentity { id } => match self
+                .call("DeletePodIdentityAssociation", || {
+                    eks.delete_pod_identity_association(name, id)
+                })
+                .await
+            {
+                Ok(())
+                | Err(ApplyError::Call {
+                    source: ApiError::NotFound(_),
+                    ..
+                }) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Op::KubeApply { object } => self
+                .call("server-side apply", || {
+                    kube.apply(name, object, FIELD_MANAGER)
+                })
+                .await
+                .map(|_| ()),
+            Op::KubeDelete {
+                api_version,
+                kind,
+                name: n,
+            } => match self
+                .call("delete", || kube.delete(name, api_version, kind, n))
+                .await
+            {
+                Ok(())
+                | Err(ApplyError::Call {
+                    source: ApiError::NotFound(_),
+                    ..
+                }) => Ok(()),
+                Err(e) => Err(e),
+            },
+        }
+    }
+}
+
+/// `1h02m`, `4m30s`, `12s`.
+pub fn human(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}

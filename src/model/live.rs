@@ -1,0 +1,302 @@
+//! The observed (live) state of a fleet, as read through the ports.
+//!
+//! Shapes follow the desired-state specs wherever EKS echoes what was sent, so the planner
+//! can compare them field by field; fields only AWS sets (status, platform version, ARNs,
+//! update ids, the autoscaled node count) live beside them and are never compared.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::kinds::*;
+
+/// Lifecycle status of an EKS resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Being created.
+    Creating,
+    /// Ready.
+    Active,
+    /// Being updated.
+    Updating,
+    /// Being deleted.
+    Deleting,
+    /// Creation or an update failed.
+    Failed,
+    /// Degraded (add-ons, node groups).
+    Degraded,
+}
+
+impl Status {
+    /// Whether an operation is running on the resource.
+    pub fn is_busy(self) -> bool {
+        matches!(self, Status::Creating | Status::Updating | Status::Deleting)
+    }
+}
+
+/// Status of an EKS update (DescribeUpdate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub enum UpdateStatus {
+    /// Running.
+    InProgress,
+    /// Finished well.
+    Successful,
+    /// Finished badly.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// What an update changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub enum UpdateType {
+    /// UpdateClusterVersion.
+    VersionUpdate,
+    /// UpdateClusterConfig: endpoint access.
+    EndpointAccessUpdate,
+    /// UpdateClusterConfig: logging.
+    LoggingUpdate,
+    /// UpdateClusterConfig: access config.
+    AccessConfigUpdate,
+    /// UpdateClusterConfig: Auto Mode.
+    AutoModeUpdate,
+    /// UpdateClusterConfig: upgrade policy.
+    UpgradePolicyUpdate,
+    /// UpdateClusterConfig: deletion protection.
+    DeletionProtectionUpdate,
+    /// UpdateClusterConfig: VPC subnets / security groups.
+    VpcConfigUpdate,
+    /// UpdateAddon.
+    AddonUpdate,
+    /// UpdateNodegroupConfig.
+    ConfigUpdate,
+    /// UpdateNodegroupVersion.
+    NodegroupVersionUpdate,
+}
+
+/// An EKS update (DescribeUpdate / ListUpdates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Update {
+    /// Update id.
+    pub id: String,
+    /// What it changes.
+    #[serde(rename = "type")]
+    pub update_type: UpdateType,
+    /// Where it stands.
+    pub status: UpdateStatus,
+    /// Parameters as EKS reports them (e.g. `Version: 1.35`).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Errors, when it failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// A cluster as DescribeCluster reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveCluster {
+    /// Name.
+    pub name: String,
+    /// Region.
+    pub region: String,
+    /// ARN.
+    pub arn: String,
+    /// Status.
+    pub status: Status,
+    /// Kubernetes minor.
+    pub version: String,
+    /// EKS platform version (AWS-managed).
+    #[serde(default)]
+    pub platform_version: String,
+    /// The API server endpoint.
+    #[serde(default)]
+    pub endpoint: String,
+    /// Base64 CA bundle.
+    #[serde(default)]
+    pub certificate_authority: String,
+    /// Cluster role.
+    pub role_arn: String,
+    /// VPC configuration.
+    pub vpc: VpcConfig,
+    /// Kubernetes network.
+    #[serde(default)]
+    pub kubernetes_network: Option<KubernetesNetwork>,
+    /// Auto Mode.
+    #[serde(default)]
+    pub auto_mode: Option<AutoMode>,
+    /// Enabled log types.
+    #[serde(default)]
+    pub logging: Vec<LogType>,
+    /// Access configuration.
+    #[serde(default)]
+    pub access: Option<AccessConfig>,
+    /// Upgrade policy.
+    #[serde(default)]
+    pub upgrade_policy: Option<UpgradePolicy>,
+    /// Deletion protection.
+    #[serde(default)]
+    pub deletion_protection: bool,
+    /// Secrets encryption key.
+    #[serde(default)]
+    pub secrets_kms_key_arn: Option<String>,
+    /// Tags, including AWS-added ones.
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+/// An add-on as DescribeAddon reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveAddon {
+    /// Add-on name.
+    pub name: String,
+    /// ARN.
+    #[serde(default)]
+    pub arn: String,
+    /// Installed version.
+    pub version: String,
+    /// Status.
+    pub status: Status,
+    /// Configuration values as JSON (EKS stores a string).
+    #[serde(default)]
+    pub configuration_values: Option<serde_json::Value>,
+    /// IRSA role.
+    #[serde(default)]
+    pub service_account_role_arn: Option<String>,
+    /// Pod Identity associations (service account -> role).
+    #[serde(default)]
+    pub pod_identity_associations: Vec<AddonPodIdentity>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+/// One add-on version and the cluster versions it supports (DescribeAddonVersions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddonVersion {
+    /// Version string, e.g. `v1.19.2-eksbuild.1`.
+    pub version: String,
+    /// Cluster versions it runs on, and whether it is the default there.
+    pub compatibilities: Vec<Compatibility>,
+}
+
+/// Compatibility of an add-on version with a cluster version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compatibility {
+    /// Cluster minor, e.g. `1.34`.
+    pub cluster_version: String,
+    /// Whether this is the default version for that cluster version.
+    pub default_version: bool,
+}
+
+/// A managed node group as DescribeNodegroup reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveNodeGroup {
+    /// Name.
+    pub name: String,
+    /// ARN.
+    #[serde(default)]
+    pub arn: String,
+    /// Status.
+    pub status: Status,
+    /// The configuration, as sent (with `version` and `releaseVersion` as running).
+    pub spec: NodeGroupSpec,
+}
+
+/// A Fargate profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveFargateProfile {
+    /// Name.
+    pub name: String,
+    /// ARN.
+    #[serde(default)]
+    pub arn: String,
+    /// Status.
+    pub status: Status,
+    /// The configuration.
+    pub spec: FargateProfileSpec,
+}
+
+/// An access entry with its associated policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveAccessEntry {
+    /// ARN.
+    #[serde(default)]
+    pub arn: String,
+    /// The configuration (principal, type, groups, username, policies, tags).
+    pub spec: AccessEntrySpec,
+}
+
+/// A Pod Identity association.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivePodIdentity {
+    /// Association id.
+    pub association_id: String,
+    /// ARN.
+    #[serde(default)]
+    pub arn: String,
+    /// The configuration.
+    pub spec: PodIdentityAssociationSpec,
+}
+
+/// Everything observed about one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedCluster {
+    /// The cluster itself.
+    pub cluster: LiveCluster,
+    /// Updates still running.
+    #[serde(default)]
+    pub updates_in_progress: Vec<Update>,
+    /// Add-ons by name.
+    #[serde(default)]
+    pub addons: BTreeMap<String, LiveAddon>,
+    /// Node groups by name.
+    #[serde(default)]
+    pub node_groups: BTreeMap<String, LiveNodeGroup>,
+    /// Fargate profiles by name.
+    #[serde(default)]
+    pub fargate_profiles: BTreeMap<String, LiveFargateProfile>,
+    /// Access entries by principal ARN.
+    #[serde(default)]
+    pub access_entries: BTreeMap<String, LiveAccessEntry>,
+    /// Pod Identity associations by `namespace/serviceAccount`.
+    #[serde(default)]
+    pub pod_identities: BTreeMap<String, LivePodIdentity>,
+    /// Kubernetes objects keelson manages (NodePool, NodeClass), by `Kind/name`.
+    #[serde(default)]
+    pub kube_objects: BTreeMap<String, serde_json::Value>,
+    /// Add-on versions available for the add-ons in use, by add-on name.
+    #[serde(default)]
+    pub addon_versions: BTreeMap<String, Vec<AddonVersion>>,
+}
+
+/// The observed state of every cluster the plan looks at.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveState {
+    /// Clusters by name. A cluster in git but absent here does not exist yet.
+    pub clusters: BTreeMap<String, ObservedCluster>,
+}
+
+/// The tag keelson puts on every cluster it creates: only clusters carrying it are ever
+/// considered for deletion.
+pub const MANAGED_TAG: &str = "keelson.dev/fleet";
+
+/// The label keelson puts on Kubernetes objects it applies: only objects carrying it are
+/// ever pruned.
+pub const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
+
+/// The server-side apply field manager keelson uses.
+pub const FIELD_MANAGER: &str = "keelson";
