@@ -1104,6 +1104,11 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
         .iter()
         .map(|(k, a)| (k.clone(), a.version.clone()))
         .collect();
+    let mut ng_versions: BTreeMap<String, String> = o
+        .node_groups
+        .iter()
+        .map(|(k, n)| (k.clone(), n.spec.version.clone().unwrap_or_default()))
+        .collect();
     let mut prev = live_version.clone();
     for hop in hops {
         let hop_s = hop.to_string();
@@ -1155,13 +1160,12 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
         }
         for ng in &c.node_groups {
             let n = &ng.value.metadata.name;
-            let Some(lng) = o.node_groups.get(n) else {
+            let Some(have) = ng_versions.get(n).cloned() else {
                 continue;
             };
             if ng.value.spec.version.is_some() {
                 continue; // pinned: handled with the node group's own diff
             }
-            let have = lng.spec.version.clone().unwrap_or_default();
             if have.parse::<Minor>().ok() < Some(hop) {
                 cx.steps.push(node_version_step(
                     &name,
@@ -1171,6 +1175,7 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
                     &ng.value.spec,
                     cx.fleet,
                 ));
+                ng_versions.insert(n.clone(), hop_s.clone());
             }
         }
         prev = hop_s;

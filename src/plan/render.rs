@@ -191,6 +191,33 @@ pub fn json(p: &Plan) -> String {
     s
 }
 
+/// Move each line's change symbol to the first column, where a `diff` code block in a
+/// pull request colours it: `+` added, `-` removed, `!` changed.
+fn diff_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let marker = if ["-/+ ", "~ ", "! ", "✗ "]
+            .iter()
+            .any(|m| trimmed.starts_with(m))
+        {
+            '!'
+        } else if trimmed.starts_with("+ ") {
+            '+'
+        } else if trimmed.starts_with("- ") {
+            '-'
+        } else {
+            ' '
+        };
+        out.push(marker);
+        out.push_str(indent);
+        out.push_str(trimmed);
+        out.push('\n');
+    }
+    out
+}
+
 /// Markdown for a pull request comment, never longer than [`MARKDOWN_BUDGET`].
 pub fn markdown(p: &Plan) -> String {
     let s = &p.summary;
@@ -267,7 +294,7 @@ pub fn markdown(p: &Plan) -> String {
             "<details><summary><code>{}</code>: {}</summary>\n\n```diff\n{}```\n</details>\n",
             c.name,
             counts(c),
-            body
+            diff_markers(&body)
         );
         if out.len() + section.len() + footer_room > MARKDOWN_BUDGET {
             omitted += 1;

@@ -4,7 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod fuzz;
+mod plan_cli;
+mod planner;
+mod render;
 mod rules;
 mod schemas;
+mod sim;
+mod simkit;
 mod util;
 mod validate_cli;

@@ -380,3 +380,13 @@ fn an_invalid_document_does_not_cascade_into_errors_about_what_depends_on_it() {
         show(&loaded.diagnostics)
     );
 }
+
+#[test]
+fn the_readme_documents_every_rule() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for r in Rule::ALL {
+        let row = format!("| `{}` | {} | {} |", r.id(), r.severity(), r.summary());
+        assert!(readme.contains(&row), "README lacks the row: {row}");
+    }
+}

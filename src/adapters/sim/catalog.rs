@@ -86,7 +86,7 @@ pub fn versions(addon: &str) -> Vec<AddonVersion> {
             .map(|r| (r.1.to_string(), r.2, r.3))
             .collect()
     };
-    rows.sort_by(|a, b| version_key(&b.0).cmp(&version_key(&a.0)));
+    rows.sort_by_key(|r| std::cmp::Reverse(version_key(&r.0)));
     rows.iter()
         .map(|(v, lo, hi)| AddonVersion {
             version: v.clone(),
