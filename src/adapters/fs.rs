@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::loader::MAX_FILE_BYTES;
 use crate::config::yaml::Pos;
-use crate::config::{Diagnostic, Rule, SourceFile};
+use std::borrow::Cow;
+
+use crate::config::{Diagnostic, FileSource, Rule, SourceFile};
 
 /// The files of a repo and the problems met while reading them.
 #[derive(Debug, Default)]
@@ -42,11 +44,67 @@ fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
+/// A YAML file found by the walk, not read yet.
+#[derive(Debug, Clone)]
+pub struct PendingFile {
+    path: PathBuf,
+    display: String,
+    rel: String,
+    len: u64,
+}
+
+/// The files of a repo, found but not read: a [`FileSource`] that reads each file when
+/// the loader asks for it, so that reading overlaps with parsing on the loader's threads.
+#[derive(Debug, Default)]
+pub struct RepoWalk {
+    /// Files to read, sorted by relative path.
+    pub files: Vec<PendingFile>,
+    /// Problems met during the walk (links out of the repo, unlistable directories).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl FileSource for RepoWalk {
+    fn count(&self) -> usize {
+        self.files.len()
+    }
+
+    fn get(&self, i: usize) -> Result<Cow<'_, SourceFile>, Diagnostic> {
+        let p = self.files.get(i).ok_or_else(|| {
+            Diagnostic::new(
+                "<keelson>",
+                Pos::START,
+                Rule::FileUnreadable,
+                format!("no file {i}"),
+            )
+        })?;
+        read_file(&p.path, &p.display, &p.rel, p.len).map(Cow::Owned)
+    }
+}
+
 /// Read every YAML file below `root`.
 ///
 /// # Errors
 /// Only when `root` itself cannot be read; problems with single files are diagnostics.
 pub fn read_repo(root: &Path) -> Result<RepoFiles, FsError> {
+    let walk = walk_repo(root)?;
+    let mut out = RepoFiles {
+        files: Vec::new(),
+        diagnostics: walk.diagnostics.clone(),
+    };
+    for i in 0..walk.count() {
+        match walk.get(i) {
+            Ok(f) => out.files.push(f.into_owned()),
+            Err(d) => out.diagnostics.push(d),
+        }
+    }
+    Ok(out)
+}
+
+/// Find every YAML file below `root` without reading it.
+///
+/// # Errors
+/// Only when `root` itself cannot be read; problems with single entries are diagnostics.
+pub fn walk_repo(root: &Path) -> Result<RepoWalk, FsError> {
     let shown = root.display().to_string();
     let meta = std::fs::metadata(root).map_err(|source| FsError::Root {
         path: shown.clone(),
@@ -59,12 +117,15 @@ pub fn read_repo(root: &Path) -> Result<RepoFiles, FsError> {
         path: shown.clone(),
         source,
     })?;
-    let mut out = RepoFiles::default();
-    let mut visited: BTreeSet<PathBuf> = BTreeSet::new();
-    visited.insert(canon_root.clone());
+    let mut out = RepoWalk::default();
+    // Directories already read, by identity, so that links cannot make the walk loop or
+    // read a directory twice.
+    let mut visited: BTreeSet<DirId> = BTreeSet::new();
+    visited.insert(dir_id(&meta, root));
+    let mut pending: Vec<(PathBuf, String, String, u64)> = Vec::new();
     // (path on disk, relative path)
     let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
-    let report = |out: &mut RepoFiles, display: &str, rule: Rule, message: String| {
+    let report = |out: &mut RepoWalk, display: &str, rule: Rule, message: String| {
         out.diagnostics
             .push(Diagnostic::new(display, Pos::START, rule, message));
     };
@@ -99,7 +160,7 @@ pub fn read_repo(root: &Path) -> Result<RepoFiles, FsError> {
             let Ok(lmeta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
-            let (is_dir, is_file) = if lmeta.file_type().is_symlink() {
+            let kind = if lmeta.file_type().is_symlink() {
                 let target = match path.canonicalize() {
                     Ok(t) => t,
                     Err(e) => {
@@ -126,74 +187,87 @@ pub fn read_repo(root: &Path) -> Result<RepoFiles, FsError> {
                     );
                     continue;
                 }
-                let m = std::fs::metadata(&target);
-                let is_dir = m.as_ref().map(|m| m.is_dir()).unwrap_or(false);
-                if is_dir && !visited.insert(target) {
+                let Ok(m) = std::fs::metadata(&target) else {
+                    continue;
+                };
+                if m.is_dir() && !visited.insert(dir_id(&m, &target)) {
                     continue; // already read through another path
                 }
-                (is_dir, m.map(|m| m.is_file()).unwrap_or(false))
+                (m.is_dir(), m.is_file(), m.len())
             } else {
-                if lmeta.is_dir() {
-                    if let Ok(c) = path.canonicalize() {
-                        if !visited.insert(c) {
-                            continue;
-                        }
-                    }
+                if lmeta.is_dir() && !visited.insert(dir_id(&lmeta, &path)) {
+                    continue;
                 }
-                (lmeta.is_dir(), lmeta.is_file())
+                (lmeta.is_dir(), lmeta.is_file(), lmeta.len())
             };
+            let (is_dir, is_file, len) = kind;
             if is_dir {
                 subdirs.push((path, rel));
             } else if is_file && is_yaml(&name) {
-                read_file(&path, display, rel, &mut out);
+                pending.push((path, display, rel, len));
             }
         }
         // Reverse so that the stack pops directories in sorted order.
         stack.extend(subdirs.into_iter().rev());
     }
-    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    pending.sort_by(|a, b| a.2.cmp(&b.2));
+    out.files = pending
+        .into_iter()
+        .map(|(path, display, rel, len)| PendingFile {
+            path,
+            display,
+            rel,
+            len,
+        })
+        .collect();
     Ok(out)
 }
 
-fn read_file(path: &Path, display: String, rel: String, out: &mut RepoFiles) {
+/// A directory's identity: device and inode where the platform has them.
+#[cfg(unix)]
+type DirId = (u64, u64);
+#[cfg(not(unix))]
+type DirId = PathBuf;
+
+#[cfg(unix)]
+fn dir_id(m: &std::fs::Metadata, _path: &Path) -> DirId {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn dir_id(_m: &std::fs::Metadata, path: &Path) -> DirId {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn read_file(
+    path: &Path,
+    display: &str,
+    rel: &str,
+    len_hint: u64,
+) -> Result<SourceFile, Diagnostic> {
     use std::io::Read;
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            out.diagnostics.push(Diagnostic::new(
-                &display,
-                Pos::START,
-                Rule::FileUnreadable,
-                format!("cannot open: {e}"),
-            ));
-            return;
-        }
-    };
-    // Read one byte past the limit rather than trusting the size in the metadata, which a
+    let fail = |rule: Rule, message: String| Diagnostic::new(display, Pos::START, rule, message);
+    let file = std::fs::File::open(path)
+        .map_err(|e| fail(Rule::FileUnreadable, format!("cannot open: {e}")))?;
+    // Read one byte past the limit rather than trusting the size from the walk, which a
     // growing file or a special file can get wrong.
-    let mut bytes = Vec::new();
-    match file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
-        Ok(_) if bytes.len() as u64 > MAX_FILE_BYTES => {
-            out.diagnostics.push(Diagnostic::new(
-                &display,
-                Pos::START,
-                Rule::FileTooLarge,
-                format!(
-                    "larger than {} MiB; split it into smaller files",
-                    MAX_FILE_BYTES / (1024 * 1024)
-                ),
-            ));
-        }
-        Ok(_) => out.files.push(SourceFile {
-            display,
-            rel,
-            bytes,
-        }),
-        Err(e) => out.diagnostics.push(Diagnostic::new(
-            &display,
-            Pos::START,
-            Rule::FileUnreadable,
-            format!("cannot read: {e}"),
-        )),
+    let mut bytes = Vec::with_capacity(len_hint.min(MAX_FILE_BYTES) as usize + 1);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(Rule::FileUnreadable, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(
+            Rule::FileTooLarge,
+            format!(
+                "larger than {} MiB; split it into smaller files",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
     }
+    Ok(SourceFile {
+        display: display.to_string(),
+        rel: rel.to_string(),
+        bytes,
+    })
 }

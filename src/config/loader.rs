@@ -215,12 +215,50 @@ pub(crate) struct DocNode {
 struct FileResult {
     docs: Vec<(DocNode, Class)>,
     diagnostics: Vec<Diagnostic>,
+    read: bool,
+}
+
+/// Where the loader gets file contents: an adapter may read them from disk lazily, on
+/// the loader's worker threads, so that reading overlaps with parsing. The loader itself
+/// does no I/O.
+pub trait FileSource: Sync {
+    /// How many files there are.
+    fn count(&self) -> usize;
+    /// File `i` (0-based), or why it cannot be had.
+    ///
+    /// # Errors
+    /// A diagnostic for a file that could not be read (unreadable, too large).
+    fn get(&self, i: usize) -> Result<std::borrow::Cow<'_, SourceFile>, Diagnostic>;
+}
+
+impl FileSource for [SourceFile] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn get(&self, i: usize) -> Result<std::borrow::Cow<'_, SourceFile>, Diagnostic> {
+        self.get(i).map(std::borrow::Cow::Borrowed).ok_or_else(|| {
+            Diagnostic::new(
+                "<keelson>",
+                Pos::START,
+                Rule::FileUnreadable,
+                format!("no file {i}"),
+            )
+        })
+    }
 }
 
 /// Load a repo from its files.
 ///
 /// Never panics on any input; every problem becomes a [`Diagnostic`].
 pub fn load(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
+    load_from(files, opts)
+}
+
+/// Load a repo from a [`FileSource`].
+///
+/// Never panics on any input; every problem becomes a [`Diagnostic`].
+pub fn load_from<S: FileSource + ?Sized>(files: &S, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Vec::new();
     let schemas = match Schemas::get() {
         Ok(s) => Some(s),
@@ -238,7 +276,9 @@ pub fn load(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
 
     let mut docs: Vec<DocNode> = Vec::new();
     let mut classes: Vec<Class> = Vec::new();
+    let mut read = 0;
     for r in results {
+        read += usize::from(r.read);
         diagnostics.extend(r.diagnostics);
         for (d, c) in r.docs {
             docs.push(d);
@@ -246,11 +286,18 @@ pub fn load(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
         }
     }
     let stats = Stats {
-        files: files.len(),
+        files: read,
         documents: docs.len(),
     };
     let repo = assemble(&docs, classes, &mut diagnostics);
     rules::check(&repo, &docs, opts.today, &mut diagnostics);
+    // Freeing tens of thousands of small trees takes a while; let another thread do it
+    // so the caller can go on with the result.
+    if docs.len() > 1_000 {
+        std::thread::spawn(move || drop(docs));
+    } else {
+        drop(docs);
+    }
     diag::sort(&mut diagnostics);
     diagnostics.dedup();
     Loaded {
@@ -260,19 +307,38 @@ pub fn load(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     }
 }
 
-fn parse_all(
-    files: &[SourceFile],
+fn read_and_parse<S: FileSource + ?Sized>(
+    files: &S,
+    i: usize,
+    opts: &LoadOptions,
+    schemas: Option<&Schemas>,
+) -> FileResult {
+    match files.get(i) {
+        Ok(f) => parse_file(&f, opts, schemas),
+        Err(d) => FileResult {
+            docs: Vec::new(),
+            diagnostics: vec![d],
+            read: false,
+        },
+    }
+}
+
+fn parse_all<S: FileSource + ?Sized>(
+    files: &S,
     opts: &LoadOptions,
     schemas: Option<&Schemas>,
 ) -> Vec<FileResult> {
+    let n = files.count();
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         opts.threads
     }
-    .min(files.len().max(1));
+    .min(n.max(1));
     if threads <= 1 {
-        return files.iter().map(|f| parse_file(f, opts, schemas)).collect();
+        return (0..n)
+            .map(|i| read_and_parse(files, i, opts, schemas))
+            .collect();
     }
     let next = AtomicUsize::new(0);
     let mut indexed: Vec<(usize, FileResult)> = std::thread::scope(|scope| {
@@ -282,8 +348,10 @@ fn parse_all(
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(f) = files.get(i) else { break };
-                        out.push((i, parse_file(f, opts, schemas)));
+                        if i >= n {
+                            break;
+                        }
+                        out.push((i, read_and_parse(files, i, opts, schemas)));
                     }
                     out
                 })
@@ -309,6 +377,7 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
     let mut result = FileResult {
         docs: Vec::new(),
         diagnostics: Vec::new(),
+        read: true,
     };
     let text = match std::str::from_utf8(&file.bytes) {
         Ok(t) => t,
@@ -375,11 +444,20 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
             schemas,
             &mut result.diagnostics,
         );
+        // Only keelson's own documents are looked at again (by the rules, for
+        // positions); keep no tree for the others.
+        let root = match class {
+            Class::Typed(_) => doc.root,
+            _ => Node {
+                pos: doc.root.pos,
+                value: YValue::Null,
+            },
+        };
         result.docs.push((
             DocNode {
                 rel_dir: dir.clone(),
                 origin,
-                root: doc.root,
+                root,
             },
             class,
         ));

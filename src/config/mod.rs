@@ -9,5 +9,6 @@ pub mod yaml;
 
 pub use diag::{Diagnostic, Rule, Severity};
 pub use loader::{
-    load, ClusterConfig, Item, LoadOptions, Loaded, Manifest, Origin, Repo, SourceFile,
+    load, load_from, ClusterConfig, FileSource, Item, LoadOptions, Loaded, Manifest, Origin, Repo,
+    SourceFile,
 };

@@ -370,12 +370,18 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
             Event::Scalar(text, style, anchor, tag) => {
                 b.nodes += 1;
                 b.check_nodes(pos)?;
-                let value = resolve_scalar(&text, style, tag.as_deref(), pos)?;
+                // Most scalars are plain mapping keys: take them as written, without
+                // building a value first.
+                if anchor == 0 && tag.is_none() && b.expects_key() {
+                    b.set_key(text.into_owned(), pos);
+                    continue;
+                }
+                let value = resolve_scalar(text, style, tag.as_deref(), pos)?;
                 let node = Node { pos, value };
                 if anchor != 0 {
                     b.anchors.insert(anchor, node.clone());
                 }
-                b.complete(node, Some(text.into_owned()))?;
+                b.complete(node, None)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "seq", pos)?;
@@ -492,6 +498,16 @@ impl Builder {
         }
         self.stack.push(frame);
         Ok(())
+    }
+
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    fn set_key(&mut self, text: String, pos: Pos) {
+        if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+            *key = Some((text, pos));
+        }
     }
 
     /// Hand a finished node to its parent (or make it the document root). `raw` is the
@@ -612,7 +628,7 @@ fn check_collection_tag(
 }
 
 fn resolve_scalar(
-    text: &str,
+    text: std::borrow::Cow<'_, str>,
     style: ScalarStyle,
     tag: Option<&saphyr_parser::Tag>,
     pos: Pos,
@@ -621,7 +637,7 @@ fn resolve_scalar(
         if !tag.is_yaml_core_schema() {
             // A non-specific `!` tag on a plain scalar forces a string in YAML 1.2.
             if tag.handle == "!" && tag.suffix.is_empty() {
-                return Ok(Value::Str(text.to_string()));
+                return Ok(Value::Str(text.into_owned()));
             }
             return Err(err(
                 pos,
@@ -639,6 +655,7 @@ fn resolve_scalar(
                 format!("`{text}` is not a valid !!{}", tag.suffix),
             )
         };
+        let text = text.as_ref();
         return match tag.suffix.as_str() {
             "str" => Ok(Value::Str(text.to_string())),
             "null" => match plain_scalar(text) {
@@ -666,61 +683,59 @@ fn resolve_scalar(
         };
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::Str(text.to_string()));
+        return Ok(Value::Str(text.into_owned()));
     }
-    Ok(plain_scalar(text))
+    Ok(match plain_typed(&text) {
+        Some(v) => v,
+        None => Value::Str(text.into_owned()),
+    })
 }
 
 /// Resolve a plain scalar with the YAML 1.2 core schema.
 fn plain_scalar(text: &str) -> Value {
+    plain_typed(text).unwrap_or_else(|| Value::Str(text.to_string()))
+}
+
+/// The non-string value a plain scalar stands for, if any (`None`: it is a string).
+fn plain_typed(text: &str) -> Option<Value> {
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY)
+            return Some(Value::Float(f64::INFINITY))
         }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
         _ => {}
     }
-    let bytes = text.as_bytes();
-    let first = bytes[0];
+    let first = text.as_bytes()[0];
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
-        return Value::Str(text.to_string());
+        return None;
     }
     if let Some(hex) = text.strip_prefix("0x") {
         if !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-            if let Ok(i) = i64::from_str_radix(hex, 16) {
-                return Value::Int(i);
-            }
+            return i64::from_str_radix(hex, 16).ok().map(Value::Int);
         }
-        return Value::Str(text.to_string());
+        return None;
     }
     if let Some(oct) = text.strip_prefix("0o") {
         if !oct.is_empty() && oct.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
-            if let Ok(i) = i64::from_str_radix(oct, 8) {
-                return Value::Int(i);
-            }
+            return i64::from_str_radix(oct, 8).ok().map(Value::Int);
         }
-        return Value::Str(text.to_string());
+        return None;
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
         return match text.parse::<i64>() {
-            Ok(i) => Value::Int(i),
-            Err(_) => text
-                .parse::<f64>()
-                .map(Value::Float)
-                .unwrap_or_else(|_| Value::Str(text.to_string())),
+            Ok(i) => Some(Value::Int(i)),
+            Err(_) => text.parse::<f64>().ok().map(Value::Float),
         };
     }
     if is_core_float(digits) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
-        }
+        return text.parse::<f64>().ok().map(Value::Float);
     }
-    Value::Str(text.to_string())
+    None
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without the sign.
