@@ -514,6 +514,25 @@ fn cluster_doc(p: &Plan, rng: &mut Rng) -> ClusterDoc {
     doc
 }
 
+/// `version` if EKS's catalog (as the simulator models it) runs it on `cluster_version`,
+/// else `latest`, so that every generated fleet can be applied.
+fn fit(addon: &str, version: &str, cluster_version: &str) -> String {
+    let exact = !matches!(version, "latest" | "default");
+    let supported = keelson::adapters::sim::catalog::versions(addon)
+        .iter()
+        .any(|v| {
+            v.version == version
+                && v.compatibilities
+                    .iter()
+                    .any(|c| c.cluster_version == cluster_version)
+        });
+    if exact && !supported {
+        "latest".to_string()
+    } else {
+        version.to_string()
+    }
+}
+
 fn addon_docs(p: &Plan, rng: &mut Rng) -> Vec<AddonDoc> {
     let mut out = Vec::new();
     if !p.auto_mode {
@@ -521,7 +540,11 @@ fn addon_docs(p: &Plan, rng: &mut Rng) -> Vec<AddonDoc> {
             Kind::Addon,
             "vpc-cni",
             AddonSpec {
-                version: (*rng.pick(&["latest", "v1.19.5-eksbuild.3"])).into(),
+                version: fit(
+                    "vpc-cni",
+                    rng.pick::<&str>(&["latest", "v1.19.5-eksbuild.3"]),
+                    p.version,
+                ),
                 configuration_values: Some(json!({
                     "env": {
                         "ENABLE_PREFIX_DELEGATION": "true",
@@ -570,7 +593,7 @@ fn addon_docs(p: &Plan, rng: &mut Rng) -> Vec<AddonDoc> {
                 Kind::Addon,
                 "aws-ebs-csi-driver",
                 AddonSpec {
-                    version: "v1.44.0-eksbuild.1".into(),
+                    version: fit("aws-ebs-csi-driver", "v1.44.0-eksbuild.1", p.version),
                     pod_identity_associations: vec![AddonPodIdentity {
                         service_account: "ebs-csi-controller-sa".into(),
                         role_arn: role_arn(&p.account, &format!("{}-ebs-csi", p.name)),
@@ -584,7 +607,7 @@ fn addon_docs(p: &Plan, rng: &mut Rng) -> Vec<AddonDoc> {
     let n = rng.range(1, 3) as usize;
     for (name, versions) in rng.sample(EXTRA_ADDONS, n) {
         let mut spec = AddonSpec {
-            version: (*rng.pick(versions)).to_string(),
+            version: fit(name, rng.pick::<&str>(versions), p.version),
             resolve_conflicts: rng
                 .chance(0.5)
                 .then(|| *rng.pick(&[ResolveConflicts::Overwrite, ResolveConflicts::Preserve])),

@@ -115,9 +115,7 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
         )?;
         catalog.insert(name.clone(), v);
     }
-    for c in live.clusters.values_mut() {
-        c.addon_versions = catalog.clone();
-    }
+    live.addon_versions = catalog;
     Ok(live)
 }
 
@@ -144,7 +142,6 @@ pub async fn observe_cluster(
         access_entries: BTreeMap::new(),
         pod_identities: BTreeMap::new(),
         kube_objects: BTreeMap::new(),
-        addon_versions: BTreeMap::new(),
     };
     if matches!(
         o.cluster.status,

@@ -423,7 +423,7 @@ pub fn apply_cmd(
     // Converged? Plan again against what is there now.
     let after = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
-    if after.has_changes() {
+    if after.has_changes() || after.is_blocked() {
         println!(
             "\nThe live state still differs from the repository:\n{}",
             render::text(&after)

@@ -277,9 +277,6 @@ pub struct ObservedCluster {
     /// Kubernetes objects keelson manages (NodePool, NodeClass), by `Kind/name`.
     #[serde(default)]
     pub kube_objects: BTreeMap<String, serde_json::Value>,
-    /// Add-on versions available for the add-ons in use, by add-on name.
-    #[serde(default)]
-    pub addon_versions: BTreeMap<String, Vec<AddonVersion>>,
 }
 
 /// The observed state of every cluster the plan looks at.
@@ -288,6 +285,9 @@ pub struct ObservedCluster {
 pub struct LiveState {
     /// Clusters by name. A cluster in git but absent here does not exist yet.
     pub clusters: BTreeMap<String, ObservedCluster>,
+    /// The add-on catalog (DescribeAddonVersions) for every add-on in use, by name.
+    #[serde(default)]
+    pub addon_versions: BTreeMap<String, Vec<AddonVersion>>,
 }
 
 /// The tag keelson puts on every cluster it creates: only clusters carrying it are ever

@@ -362,12 +362,7 @@ pub fn digest(bytes: &[u8]) -> String {
 pub fn fingerprint(o: Option<&ObservedCluster>) -> String {
     match o {
         None => "absent".to_string(),
-        Some(o) => {
-            // The add-on catalog is EKS's, not the cluster's: it does not make a plan stale.
-            let mut o = o.clone();
-            o.addon_versions.clear();
-            digest(&serde_json::to_vec(&o).unwrap_or_default())
-        }
+        Some(o) => digest(&serde_json::to_vec(o).unwrap_or_default()),
     }
 }
 
@@ -395,7 +390,7 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         .clusters
         .iter()
         .filter(|c| selected(c.name()))
-        .map(|c| plan_cluster(&fleet, c, live.clusters.get(c.name())))
+        .map(|c| plan_cluster(&fleet, c, live.clusters.get(c.name()), &live.addon_versions))
         .collect();
     let desired: BTreeSet<&str> = repo.clusters.iter().map(ClusterConfig::name).collect();
     for (name, o) in &live.clusters {
@@ -674,6 +669,7 @@ fn kube_owned_view(obj: &Value) -> Value {
 
 struct Ctx<'a> {
     fleet: &'a str,
+    catalog: &'a BTreeMap<String, Vec<AddonVersion>>,
     name: &'a str,
     live: Option<&'a ObservedCluster>,
     steps: Vec<Step>,
@@ -691,11 +687,17 @@ impl Ctx<'_> {
     }
 }
 
-fn plan_cluster(fleet: &str, c: &ClusterConfig, live: Option<&ObservedCluster>) -> ClusterPlan {
+fn plan_cluster(
+    fleet: &str,
+    c: &ClusterConfig,
+    live: Option<&ObservedCluster>,
+    catalog: &BTreeMap<String, Vec<AddonVersion>>,
+) -> ClusterPlan {
     let name = c.name();
     let spec = &c.cluster.value.spec;
     let mut cx = Ctx {
         fleet,
+        catalog,
         name,
         live,
         steps: Vec::new(),
@@ -1125,7 +1127,7 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
             let Some(current) = addon_versions.get(an).cloned() else {
                 continue;
             };
-            let catalog = o.addon_versions.get(an).map(Vec::as_slice).unwrap_or(&[]);
+            let catalog = cx.catalog.get(an).map(Vec::as_slice).unwrap_or(&[]);
             if compatible_with(catalog, &current, &hop_s) {
                 continue;
             }
@@ -1565,9 +1567,8 @@ fn plan_fargate(cx: &mut Ctx<'_>, c: &ClusterConfig) {
 fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
     let name = cx.name.to_string();
     let empty_addons = BTreeMap::new();
-    let empty_catalog = BTreeMap::new();
     let live = cx.live.map_or(&empty_addons, |o| &o.addons);
-    let catalog = cx.live.map_or(&empty_catalog, |o| &o.addon_versions);
+    let catalog = cx.catalog;
     // Versions the hops above already move add-ons to.
     let hopped: BTreeMap<String, String> = cx
         .steps
@@ -1582,7 +1583,7 @@ fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
         let an = &a.value.metadata.name;
         let spec = &a.value.spec;
         let versions = catalog.get(an).map(Vec::as_slice).unwrap_or(&[]);
-        if cx.live.is_some() && versions.is_empty() {
+        if versions.is_empty() {
             cx.block(
                 "Addon",
                 an,
@@ -1590,13 +1591,7 @@ fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
             );
             continue;
         }
-        let target = if cx.live.is_none() {
-            // New cluster: the catalog is read after creation; keep the keyword and let the
-            // executor resolve it, unless an exact version was asked for.
-            Ok(spec.version.clone())
-        } else {
-            resolve_addon_version(versions, &spec.version, cv)
-        };
+        let target = resolve_addon_version(versions, &spec.version, cv);
         let target = match target {
             Ok(t) => t,
             Err(e) => {

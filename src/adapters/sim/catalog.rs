@@ -8,17 +8,20 @@ use crate::model::live::{AddonVersion, Compatibility};
 /// (add-on, version, oldest minor, newest minor)
 const ROWS: &[(&str, &str, u32, u32)] = &[
     ("vpc-cni", "v1.18.6-eksbuild.1", 25, 31),
+    ("vpc-cni", "v1.19.5-eksbuild.3", 27, 34),
     ("vpc-cni", "v1.19.6-eksbuild.1", 27, 34),
     ("vpc-cni", "v1.20.4-eksbuild.2", 30, 36),
     ("coredns", "v1.10.1-eksbuild.18", 25, 29),
     ("coredns", "v1.11.4-eksbuild.14", 28, 34),
     ("coredns", "v1.12.3-eksbuild.1", 32, 36),
     ("aws-ebs-csi-driver", "v1.37.0-eksbuild.1", 25, 34),
+    ("aws-ebs-csi-driver", "v1.44.0-eksbuild.1", 28, 35),
     ("aws-ebs-csi-driver", "v1.45.0-eksbuild.2", 28, 36),
     ("aws-efs-csi-driver", "v2.1.4-eksbuild.1", 25, 34),
     ("aws-efs-csi-driver", "v2.1.9-eksbuild.1", 28, 36),
     ("aws-fsx-csi-driver", "v1.3.0-eksbuild.1", 27, 34),
     ("aws-fsx-csi-driver", "v1.5.0-eksbuild.1", 29, 35),
+    ("aws-mountpoint-s3-csi-driver", "v1.14.1-eksbuild.1", 28, 34),
     ("aws-mountpoint-s3-csi-driver", "v1.15.0-eksbuild.1", 28, 34),
     ("aws-mountpoint-s3-csi-driver", "v2.0.0-eksbuild.1", 30, 36),
     ("eks-pod-identity-agent", "v1.3.4-eksbuild.1", 25, 33),
@@ -28,6 +31,12 @@ const ROWS: &[(&str, &str, u32, u32)] = &[
         "v3.6.0-eksbuild.1",
         25,
         34,
+    ),
+    (
+        "amazon-cloudwatch-observability",
+        "v4.1.0-eksbuild.1",
+        29,
+        35,
     ),
     (
         "amazon-cloudwatch-observability",
@@ -55,6 +64,12 @@ const ROWS: &[(&str, &str, u32, u32)] = &[
         28,
         35,
     ),
+    // Community add-ons.
+    ("metrics-server", "v0.7.2-eksbuild.3", 25, 34),
+    ("metrics-server", "v0.8.0-eksbuild.1", 29, 36),
+    ("cert-manager", "v1.17.2-eksbuild.1", 28, 35),
+    ("cert-manager", "v1.18.2-eksbuild.2", 30, 36),
+    ("external-dns", "v0.18.0-eksbuild.1", 29, 36),
 ];
 
 /// Every add-on name the catalog knows.
