@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions may unwrap and panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod deprecations;
 mod fuzz;
 mod plan_cli;
 mod planner;

@@ -1,0 +1,1 @@
+//! Deprecated and removed Kubernetes APIs: the facts table and the scanners.

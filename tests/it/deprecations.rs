@@ -1,0 +1,1 @@
+//! `keelson deprecations` and the deprecated-API scanners.
