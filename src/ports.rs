@@ -40,6 +40,10 @@ pub enum ApiError {
     /// Credentials are missing, expired or lack a permission.
     #[error("access denied: {0}")]
     AccessDenied(String),
+    /// The endpoint does not implement the operation (third-party EKS implementations
+    /// such as moto's; never AWS itself).
+    #[error("not implemented by this endpoint: {0}")]
+    NotImplemented(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -398,6 +402,12 @@ pub trait EksApi: Send + Sync {
     ) -> ApiResult<()>;
     /// DeletePodIdentityAssociation.
     async fn delete_pod_identity_association(&self, cluster: &str, id: &str) -> ApiResult<()>;
+
+    /// Calls made so far through this client, by operation name (for `KEELSON_STATS`
+    /// and benchmarks). Implementations that do not count return nothing.
+    fn call_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        std::collections::BTreeMap::new()
+    }
 }
 
 /// The Kubernetes API of one cluster, as keelson uses it.

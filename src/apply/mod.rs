@@ -299,10 +299,23 @@ impl Exec<'_> {
     async fn wait_update(
         &self,
         what: &str,
-        id: &str,
+        update: &crate::model::live::Update,
         nodegroup: Option<&str>,
         addon: Option<&str>,
     ) -> Result<(), ApplyError> {
+        // An update may be finished on the spot (moto does this, and gives no id to
+        // follow); only a running one is waited for.
+        match update.status {
+            UpdateStatus::InProgress if !update.id.is_empty() => {}
+            UpdateStatus::Failed | UpdateStatus::Cancelled => {
+                return Err(ApplyError::Failed {
+                    what: what.to_string(),
+                    detail: update.errors.join("; "),
+                })
+            }
+            _ => return Ok(()),
+        }
+        let id = update.id.as_str();
         let eks = &self.ports.eks;
         let name = self.cluster;
         self.wait(what, || async move {
@@ -409,7 +422,7 @@ impl Exec<'_> {
                         eks.update_cluster_config(name, change)
                     })
                     .await?;
-                self.wait_update(&format!("{:?}", u.update_type), &u.id, None, None)
+                self.wait_update(&format!("{:?}", u.update_type), &u, None, None)
                     .await
             }
             Op::UpdateClusterVersion { version } => {
@@ -427,7 +440,7 @@ impl Exec<'_> {
                         eks.update_cluster_version(name, version)
                     })
                     .await?;
-                self.wait_update(&format!("control plane {version}"), &u.id, None, None)
+                self.wait_update(&format!("control plane {version}"), &u, None, None)
                     .await
             }
             Op::DeleteCluster => {
@@ -496,7 +509,7 @@ impl Exec<'_> {
                 let u = self.call("UpdateAddon", || eks.update_addon(req)).await?;
                 self.wait_update(
                     &format!("add-on {} {}", req.name, req.version),
-                    &u.id,
+                    &u,
                     None,
                     Some(&req.name),
                 )
@@ -547,7 +560,7 @@ impl Exec<'_> {
                     .await?;
                 self.wait_update(
                     &format!("node group {} config", req.name),
-                    &u.id,
+                    &u,
                     Some(&req.name),
                     None,
                 )
@@ -580,7 +593,7 @@ impl Exec<'_> {
                     .await?;
                 self.wait_update(
                     &format!("node group {} {}", req.name, req.version),
-                    &u.id,
+                    &u,
                     Some(&req.name),
                     None,
                 )

@@ -15,6 +15,7 @@ use crate::config::{self, LoadOptions, Loaded};
 use crate::model::Kind;
 use crate::versions::Date;
 
+pub mod deprecations;
 pub mod plan;
 
 /// keelson: GitOps for Amazon EKS fleets.
@@ -92,6 +93,23 @@ pub enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Write the observed live state of clusters (AWS and Kubernetes) in the simulator's
+    /// state format, so that `--target sim --state FILE` replays it for a rehearsal.
+    Snapshot {
+        /// Target options (`--cluster NAME` names the clusters).
+        #[command(flatten)]
+        target: plan::TargetArgs,
+        /// Where to write the state.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
+    /// Find deprecated and removed Kubernetes API versions in manifest files (and in the
+    /// Helm release records among them). Exit 0 clean, 1 error, 2 deprecated, 3 removed.
+    Deprecations {
+        /// Options.
+        #[command(flatten)]
+        args: deprecations::DeprecationsArgs,
+    },
     /// Print or write the JSON Schemas of every kind.
     Schema {
         /// Write one file per kind into this directory instead of printing.
@@ -136,6 +154,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate { repo, format } => validate(&repo, format, today),
         Command::Schema { out, kind } => schema(out.as_deref(), kind.as_deref()),
+        Command::Deprecations { args } => deprecations::deprecations_cmd(&args),
+        Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,
             format,

@@ -21,6 +21,9 @@ use crate::versions::Date;
 pub enum Target {
     /// The embedded simulator (state in `--state`).
     Sim,
+    /// A real AWS account: the standard credential chain, the cluster's region,
+    /// `AWS_ENDPOINT_URL_EKS` honoured.
+    Aws,
 }
 
 /// Plan output format.
@@ -96,7 +99,11 @@ impl Connected {
 ///
 /// # Errors
 /// When the simulator state is unreadable, corrupt or foreign.
-pub fn connect(args: &TargetArgs) -> Result<Connected> {
+pub fn connect(
+    args: &TargetArgs,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Connected> {
     match args.target {
         Target::Sim => {
             let path = args
@@ -115,7 +122,58 @@ pub fn connect(args: &TargetArgs) -> Result<Connected> {
                 sim: Some(sim),
             })
         }
+        Target::Aws => connect_aws(loaded, rt),
     }
+}
+
+/// The annotation on a Cluster document that names a kubeconfig context to reach the
+/// cluster with, instead of keelson's native access.
+pub const KUBECONFIG_CONTEXT_ANNOTATION: &str = "keelson.dev/kubeconfig-context";
+
+fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Connected> {
+    use crate::adapters::aws::{eks::AwsEks, EksAccess};
+    use crate::adapters::kube::KubeClients;
+    let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
+    let regions: BTreeMap<String, String> = loaded
+        .repo
+        .clusters
+        .iter()
+        .map(|c| (c.name().to_string(), c.cluster.value.spec.region.clone()))
+        .collect();
+    let contexts: BTreeMap<String, String> = loaded
+        .repo
+        .clusters
+        .iter()
+        .filter_map(|c| {
+            c.cluster
+                .value
+                .metadata
+                .annotations
+                .get(KUBECONFIG_CONTEXT_ANNOTATION)
+                .map(|ctx| (c.name().to_string(), ctx.clone()))
+        })
+        .collect();
+    let default_region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .or_else(|| regions.values().next().cloned())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let eks = Arc::new(AwsEks::new(
+        &sdk,
+        default_region.clone(),
+        regions.clone(),
+        8,
+    ));
+    let credentials = sdk.credentials_provider().context(
+        "no AWS credentials provider is configured; set AWS_PROFILE, run `aws sso login`, or export credentials",
+    )?;
+    let access = EksAccess::new(eks.clone(), credentials, regions, default_region, contexts);
+    let ports = Ports {
+        eks,
+        kube: Arc::new(KubeClients::new(Arc::new(access))),
+        clock: Arc::new(crate::ports::SystemClock),
+    };
+    Ok(Connected { ports, sim: None })
 }
 
 /// Load the repo and stop with its diagnostics if it is invalid.
@@ -219,10 +277,12 @@ pub fn plan_cmd(
     let Some(loaded) = load_valid(&args.repo, today)? else {
         return Ok(ExitCode::from(1));
     };
-    let target = connect(args)?;
+    let rt = runtime()?;
+    let target = connect(args, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
-    let plan = runtime()?.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
+    let plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
+    print_stats(&target);
     let text = match format {
         PlanFormat::Text => render::text(&plan),
         PlanFormat::Json => render::json(&plan),
@@ -336,7 +396,7 @@ pub fn apply_cmd(
     let Some(loaded) = load_valid(&args.repo, today)? else {
         return Ok(ExitCode::from(1));
     };
-    let target = connect(args)?;
+    let target = connect(args, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let plan = match plan_file {
         Some(path) => {
@@ -438,4 +498,61 @@ pub fn apply_cmd(
     } else {
         0
     }))
+}
+
+/// `keelson snapshot`: the observed live state of some clusters, written in the
+/// simulator's state format so that `--target sim --state FILE` replays it.
+///
+/// # Errors
+/// Unreadable repo or target, unwritable output.
+pub fn snapshot_cmd(args: &TargetArgs, out: &Path, today: Date) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let Some(loaded) = load_valid(&args.repo, today)? else {
+        return Ok(ExitCode::from(1));
+    };
+    if args.clusters.is_empty() {
+        bail!("name the clusters to snapshot with --cluster NAME (repeatable)");
+    }
+    let target = connect(args, &loaded, &rt)?;
+    let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
+    let mut scope = scope_for(&loaded, &only, args.concurrency)?;
+    scope.discover_fleet = None;
+    let live = rt.block_on(observe::observe(&target.ports, &scope))?;
+    let missing: Vec<&String> = only
+        .iter()
+        .filter(|n| !live.clusters.contains_key(*n))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "no such cluster in the target: {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let state = crate::adapters::sim::state_from_live(&live, target.ports.clock.now());
+    let text = serde_json::to_string_pretty(&state)?;
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "wrote {} ({} cluster{}); replay it with `keelson plan --target sim --state {}`",
+        out.display(),
+        state.clusters.len(),
+        if state.clusters.len() == 1 { "" } else { "s" },
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// With `KEELSON_STATS=1`, the EKS calls made, by operation, as one JSON line on stderr.
+fn print_stats(target: &Connected) {
+    if std::env::var("KEELSON_STATS").is_ok_and(|v| v == "1") {
+        let calls = target.ports.eks.call_counts();
+        let total: u64 = calls.values().sum();
+        eprintln!(
+            "{}",
+            serde_json::json!({"eks_calls": calls, "total": total})
+        );
+    }
 }

@@ -778,7 +778,16 @@ fn endpoint_view(v: &VpcConfig) -> Value {
 }
 
 fn auto_view(a: &Option<AutoMode>) -> Value {
+    // All three switches off is the same as no Auto Mode at all.
+    let off = a.as_ref().is_some_and(|a| {
+        !a.compute.enabled
+            && !a.block_storage.enabled
+            && !a.load_balancing.enabled
+            && a.compute.node_pools.is_empty()
+            && a.compute.node_role_arn.is_none()
+    });
     match a {
+        _ if off => auto_view(&None),
         None => {
             json!({"compute": {"enabled": false}, "blockStorage": {"enabled": false}, "loadBalancing": {"enabled": false}})
         }

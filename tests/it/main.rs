@@ -3,8 +3,11 @@
 // Test helpers outside #[test] functions may unwrap and panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws_mocks;
 mod deprecations;
 mod fuzz;
+mod kube_mock;
+mod moto;
 mod plan_cli;
 mod planner;
 mod render;
@@ -12,5 +15,6 @@ mod rules;
 mod schemas;
 mod sim;
 mod simkit;
+mod token;
 mod util;
 mod validate_cli;

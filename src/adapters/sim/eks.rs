@@ -1183,6 +1183,10 @@ impl EksApi for Sim {
         })
     }
 
+    fn call_counts(&self) -> BTreeMap<String, u64> {
+        self.calls()
+    }
+
     async fn delete_pod_identity_association(&self, cluster_name: &str, id: &str) -> ApiResult<()> {
         self.with("DeletePodIdentityAssociation", true, |s| {
             cluster(s, cluster_name)?

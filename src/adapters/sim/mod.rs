@@ -531,3 +531,67 @@ impl Drop for Inner {
         }
     }
 }
+
+/// A simulator state holding observed live state, so that a real cluster can be
+/// replayed (and an upgrade rehearsed) on the simulator: `keelson snapshot` writes it.
+pub fn state_from_live(live: &LiveState, now: i64) -> SimState {
+    let mut state = SimState::new(now);
+    for (name, o) in &live.clusters {
+        let cluster = SimCluster {
+            live: o.cluster.clone(),
+            ready_at: None,
+            updates: Vec::new(),
+            addons: o
+                .addons
+                .iter()
+                .map(|(k, a)| {
+                    (
+                        k.clone(),
+                        Timed {
+                            live: a.clone(),
+                            ready_at: None,
+                        },
+                    )
+                })
+                .collect(),
+            node_groups: o
+                .node_groups
+                .iter()
+                .map(|(k, n)| {
+                    (
+                        k.clone(),
+                        Timed {
+                            live: n.clone(),
+                            ready_at: None,
+                        },
+                    )
+                })
+                .collect(),
+            fargate_profiles: o
+                .fargate_profiles
+                .iter()
+                .map(|(k, f)| {
+                    (
+                        k.clone(),
+                        Timed {
+                            live: f.clone(),
+                            ready_at: None,
+                        },
+                    )
+                })
+                .collect(),
+            access_entries: o.access_entries.clone(),
+            pod_identities: o
+                .pod_identities
+                .values()
+                .map(|p| (p.association_id.clone(), p.clone()))
+                .collect(),
+            kube: o.kube_objects.clone(),
+        };
+        if let Some(account) = o.cluster.arn.split(':').nth(4).filter(|a| !a.is_empty()) {
+            state.account = account.to_string();
+        }
+        state.clusters.insert(name.clone(), cluster);
+    }
+    state
+}
