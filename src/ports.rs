@@ -403,6 +403,13 @@ pub trait EksApi: Send + Sync {
     /// DeletePodIdentityAssociation.
     async fn delete_pod_identity_association(&self, cluster: &str, id: &str) -> ApiResult<()>;
 
+    /// DescribeClusterVersions: the versions EKS offers and their support calendar.
+    async fn describe_cluster_versions(&self) -> ApiResult<Vec<ClusterVersionInfo>>;
+    /// ListInsights (all pages) for a cluster.
+    async fn list_insights(&self, cluster: &str) -> ApiResult<Vec<Insight>>;
+    /// DescribeInsight: one insight with its recommendation and details.
+    async fn describe_insight(&self, cluster: &str, id: &str) -> ApiResult<Insight>;
+
     /// Calls made so far through this client, by operation name (for `KEELSON_STATS`
     /// and benchmarks). Implementations that do not count return nothing.
     fn call_counts(&self) -> std::collections::BTreeMap<String, u64> {

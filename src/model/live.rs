@@ -300,3 +300,68 @@ pub const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
 
 /// The server-side apply field manager keelson uses.
 pub const FIELD_MANAGER: &str = "keelson";
+
+/// One Kubernetes version EKS offers (DescribeClusterVersions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterVersionInfo {
+    /// Minor, e.g. `1.34`.
+    pub version: String,
+    /// `STANDARD_SUPPORT`, `EXTENDED_SUPPORT` or `UNSUPPORTED`.
+    pub status: String,
+    /// Whether new clusters get it by default.
+    pub default_version: bool,
+    /// Release date (`YYYY-MM-DD`), when known.
+    #[serde(default)]
+    pub release_date: Option<String>,
+    /// End of standard support (`YYYY-MM-DD`), when known.
+    #[serde(default)]
+    pub end_of_standard_support: Option<String>,
+    /// End of extended support (`YYYY-MM-DD`), when known.
+    #[serde(default)]
+    pub end_of_extended_support: Option<String>,
+}
+
+/// Status of an EKS insight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InsightStatus {
+    /// Nothing to do.
+    Passing,
+    /// Breaks a later minor.
+    Warning,
+    /// Breaks the next minor.
+    Error,
+    /// Not evaluated.
+    Unknown,
+}
+
+/// An EKS insight (ListInsights / DescribeInsight).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Insight {
+    /// Insight id.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// `UPGRADE_READINESS` or `MISCONFIGURATION`.
+    pub category: String,
+    /// The Kubernetes minor it is about.
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    /// Status.
+    pub status: InsightStatus,
+    /// Why it has that status.
+    #[serde(default)]
+    pub reason: String,
+    /// What it checks.
+    #[serde(default)]
+    pub description: String,
+    /// What to do (DescribeInsight only).
+    #[serde(default)]
+    pub recommendation: Option<String>,
+    /// Deprecated APIs in use (DescribeInsight of the deprecated-API insight only):
+    /// `usage` (e.g. `/apis/policy/v1beta1/poddisruptionbudgets`) → replacement.
+    #[serde(default)]
+    pub deprecations: Vec<(String, String)>,
+}

@@ -1285,3 +1285,117 @@ async fn an_operation_the_endpoint_lacks_is_not_implemented() {
     assert!(msg.contains("ListAddons"), "{msg}");
     assert_eq!(eks.call_counts().get("ListAddons"), Some(&1));
 }
+
+#[tokio::test]
+async fn insights_are_listed_and_described_with_their_deprecations() {
+    use aws_sdk_eks::operation::describe_insight::DescribeInsightOutput;
+    use aws_sdk_eks::operation::list_insights::ListInsightsOutput;
+    use keelson::model::live::InsightStatus;
+    let status = |s: sdk::InsightStatusValue, reason: &str| {
+        sdk::InsightStatus::builder()
+            .status(s)
+            .reason(reason)
+            .build()
+    };
+    let list = mock!(Client::list_insights)
+        .match_requests(|r| r.cluster_name() == Some(CLUSTER))
+        .then_output(move || {
+            ListInsightsOutput::builder()
+                .insights(
+                    sdk::InsightSummary::builder()
+                        .id("ins-1")
+                        .name("Deprecated APIs removed in Kubernetes v1.35")
+                        .category(sdk::Category::UpgradeReadiness)
+                        .kubernetes_version("1.35")
+                        .insight_status(status(
+                            sdk::InsightStatusValue::Error,
+                            "Deprecated API usage detected within last 30 days",
+                        ))
+                        .build(),
+                )
+                .insights(
+                    sdk::InsightSummary::builder()
+                        .id("ins-2")
+                        .name("Kubelet version skew")
+                        .category(sdk::Category::UpgradeReadiness)
+                        .insight_status(status(sdk::InsightStatusValue::Passing, "No issues"))
+                        .build(),
+                )
+                .build()
+        });
+    let describe = mock!(Client::describe_insight)
+        .match_requests(|r| r.cluster_name() == Some(CLUSTER) && r.id() == Some("ins-1"))
+        .then_output(move || {
+            DescribeInsightOutput::builder()
+                .insight(
+                    sdk::Insight::builder()
+                        .id("ins-1")
+                        .name("Deprecated APIs removed in Kubernetes v1.35")
+                        .category(sdk::Category::UpgradeReadiness)
+                        .kubernetes_version("1.35")
+                        .recommendation("Update manifests and API clients to use newer Kubernetes APIs")
+                        .insight_status(status(sdk::InsightStatusValue::Error, "Deprecated API usage detected within last 30 days"))
+                        .category_specific_summary(
+                            sdk::InsightCategorySpecificSummary::builder()
+                                .deprecation_details(
+                                    sdk::DeprecationDetail::builder()
+                                        .usage("/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas")
+                                        .replaced_with("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas")
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let eks = eks(&[&list, &describe]);
+    let insights = eks.list_insights(CLUSTER).await.unwrap();
+    assert_eq!(insights.len(), 2);
+    assert_eq!(insights[0].status, InsightStatus::Error);
+    assert_eq!(insights[0].category, "UPGRADE_READINESS");
+    assert_eq!(insights[1].status, InsightStatus::Passing);
+    let one = eks.describe_insight(CLUSTER, "ins-1").await.unwrap();
+    assert_eq!(one.kubernetes_version.as_deref(), Some("1.35"));
+    assert!(one
+        .recommendation
+        .unwrap()
+        .contains("newer Kubernetes APIs"));
+    assert_eq!(
+        one.deprecations,
+        vec![(
+            "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas".to_string(),
+            "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_string()
+        )]
+    );
+    assert_eq!(eks.calls().get("ListInsights"), Some(&1));
+}
+
+#[tokio::test]
+async fn cluster_versions_carry_the_support_calendar() {
+    use aws_sdk_eks::operation::describe_cluster_versions::DescribeClusterVersionsOutput;
+    let day = |s: i64| aws_smithy_types::DateTime::from_secs(s);
+    let versions = mock!(Client::describe_cluster_versions).then_output(move || {
+        DescribeClusterVersionsOutput::builder()
+            .cluster_versions(
+                sdk::ClusterVersionInformation::builder()
+                    .cluster_version("1.34")
+                    .default_version(true)
+                    .version_status(sdk::VersionStatus::StandardSupport)
+                    .release_date(day(1_759_363_200))
+                    .end_of_standard_support_date(day(1_796_169_600))
+                    .end_of_extended_support_date(day(1_827_705_600))
+                    .build(),
+            )
+            .build()
+    });
+    let eks = eks(&[&versions]);
+    let v = eks.describe_cluster_versions().await.unwrap();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].version, "1.34");
+    assert_eq!(v[0].status, "STANDARD_SUPPORT");
+    assert!(v[0].default_version);
+    assert_eq!(v[0].release_date.as_deref(), Some("2025-10-02"));
+    assert_eq!(v[0].end_of_standard_support.as_deref(), Some("2026-12-02"));
+    assert_eq!(v[0].end_of_extended_support.as_deref(), Some("2027-12-02"));
+}

@@ -334,3 +334,17 @@ fn corrupt_or_foreign_state_files_are_errors_and_left_untouched() {
         b"{\"terraform_version\": \"1.9.0\"}"
     );
 }
+
+#[tokio::test]
+async fn cluster_versions_follow_the_calendar_on_the_simulated_day() {
+    let sim = sim();
+    let v = sim.describe_cluster_versions().await.unwrap();
+    let find = |m: &str| v.iter().find(|x| x.version == m).cloned();
+    assert!(
+        find("1.30").is_none(),
+        "1.30 left extended support on 2026-07-23"
+    );
+    assert_eq!(find("1.31").unwrap().status, "EXTENDED_SUPPORT");
+    assert_eq!(find("1.35").unwrap().status, "STANDARD_SUPPORT");
+    assert_eq!(v.iter().filter(|x| x.default_version).count(), 1);
+}

@@ -1599,6 +1599,147 @@ impl EksApi for AwsEks {
         Ok(())
     }
 
+    async fn describe_cluster_versions(&self) -> ApiResult<Vec<ClusterVersionInfo>> {
+        let (client, call) = self.in_region(
+            "DescribeClusterVersions",
+            self.default_region.clone(),
+            "cluster versions".to_string(),
+        );
+        let date = |d: Option<&aws_smithy_types::DateTime>| {
+            d.map(|d| crate::versions::Date::from_unix(d.secs()).to_string())
+        };
+        let mut out_versions = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = client
+                .describe_cluster_versions()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| call.fail(e))?;
+            for v in out.cluster_versions() {
+                let Some(version) = v.cluster_version() else {
+                    continue;
+                };
+                out_versions.push(ClusterVersionInfo {
+                    version: version.to_string(),
+                    status: v
+                        .version_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "UNKNOWN".to_string()),
+                    default_version: v.default_version(),
+                    release_date: date(v.release_date()),
+                    end_of_standard_support: date(v.end_of_standard_support_date()),
+                    end_of_extended_support: date(v.end_of_extended_support_date()),
+                });
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out_versions)
+    }
+
+    async fn list_insights(&self, cluster: &str) -> ApiResult<Vec<Insight>> {
+        let (client, call) = self.on_cluster("ListInsights", cluster, format!("cluster {cluster}"));
+        let mut insights = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = client
+                .list_insights()
+                .cluster_name(cluster)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| call.fail(e))?;
+            for i in out.insights() {
+                insights.push(Insight {
+                    id: i.id().unwrap_or_default().to_string(),
+                    name: i.name().unwrap_or_default().to_string(),
+                    category: i
+                        .category()
+                        .map(|c| c.as_str().to_string())
+                        .unwrap_or_default(),
+                    kubernetes_version: i.kubernetes_version().map(str::to_string),
+                    status: insight_status(
+                        i.insight_status()
+                            .and_then(|s| s.status())
+                            .map(|s| s.as_str()),
+                    ),
+                    reason: i
+                        .insight_status()
+                        .and_then(|s| s.reason())
+                        .unwrap_or_default()
+                        .to_string(),
+                    description: i.description().unwrap_or_default().to_string(),
+                    recommendation: None,
+                    deprecations: Vec::new(),
+                });
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(insights)
+    }
+
+    async fn describe_insight(&self, cluster: &str, id: &str) -> ApiResult<Insight> {
+        let (client, call) = self.on_cluster(
+            "DescribeInsight",
+            cluster,
+            format!("insight {id} of cluster {cluster}"),
+        );
+        let out = client
+            .describe_insight()
+            .cluster_name(cluster)
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| call.fail(e))?;
+        let i = out.insight().ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "DescribeInsight on cluster {cluster}: no insight {id}"
+            ))
+        })?;
+        Ok(Insight {
+            id: i.id().unwrap_or(id).to_string(),
+            name: i.name().unwrap_or_default().to_string(),
+            category: i
+                .category()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default(),
+            kubernetes_version: i.kubernetes_version().map(str::to_string),
+            status: insight_status(
+                i.insight_status()
+                    .and_then(|s| s.status())
+                    .map(|s| s.as_str()),
+            ),
+            reason: i
+                .insight_status()
+                .and_then(|s| s.reason())
+                .unwrap_or_default()
+                .to_string(),
+            description: i.description().unwrap_or_default().to_string(),
+            recommendation: i.recommendation().map(str::to_string),
+            deprecations: i
+                .category_specific_summary()
+                .map(|c| {
+                    c.deprecation_details()
+                        .iter()
+                        .map(|d| {
+                            (
+                                d.usage().unwrap_or_default().to_string(),
+                                d.replaced_with().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
     async fn describe_addon_versions(&self, name: &str) -> ApiResult<Vec<AddonVersion>> {
         let (client, call) = self.in_region(
             "DescribeAddonVersions",
@@ -2288,5 +2429,14 @@ mod tests {
             Some("eu-west-1")
         );
         assert_eq!(arn_region("not-an-arn"), None);
+    }
+}
+
+fn insight_status(s: Option<&str>) -> InsightStatus {
+    match s {
+        Some("PASSING") => InsightStatus::Passing,
+        Some("WARNING") => InsightStatus::Warning,
+        Some("ERROR") => InsightStatus::Error,
+        _ => InsightStatus::Unknown,
     }
 }

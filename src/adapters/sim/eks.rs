@@ -424,6 +424,7 @@ impl EksApi for Sim {
                 access_entries: BTreeMap::new(),
                 pod_identities: BTreeMap::new(),
                 kube: BTreeMap::new(),
+                insights: Vec::new(),
             };
             // What EKS creates on its own: the creator's admin entry, and the Auto Mode
             // node role's entry. Neither carries keelson's marker.
@@ -1185,6 +1186,48 @@ impl EksApi for Sim {
 
     fn call_counts(&self) -> BTreeMap<String, u64> {
         self.calls()
+    }
+
+    async fn describe_cluster_versions(&self) -> ApiResult<Vec<ClusterVersionInfo>> {
+        self.with("DescribeClusterVersions", false, |s| {
+            let today = today(s);
+            let available = versions::available(today);
+            let default = available.iter().rev().nth(1).or(available.last()).copied();
+            Ok(versions::CALENDAR
+                .iter()
+                .map(|e| ClusterVersionInfo {
+                    version: e.version.to_string(),
+                    status: match e.status(today) {
+                        SupportStatus::Standard => "STANDARD_SUPPORT",
+                        SupportStatus::Extended => "EXTENDED_SUPPORT",
+                        SupportStatus::Unsupported | SupportStatus::Unreleased => "UNSUPPORTED",
+                    }
+                    .to_string(),
+                    default_version: Some(e.version) == default,
+                    release_date: Some(e.released.to_string()),
+                    end_of_standard_support: Some(e.end_of_standard.to_string()),
+                    end_of_extended_support: Some(e.end_of_extended.to_string()),
+                })
+                .filter(|v| v.status != "UNSUPPORTED")
+                .collect())
+        })
+    }
+
+    async fn list_insights(&self, cluster_name: &str) -> ApiResult<Vec<Insight>> {
+        self.with("ListInsights", false, |s| {
+            Ok(cluster(s, cluster_name)?.insights.clone())
+        })
+    }
+
+    async fn describe_insight(&self, cluster_name: &str, id: &str) -> ApiResult<Insight> {
+        self.with("DescribeInsight", false, |s| {
+            cluster(s, cluster_name)?
+                .insights
+                .iter()
+                .find(|i| i.id == id)
+                .cloned()
+                .ok_or_else(|| not_found(format!("No insight found for id: {id}")))
+        })
     }
 
     async fn delete_pod_identity_association(&self, cluster_name: &str, id: &str) -> ApiResult<()> {

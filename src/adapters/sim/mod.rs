@@ -155,6 +155,9 @@ pub struct SimCluster {
     /// Kubernetes objects by `Kind/name`.
     #[serde(default)]
     pub kube: BTreeMap<String, serde_json::Value>,
+    /// Upgrade insights EKS reports for the cluster.
+    #[serde(default)]
+    pub insights: Vec<Insight>,
 }
 
 /// The whole simulated account, as saved to the state file.
@@ -587,6 +590,7 @@ pub fn state_from_live(live: &LiveState, now: i64) -> SimState {
                 .map(|p| (p.association_id.clone(), p.clone()))
                 .collect(),
             kube: o.kube_objects.clone(),
+            insights: Vec::new(),
         };
         if let Some(account) = o.cluster.arn.split(':').nth(4).filter(|a| !a.is_empty()) {
             state.account = account.to_string();
