@@ -2370,6 +2370,15 @@ impl EksApi for AwsEks {
     }
 }
 
+fn insight_status(s: Option<&str>) -> InsightStatus {
+    match s {
+        Some("PASSING") => InsightStatus::Passing,
+        Some("WARNING") => InsightStatus::Warning,
+        Some("ERROR") => InsightStatus::Error,
+        _ => InsightStatus::Unknown,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2429,14 +2438,5 @@ mod tests {
             Some("eu-west-1")
         );
         assert_eq!(arn_region("not-an-arn"), None);
-    }
-}
-
-fn insight_status(s: Option<&str>) -> InsightStatus {
-    match s {
-        Some("PASSING") => InsightStatus::Passing,
-        Some("WARNING") => InsightStatus::Warning,
-        Some("ERROR") => InsightStatus::Error,
-        _ => InsightStatus::Unknown,
     }
 }
