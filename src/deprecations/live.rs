@@ -1,0 +1,144 @@
+//! Live objects: what they remember about the API version a client wrote them with.
+//!
+//! ```text
+//!  object (serde_json, from a list/get call)
+//!    ├─ metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]
+//!    │     └─ JSON ─► apiVersion + kind          (client-side apply only; can be stale)
+//!    └─ metadata.managedFields[] ─► manager, operation, apiVersion, time
+//!                                                (every writer; old entries linger)
+//! ```
+//!
+//! The API server converts between versions, so an object read back says nothing about
+//! the version it was written with; these two records are the exceptions. Both have blind
+//! spots, which is why a finding names its signal: the annotation is missing for
+//! server-side apply, Helm and controllers, and stays behind when someone fixes the
+//! manifest and applies it server-side; a manager's entry keeps the version it last used
+//! even after that manager stopped writing.
+
+use serde_json::Value;
+
+/// The annotation `kubectl apply` (client-side) keeps.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// The apiVersion a client wrote an object with, as recorded on the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The apiVersion written with.
+    pub api_version: String,
+    /// The field manager (`managedFields`), or `None` for the annotation.
+    pub manager: Option<String>,
+    /// `Apply` or `Update` (`managedFields`).
+    pub operation: Option<String>,
+    /// When the manager last wrote (`managedFields`).
+    pub time: Option<String>,
+}
+
+/// Why the last-applied annotation could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LiveError {
+    /// The annotation is not JSON.
+    #[error("the {LAST_APPLIED} annotation is not valid JSON: {0}")]
+    NotJson(String),
+    /// The annotation has no apiVersion.
+    #[error("the {LAST_APPLIED} annotation has no apiVersion")]
+    NoApiVersion,
+}
+
+/// The apiVersion in the last-applied annotation, when the object has one that describes
+/// it. An annotation whose kind is not the object's (a ControllerRevision carries its
+/// DaemonSet's) is not about this object and gives `Ok(None)`.
+///
+/// # Errors
+/// When the annotation is present but not JSON or has no apiVersion.
+pub fn last_applied(object: &Value) -> Result<Option<Written>, LiveError> {
+    let Some(text) = object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+    else {
+        return Ok(None);
+    };
+    let applied: Value =
+        serde_json::from_str(text).map_err(|e| LiveError::NotJson(e.to_string()))?;
+    let kind = object.get("kind").and_then(Value::as_str);
+    let applied_kind = applied.get("kind").and_then(Value::as_str);
+    if kind.is_some() && applied_kind.is_some() && kind != applied_kind {
+        return Ok(None);
+    }
+    let api_version = applied
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .ok_or(LiveError::NoApiVersion)?;
+    Ok(Some(Written {
+        api_version: api_version.to_string(),
+        manager: None,
+        operation: None,
+        time: None,
+    }))
+}
+
+/// The apiVersion of every `metadata.managedFields` entry, one per manager and version.
+pub fn managed_fields(object: &Value) -> Vec<Written> {
+    let Some(entries) = object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<Written> = Vec::new();
+    for e in entries {
+        let Some(api_version) = e.get("apiVersion").and_then(Value::as_str) else {
+            continue;
+        };
+        let text = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
+        let w = Written {
+            api_version: api_version.to_string(),
+            manager: text("manager"),
+            operation: text("operation"),
+            time: text("time"),
+        };
+        if !out
+            .iter()
+            .any(|o| o.api_version == w.api_version && o.manager == w.manager)
+        {
+            out.push(w);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn last_applied_reads_the_annotation_of_the_same_kind_only() {
+        let ing = json!({"kind": "Ingress", "metadata": {"annotations": {
+            LAST_APPLIED: "{\"apiVersion\":\"extensions/v1beta1\",\"kind\":\"Ingress\"}"}}});
+        assert_eq!(
+            last_applied(&ing).unwrap().unwrap().api_version,
+            "extensions/v1beta1"
+        );
+        let rev = json!({"kind": "ControllerRevision", "metadata": {"annotations": {
+            LAST_APPLIED: "{\"apiVersion\":\"extensions/v1beta1\",\"kind\":\"DaemonSet\"}"}}});
+        assert_eq!(last_applied(&rev).unwrap(), None);
+        let bad = json!({"kind": "Ingress", "metadata": {"annotations": {LAST_APPLIED: "{"}}});
+        assert!(matches!(last_applied(&bad), Err(LiveError::NotJson(_))));
+        assert_eq!(last_applied(&json!({"kind": "Pod"})).unwrap(), None);
+    }
+
+    #[test]
+    fn managed_fields_lists_each_manager_and_version_once() {
+        let obj = json!({"kind": "Ingress", "metadata": {"managedFields": [
+            {"manager": "kubectl", "operation": "Apply", "apiVersion": "networking.k8s.io/v1"},
+            {"manager": "Go-http-client", "operation": "Update", "apiVersion": "networking.k8s.io/v1beta1", "time": "2021-03-01T00:00:00Z"},
+            {"manager": "Go-http-client", "operation": "Update", "apiVersion": "networking.k8s.io/v1beta1"},
+            {"manager": "x"}
+        ]}});
+        let w = managed_fields(&obj);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[1].manager.as_deref(), Some("Go-http-client"));
+        assert_eq!(w[1].time.as_deref(), Some("2021-03-01T00:00:00Z"));
+    }
+}
