@@ -478,14 +478,7 @@ impl Exec<'_> {
                         })?;
                 }
                 let req = &req;
-                match self.call("CreateAddon", || eks.create_addon(req)).await {
-                    Ok(_)
-                    | Err(ApplyError::Call {
-                        source: ApiError::ResourceInUse(_),
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
+                already_there(self.call("CreateAddon", || eks.create_addon(req)).await)?;
                 self.wait_status(&format!("add-on {}", req.name), || async {
                     eks.describe_addon(name, &req.name).await.map(|a| a.status)
                 })
@@ -516,31 +509,17 @@ impl Exec<'_> {
                 .await
             }
             Op::DeleteAddon { name: a } => {
-                match self.call("DeleteAddon", || eks.delete_addon(name, a)).await {
-                    Ok(())
-                    | Err(ApplyError::Call {
-                        source: ApiError::NotFound(_),
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
+                already_gone(self.call("DeleteAddon", || eks.delete_addon(name, a)).await)?;
                 self.wait_gone(&format!("add-on {a} deletion"), || {
                     eks.describe_addon(name, a)
                 })
                 .await
             }
             Op::CreateNodegroup(req) => {
-                match self
-                    .call("CreateNodegroup", || eks.create_nodegroup(req))
-                    .await
-                {
-                    Ok(_)
-                    | Err(ApplyError::Call {
-                        source: ApiError::ResourceInUse(_),
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
+                already_there(
+                    self.call("CreateNodegroup", || eks.create_nodegroup(req))
+                        .await,
+                )?;
                 self.wait_status(&format!("node group {}", req.name), || async {
                     eks.describe_nodegroup(name, &req.name)
                         .await
@@ -600,17 +579,10 @@ impl Exec<'_> {
                 .await
             }
             Op::DeleteNodegroup { name: n } => {
-                match self
-                    .call("DeleteNodegroup", || eks.delete_nodegroup(name, n))
-                    .await
-                {
-                    Ok(())
-                    | Err(ApplyError::Call {
-                        source: ApiError::NotFound(_),
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
+                already_gone(
+                    self.call("DeleteNodegroup", || eks.delete_nodegroup(name, n))
+                        .await,
+                )?;
                 self.wait_gone(&format!("node group {n} deletion"), || {
                     eks.describe_nodegroup(name, n)
                 })
@@ -647,19 +619,12 @@ impl Exec<'_> {
                 .await
             }
             Op::DeleteFargateProfile { name: n } => {
-                match self
-                    .call("DeleteFargateProfile", || {
+                already_gone(
+                    self.call("DeleteFargateProfile", || {
                         eks.delete_fargate_profile(name, n)
                     })
-                    .await
-                {
-                    Ok(())
-                    | Err(ApplyError::Call {
-                        source: ApiError::NotFound(_),
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
+                    .await,
+                )?;
                 self.wait_gone(&format!("Fargate profile {n} deletion"), || {
                     eks.describe_fargate_profile(name, n)
                 })
@@ -701,51 +666,30 @@ impl Exec<'_> {
                 })
                 .await
             }
-            Op::DeleteAccessEntry { principal } => match self
-                .call("DeleteAccessEntry", || {
+            Op::DeleteAccessEntry { principal } => already_gone(
+                self.call("DeleteAccessEntry", || {
                     eks.delete_access_entry(name, principal)
                 })
-                .await
-            {
-                Ok(())
-                | Err(ApplyError::Call {
-                    source: ApiError::NotFound(_),
-                    ..
-                }) => Ok(()),
-                Err(e) => Err(e),
-            },
-            Op::CreatePodIdentity(req) => match self
-                .call("CreatePodIdentityAssociation", || {
+                .await,
+            ),
+            Op::CreatePodIdentity(req) => already_there(
+                self.call("CreatePodIdentityAssociation", || {
                     eks.create_pod_identity_association(req)
                 })
-                .await
-            {
-                Ok(_)
-                | Err(ApplyError::Call {
-                    source: ApiError::ResourceInUse(_),
-                    ..
-                }) => Ok(()),
-                Err(e) => Err(e),
-            },
+                .await,
+            ),
             Op::UpdatePodIdentity { id, spec } => {
                 self.call("UpdatePodIdentityAssociation", || {
                     eks.update_pod_identity_association(name, id, spec)
                 })
                 .await
             }
-            Op::DeletePodIdentity { id } => match self
-                .call("DeletePodIdentityAssociation", || {
+            Op::DeletePodIdentity { id } => already_gone(
+                self.call("DeletePodIdentityAssociation", || {
                     eks.delete_pod_identity_association(name, id)
                 })
-                .await
-            {
-                Ok(())
-                | Err(ApplyError::Call {
-                    source: ApiError::NotFound(_),
-                    ..
-                }) => Ok(()),
-                Err(e) => Err(e),
-            },
+                .await,
+            ),
             Op::KubeApply { object } => self
                 .call("server-side apply", || {
                     kube.apply(name, object, FIELD_MANAGER)
@@ -756,18 +700,36 @@ impl Exec<'_> {
                 api_version,
                 kind,
                 name: n,
-            } => match self
-                .call("delete", || kube.delete(name, api_version, kind, n))
-                .await
-            {
-                Ok(())
-                | Err(ApplyError::Call {
-                    source: ApiError::NotFound(_),
-                    ..
-                }) => Ok(()),
-                Err(e) => Err(e),
-            },
+            } => already_gone(
+                self.call("delete", || kube.delete(name, api_version, kind, n))
+                    .await,
+            ),
         }
+    }
+}
+
+/// A delete of something already gone has done its job.
+fn already_gone<T>(r: Result<T, ApplyError>) -> Result<(), ApplyError> {
+    match r {
+        Ok(_)
+        | Err(ApplyError::Call {
+            source: ApiError::NotFound(_),
+            ..
+        }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A create of something that exists (made by an earlier attempt with the same token, or
+/// found busy being made) has done its job; the wait that follows checks it.
+fn already_there<T>(r: Result<T, ApplyError>) -> Result<(), ApplyError> {
+    match r {
+        Ok(_)
+        | Err(ApplyError::Call {
+            source: ApiError::ResourceInUse(_),
+            ..
+        }) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
