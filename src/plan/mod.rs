@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::adapters::sim::catalog::version_key;
 use crate::config::{ClusterConfig, Repo};
+use crate::deprecations::table::{ApiTable, Status as ApiStatus, Targets};
 use crate::model::live::*;
 use crate::model::*;
 use crate::ports::*;
@@ -386,11 +387,22 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         .map(|f| f.value.spec.policy.clone())
         .unwrap_or_default();
     let selected = |name: &str| opts.only.is_empty() || opts.only.contains(name);
+    // The deprecated-API table is built in; it cannot fail to parse in a released build,
+    // and the gate is skipped (not the plan) if it ever did.
+    let apis = ApiTable::builtin().ok();
     let mut clusters: Vec<ClusterPlan> = repo
         .clusters
         .iter()
         .filter(|c| selected(c.name()))
-        .map(|c| plan_cluster(&fleet, c, live.clusters.get(c.name()), &live.addon_versions))
+        .map(|c| {
+            plan_cluster(
+                &fleet,
+                c,
+                live.clusters.get(c.name()),
+                &live.addon_versions,
+                apis.as_ref(),
+            )
+        })
         .collect();
     let desired: BTreeSet<&str> = repo.clusters.iter().map(ClusterConfig::name).collect();
     for (name, o) in &live.clusters {
@@ -670,6 +682,7 @@ fn kube_owned_view(obj: &Value) -> Value {
 struct Ctx<'a> {
     fleet: &'a str,
     catalog: &'a BTreeMap<String, Vec<AddonVersion>>,
+    apis: Option<&'a ApiTable>,
     name: &'a str,
     live: Option<&'a ObservedCluster>,
     steps: Vec<Step>,
@@ -692,12 +705,14 @@ fn plan_cluster(
     c: &ClusterConfig,
     live: Option<&ObservedCluster>,
     catalog: &BTreeMap<String, Vec<AddonVersion>>,
+    apis: Option<&ApiTable>,
 ) -> ClusterPlan {
     let name = c.name();
     let spec = &c.cluster.value.spec;
     let mut cx = Ctx {
         fleet,
         catalog,
+        apis,
         name,
         live,
         steps: Vec::new(),
@@ -894,6 +909,38 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
             while v < want {
                 v = v.next();
                 hops.push(v);
+            }
+        }
+    }
+    // Gate: no hop to a version that stops serving an API the cluster's manifests use.
+    if let Some(apis) = cx.apis {
+        for m in &c.manifests {
+            let removed = hops.iter().find_map(|hop| {
+                apis.classify(&m.api_version, &m.kind, &Targets::kubernetes(*hop))
+                    .filter(|v| v.status == ApiStatus::Removed && v.entry.component.is_none())
+                    .map(|v| (*hop, v.entry))
+            });
+            if let Some((hop, entry)) = removed {
+                let what = match &m.name {
+                    Some(n) => format!("{} {n}", m.kind),
+                    None => m.kind.clone(),
+                };
+                let instead = entry
+                    .replacement
+                    .as_ref()
+                    .map(|r| format!("; change it to {r}"))
+                    .unwrap_or_else(|| "; it has no replacement: remove it".into());
+                cx.block(
+                    "Cluster",
+                    &name,
+                    format!(
+                        "{}:{}: {what} uses {}, which Kubernetes {hop} no longer serves (removed in {}){instead}, then plan the upgrade again",
+                        m.origin.file,
+                        m.origin.line,
+                        m.api_version,
+                        entry.removed_in.map(|v| v.to_string()).unwrap_or_default()
+                    ),
+                );
             }
         }
     }

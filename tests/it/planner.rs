@@ -537,3 +537,37 @@ async fn add_on_keywords_resolve_per_cluster_version_and_never_downgrade() {
     let plan = plan_for(&sim, &l).await;
     assert_eq!(steps(&plan), vec!["Update Addon coredns"]);
 }
+
+#[tokio::test]
+async fn a_manifest_using_an_api_the_next_minor_removes_blocks_the_hop_until_fixed() {
+    let sim = sim();
+    let old = AUTO_CLUSTER.replace("\"1.34\"", "\"1.33\"");
+    converge(&sim, &loaded(&files(&[("auto/cluster.yaml", old)]))).await;
+    let vap = "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: require-labels}\nspec: {failurePolicy: Fail}\n";
+    let l = loaded(&files(&[("auto/manifests/policy.yaml", vap.to_string())]));
+    let plan = plan_for(&sim, &l).await;
+    let auto = &plan.clusters[0];
+    assert!(auto.steps.is_empty());
+    let b = &auto.blocked[0].message;
+    assert!(b.starts_with("auto/manifests/policy.yaml:1: ValidatingAdmissionPolicy require-labels uses admissionregistration.k8s.io/v1beta1"), "{b}");
+    assert!(
+        b.contains("Kubernetes 1.34 no longer serves")
+            && b.contains("admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"),
+        "{b}"
+    );
+    // Fixed in git: the hop goes ahead.
+    let l = loaded(&files(&[(
+        "auto/manifests/policy.yaml",
+        vap.replace("v1beta1", "v1"),
+    )]));
+    let plan = plan_for(&sim, &l).await;
+    assert!(
+        plan.clusters[0].blocked.is_empty(),
+        "{:?}",
+        plan.clusters[0].blocked
+    );
+    assert!(plan.clusters[0].steps.iter().any(|s| s
+        .ops
+        .iter()
+        .any(|o| matches!(o, Op::UpdateClusterVersion { .. }))));
+}
