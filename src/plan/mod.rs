@@ -409,7 +409,7 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         if desired.contains(name.as_str()) || !selected(name) {
             continue;
         }
-        if o.cluster.tags.get(MANAGED_TAG) != Some(&fleet) {
+        if !created_by(&o.cluster.tags, &fleet) {
             continue;
         }
         clusters.push(plan_removed_cluster(o, policy.allow_cluster_deletion));
@@ -514,6 +514,24 @@ fn user_tags(t: &Tags) -> Tags {
         .filter(|(k, _)| !k.starts_with("aws:") && k.as_str() != MANAGED_TAG)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Whether a resource carries this fleet's marker, i.e. keelson created it and may delete
+/// it once git no longer has it.
+fn created_by(tags: &Tags, fleet: &str) -> bool {
+    tags.get(MANAGED_TAG).map(String::as_str) == Some(fleet)
+}
+
+/// The step that deletes a resource keelson created and git no longer has.
+fn pruned(kind: &str, name: &str, consequence: impl Into<String>, op: Op) -> Step {
+    Step {
+        resource: res(kind, name),
+        action: Action::Delete,
+        changes: Vec::new(),
+        risks: vec![risk(RiskKind::Destructive, consequence)],
+        reason: Some("no longer in git".into()),
+        ops: vec![op],
+    }
 }
 
 fn with_marker(t: &Tags, fleet: &str) -> Tags {
@@ -1421,20 +1439,15 @@ fn plan_access(cx: &mut Ctx<'_>, c: &ClusterConfig) {
         if desired.contains(p.as_str()) {
             continue;
         }
-        if l.spec.tags.get(MANAGED_TAG).map(String::as_str) == Some(cx.fleet) {
-            cx.steps.push(Step {
-                resource: res("AccessEntry", p),
-                action: Action::Delete,
-                changes: Vec::new(),
-                risks: vec![risk(
-                    RiskKind::Destructive,
-                    "the principal loses its access to the cluster",
-                )],
-                reason: Some("no longer in git".into()),
-                ops: vec![Op::DeleteAccessEntry {
+        if created_by(&l.spec.tags, cx.fleet) {
+            cx.steps.push(pruned(
+                "AccessEntry",
+                p,
+                "the principal loses its access to the cluster",
+                Op::DeleteAccessEntry {
                     principal: p.clone(),
-                }],
-            });
+                },
+            ));
         }
     }
 }
@@ -1506,22 +1519,15 @@ fn plan_pod_identities(cx: &mut Ctx<'_>, c: &ClusterConfig) {
         })
         .collect();
     for (key, l) in live {
-        if !desired.contains(key)
-            && l.spec.tags.get(MANAGED_TAG).map(String::as_str) == Some(cx.fleet)
-        {
-            cx.steps.push(Step {
-                resource: res("PodIdentityAssociation", key),
-                action: Action::Delete,
-                changes: Vec::new(),
-                risks: vec![risk(
-                    RiskKind::Destructive,
-                    "pods of this service account lose their AWS role",
-                )],
-                reason: Some("no longer in git".into()),
-                ops: vec![Op::DeletePodIdentity {
+        if !desired.contains(key) && created_by(&l.spec.tags, cx.fleet) {
+            cx.steps.push(pruned(
+                "PodIdentityAssociation",
+                key,
+                "pods of this service account lose their AWS role",
+                Op::DeletePodIdentity {
                     id: l.association_id.clone(),
-                }],
-            });
+                },
+            ));
         }
     }
 }
@@ -1602,20 +1608,15 @@ fn plan_fargate(cx: &mut Ctx<'_>, c: &ClusterConfig) {
         .collect();
     for (n, l) in live {
         if !desired.contains(n.as_str())
-            && l.spec.tags.get(MANAGED_TAG).map(String::as_str) == Some(cx.fleet)
+            && created_by(&l.spec.tags, cx.fleet)
             && l.status != Status::Deleting
         {
-            cx.steps.push(Step {
-                resource: res("FargateProfile", n),
-                action: Action::Delete,
-                changes: Vec::new(),
-                risks: vec![risk(
-                    RiskKind::Destructive,
-                    "pods scheduled by this profile stop being scheduled on Fargate",
-                )],
-                reason: Some("no longer in git".into()),
-                ops: vec![Op::DeleteFargateProfile { name: n.clone() }],
-            });
+            cx.steps.push(pruned(
+                "FargateProfile",
+                n,
+                "pods scheduled by this profile stop being scheduled on Fargate",
+                Op::DeleteFargateProfile { name: n.clone() },
+            ));
         }
     }
 }
@@ -1735,18 +1736,13 @@ fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
         if desired.contains(an.as_str()) || l.status == Status::Deleting {
             continue;
         }
-        if l.tags.get(MANAGED_TAG).map(String::as_str) == Some(cx.fleet) {
-            cx.steps.push(Step {
-                resource: res("Addon", an),
-                action: Action::Delete,
-                changes: Vec::new(),
-                risks: vec![risk(
-                    RiskKind::Destructive,
-                    format!("the {an} add-on and its workloads are removed"),
-                )],
-                reason: Some("no longer in git".into()),
-                ops: vec![Op::DeleteAddon { name: an.clone() }],
-            });
+        if created_by(&l.tags, cx.fleet) {
+            cx.steps.push(pruned(
+                "Addon",
+                an,
+                format!("the {an} add-on and its workloads are removed"),
+                Op::DeleteAddon { name: an.clone() },
+            ));
         } else {
             cx.notes.push(format!(
                 "add-on {an} is installed but not in git and not created by keelson; left alone"
@@ -1925,18 +1921,13 @@ fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
         if desired.contains(n.as_str()) || l.status == Status::Deleting {
             continue;
         }
-        if l.spec.tags.get(MANAGED_TAG).map(String::as_str) == Some(cx.fleet) {
-            cx.steps.push(Step {
-                resource: res("NodeGroup", n),
-                action: Action::Delete,
-                changes: Vec::new(),
-                risks: vec![risk(
-                    RiskKind::Destructive,
-                    "the node group's nodes are terminated; their pods are evicted",
-                )],
-                reason: Some("no longer in git".into()),
-                ops: vec![Op::DeleteNodegroup { name: n.clone() }],
-            });
+        if created_by(&l.spec.tags, cx.fleet) {
+            cx.steps.push(pruned(
+                "NodeGroup",
+                n,
+                "the node group's nodes are terminated; their pods are evicted",
+                Op::DeleteNodegroup { name: n.clone() },
+            ));
         } else {
             cx.notes.push(format!(
                 "node group {n} is not in git and not created by keelson; left alone"
@@ -2019,21 +2010,16 @@ fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        cx.steps.push(Step {
-            resource: res(kind, n),
-            action: Action::Delete,
-            changes: Vec::new(),
-            risks: vec![risk(
-                RiskKind::Destructive,
-                format!("nodes of this {kind} are drained and terminated"),
-            )],
-            reason: Some("no longer in git".into()),
-            ops: vec![Op::KubeDelete {
+        cx.steps.push(pruned(
+            kind,
+            n,
+            format!("nodes of this {kind} are drained and terminated"),
+            Op::KubeDelete {
                 api_version: api,
                 kind: kind.to_string(),
                 name: n.to_string(),
-            }],
-        });
+            },
+        ));
     }
 }
 
