@@ -43,6 +43,30 @@ pub struct Stage {
     /// and reports them (`manual`).
     #[serde(default)]
     pub apply: ApplyMode,
+    /// When the daemon may start changes in this stage (UTC). Empty: any time. Plans and
+    /// drift reports run regardless; a change in progress is never cut off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+}
+
+/// A weekly window in UTC, e.g. `{days: [sat, sun], start: "02:00", duration: 4h}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    /// Days the window opens on. Empty: every day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<Weekday>,
+    /// Opening time, `HH:MM` in UTC.
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub start: String,
+    /// How long the window stays open, e.g. `4h` (at most 7 days).
+    #[schemars(pattern(r"^([0-9]+(s|m|h|d))+$"))]
+    pub duration: String,
+}
+
+string_enum! {
+    /// A day of the week.
+    Weekday { Mon = "mon", Tue = "tue", Wed = "wed", Thu = "thu", Fri = "fri", Sat = "sat", Sun = "sun" }
 }
 
 string_enum! {
@@ -68,6 +92,9 @@ pub struct FleetPolicy {
     #[serde(default = "default_skew")]
     #[schemars(range(min = 0, max = 3))]
     pub max_kubelet_skew: u32,
+    /// Stop the daemon from applying anything: it keeps planning and reporting drift.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suspend: bool,
 }
 
 fn default_concurrency() -> u32 {
@@ -83,6 +110,7 @@ impl Default for FleetPolicy {
             allow_cluster_deletion: false,
             max_concurrency: default_concurrency(),
             max_kubelet_skew: default_skew(),
+            suspend: false,
         }
     }
 }
