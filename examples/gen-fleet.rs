@@ -341,17 +341,20 @@ fn fleet_doc() -> FleetDoc {
                     name: "staging".into(),
                     soak: Some("24h".into()),
                     apply: ApplyMode::Auto,
+                    maintenance_windows: Vec::new(),
                 },
                 Stage {
                     name: "prod".into(),
                     soak: None,
                     apply: ApplyMode::Manual,
+                    maintenance_windows: Vec::new(),
                 },
             ],
             policy: FleetPolicy {
                 allow_cluster_deletion: false,
                 max_concurrency: 16,
                 max_kubelet_skew: 2,
+                ..FleetPolicy::default()
             },
         },
     )
@@ -449,6 +452,7 @@ fn cluster_doc(p: &Plan, rng: &mut Rng) -> ClusterDoc {
             version: p.version.into(),
             stage: p.stage.into(),
             account: Some(p.account.clone()),
+            operator_role_arn: None,
             role_arn: role_arn(
                 &p.account,
                 if p.auto_mode {

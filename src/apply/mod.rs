@@ -198,6 +198,11 @@ async fn run_cluster(
                     msg.push_str(&s.to_string());
                     src = s.source();
                 }
+                if c.exists || outcome.steps_done > 0 {
+                    if let Some(gone) = x.cluster_vanished(&label).await {
+                        msg = gone;
+                    }
+                }
                 progress.event(&c.name, &format!("failed: {label}: {msg}"));
                 outcome.error = Some(format!("{label}: {msg}"));
                 return outcome;
@@ -278,6 +283,19 @@ impl Exec<'_> {
                     self.ports.clock.sleep(self.opts.poll_secs).await;
                 }
             }
+        }
+    }
+
+    /// After a failure: when the cluster itself no longer exists, the account of what
+    /// happened (deleted outside keelson) replaces the failed call's error. Nothing more
+    /// is done to the cluster; the next plan proposes to create it again.
+    async fn cluster_vanished(&self, label: &str) -> Option<String> {
+        match self.ports.eks.describe_cluster(self.cluster).await {
+            Err(ApiError::NotFound(_)) => Some(format!(
+                "cluster {} no longer exists: it was deleted outside keelson while `{label}` was in progress; nothing more was done to it, and the next plan proposes to create it again from the repository",
+                self.cluster
+            )),
+            _ => None,
         }
     }
 

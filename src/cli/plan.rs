@@ -158,22 +158,89 @@ fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Connecte
         .map(|r| r.to_string())
         .or_else(|| regions.values().next().cloned())
         .unwrap_or_else(|| "us-east-1".to_string());
-    let eks = Arc::new(AwsEks::new(
-        &sdk,
-        default_region.clone(),
-        regions.clone(),
-        8,
-    ));
+    let (cluster_roles, role_credentials) = assumed_roles(loaded, &sdk, &default_region, rt);
+    let eks = Arc::new(
+        AwsEks::new(&sdk, default_region.clone(), regions.clone(), 8)
+            .with_roles(cluster_roles.clone(), role_credentials.clone()),
+    );
     let credentials = sdk.credentials_provider().context(
         "no AWS credentials provider is configured; set AWS_PROFILE, run `aws sso login`, or export credentials",
     )?;
-    let access = EksAccess::new(eks.clone(), credentials, regions, default_region, contexts);
+    let cluster_credentials = cluster_roles
+        .iter()
+        .filter_map(|(c, role)| Some((c.clone(), role_credentials.get(role)?.clone())))
+        .collect();
+    let access = EksAccess::new(eks.clone(), credentials, regions, default_region, contexts)
+        .with_cluster_credentials(cluster_credentials);
     let ports = Ports {
         eks,
         kube: Arc::new(KubeClients::new(Arc::new(access))),
         clock: Arc::new(crate::ports::SystemClock),
     };
     Ok(Connected { ports, sim: None })
+}
+
+/// The role keelson assumes for each cluster: the Cluster's `operatorRoleArn`, else the
+/// Fleet's role for the cluster's account; and one STS AssumeRole credentials provider per
+/// distinct role (session name `keelson`, the account's external id when set).
+pub fn assumed_roles(
+    loaded: &Loaded,
+    sdk: &aws_config::SdkConfig,
+    default_region: &str,
+    rt: &tokio::runtime::Runtime,
+) -> (
+    BTreeMap<String, String>,
+    BTreeMap<String, aws_credential_types::provider::SharedCredentialsProvider>,
+) {
+    use aws_config::sts::AssumeRoleProvider;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    let accounts = loaded
+        .repo
+        .fleet
+        .as_ref()
+        .map(|f| f.value.spec.policy.accounts.clone())
+        .unwrap_or_default();
+    let mut cluster_roles = BTreeMap::new();
+    let mut external_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for c in &loaded.repo.clusters {
+        let spec = &c.cluster.value.spec;
+        let account = spec
+            .account
+            .as_ref()
+            .and_then(|id| accounts.iter().find(|a| &a.id == id));
+        let role = match (&spec.operator_role_arn, account) {
+            (Some(role), _) => {
+                let external = account
+                    .filter(|a| &a.operator_role_arn == role)
+                    .and_then(|a| a.external_id.clone());
+                external_ids.entry(role.clone()).or_insert(external);
+                role.clone()
+            }
+            (None, Some(a)) => {
+                external_ids
+                    .entry(a.operator_role_arn.clone())
+                    .or_insert_with(|| a.external_id.clone());
+                a.operator_role_arn.clone()
+            }
+            (None, None) => continue,
+        };
+        cluster_roles.insert(c.name().to_string(), role);
+    }
+    let mut providers = BTreeMap::new();
+    for (role, external_id) in external_ids {
+        let mut builder = AssumeRoleProvider::builder(role.clone())
+            .session_name("keelson")
+            .configure(sdk);
+        if sdk.region().is_none() {
+            builder = builder.region(aws_config::Region::new(default_region.to_string()));
+        }
+        if let Some(id) = external_id {
+            builder = builder.external_id(id);
+        }
+        let provider = rt.block_on(builder.build());
+        providers.insert(role, SharedCredentialsProvider::new(provider));
+    }
+    (cluster_roles, providers)
 }
 
 /// Load the repo and stop with its diagnostics if it is invalid.

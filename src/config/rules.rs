@@ -142,6 +142,35 @@ fn fleet_rules(repo: &Repo, cx: &mut Ctx<'_>) {
                 .collect()
         }
     };
+    if let Some(f) = &repo.fleet {
+        let mut seen = BTreeSet::new();
+        for (i, a) in f.value.spec.policy.accounts.iter().enumerate() {
+            if !seen.insert(a.id.as_str()) {
+                cx.report(
+                    f.doc,
+                    &format!("spec.policy.accounts[{i}].id"),
+                    Rule::OperatorRoleAccount,
+                    format!("account {} is listed twice", a.id),
+                );
+            }
+        }
+    }
+    for c in &repo.clusters {
+        let spec = &c.cluster.value.spec;
+        if let (Some(role), Some(account)) = (&spec.operator_role_arn, &spec.account) {
+            let role_account = role.split(':').nth(4).unwrap_or_default();
+            if role_account != account {
+                cx.report(
+                    c.cluster.doc,
+                    "spec.operatorRoleArn",
+                    Rule::OperatorRoleAccount,
+                    format!(
+                        "operatorRoleArn is in account {role_account} but the cluster is in account {account}; name a role in {account} (keelson assumes it to reach the cluster)"
+                    ),
+                );
+            }
+        }
+    }
     let mut names: BTreeMap<&str, &ClusterConfig> = BTreeMap::new();
     for c in &repo.clusters {
         let spec = &c.cluster.value.spec;

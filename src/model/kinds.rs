@@ -95,6 +95,26 @@ pub struct FleetPolicy {
     /// Stop the daemon from applying anything: it keeps planning and reporting drift.
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspend: bool,
+    /// Roles keelson assumes per AWS account, for Clusters whose `spec.account` is listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountAccess>,
+}
+
+/// How keelson reaches one AWS account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountAccess {
+    /// The account id.
+    #[schemars(pattern(r"^[0-9]{12}$"))]
+    pub id: String,
+    /// The IAM role in that account that keelson assumes (STS AssumeRole, session name
+    /// `keelson`).
+    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub operator_role_arn: String,
+    /// External id the role's trust policy requires, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224))]
+    pub external_id: Option<String>,
 }
 
 fn default_concurrency() -> u32 {
@@ -111,6 +131,7 @@ impl Default for FleetPolicy {
             max_concurrency: default_concurrency(),
             max_kubelet_skew: default_skew(),
             suspend: false,
+            accounts: Vec::new(),
         }
     }
 }
@@ -134,6 +155,11 @@ pub struct ClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[0-9]{12}$"))]
     pub account: Option<String>,
+    /// IAM role keelson assumes to manage this cluster, when it differs from the caller's
+    /// own credentials. Overrides the Fleet's role for the cluster's account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    pub operator_role_arn: Option<String>,
     /// ARN of the cluster IAM role.
     #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
     pub role_arn: String,

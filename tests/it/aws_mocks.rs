@@ -373,6 +373,7 @@ async fn create_cluster_sends_auto_mode_access_encryption_and_the_token() {
             version: "1.34".into(),
             stage: "prod".into(),
             account: None,
+            operator_role_arn: None,
             role_arn: "arn:aws:iam::111122223333:role/cluster".into(),
             vpc: VpcConfig {
                 subnet_ids: vec!["subnet-0aaaaaaaa".into(), "subnet-0bbbbbbbb".into()],
@@ -1398,4 +1399,121 @@ async fn cluster_versions_carry_the_support_calendar() {
     assert_eq!(v[0].release_date.as_deref(), Some("2025-10-02"));
     assert_eq!(v[0].end_of_standard_support.as_deref(), Some("2026-12-02"));
     assert_eq!(v[0].end_of_extended_support.as_deref(), Some("2027-12-02"));
+}
+
+/// A transport that records each request (URI, Authorization header, body) and answers
+/// STS AssumeRole with temporary credentials and anything else with 404.
+#[derive(Debug, Clone, Default)]
+struct StsAndEks(Arc<Mutex<Vec<(String, String, String)>>>);
+
+const ASSUME_ROLE_ANSWER: &str = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::444455556666:assumed-role/keelson/keelson</Arn>
+      <AssumedRoleId>AROAEXAMPLE:keelson</AssumedRoleId>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>ASIATEMPORARY</AccessKeyId>
+      <SecretAccessKey>temporary-secret</SecretAccessKey>
+      <SessionToken>temporary-session-token</SessionToken>
+      <Expiration>2099-01-01T00:00:00Z</Expiration>
+    </Credentials>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>
+</AssumeRoleResponse>"#;
+
+impl HttpConnector for StsAndEks {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let uri = request.uri().to_string();
+        let auth = request
+            .headers()
+            .get("authorization")
+            .unwrap_or_default()
+            .to_string();
+        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).to_string();
+        self.0.lock().unwrap().push((uri.clone(), auth, body));
+        let response = if uri.contains("sts.") {
+            http::Response::builder()
+                .status(200)
+                .body(SdkBody::from(ASSUME_ROLE_ANSWER))
+                .unwrap()
+        } else {
+            http::Response::builder()
+                .status(404)
+                .header("x-amzn-errortype", "ResourceNotFoundException")
+                .body(SdkBody::from(r#"{"message":"No cluster found"}"#))
+                .unwrap()
+        };
+        HttpConnectorFuture::ready(Ok(HttpResponse::try_from(response).unwrap()))
+    }
+}
+
+impl HttpClient for StsAndEks {
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_with_an_operator_role_is_called_with_the_assumed_role() {
+    const ROLE: &str = "arn:aws:iam::444455556666:role/keelson";
+    let transport = StsAndEks::default();
+    let shared = shared_config(transport.clone())
+        .into_builder()
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .build();
+    let provider = aws_config::sts::AssumeRoleProvider::builder(ROLE)
+        .session_name("keelson")
+        .external_id("fleet-42")
+        .configure(&shared)
+        .build()
+        .await;
+    let regions = [
+        ("spoke".to_string(), "eu-west-1".to_string()),
+        ("hub".to_string(), "eu-west-1".to_string()),
+    ]
+    .into();
+    let eks = AwsEks::new(&shared, "eu-west-1".into(), regions, 1).with_roles(
+        [("spoke".to_string(), ROLE.to_string())].into(),
+        [(ROLE.to_string(), SharedCredentialsProvider::new(provider))].into(),
+    );
+    assert!(eks.credentials_for("spoke").is_some());
+    assert!(eks.credentials_for("hub").is_none());
+
+    let spoke = eks.describe_cluster("spoke").await.unwrap_err();
+    let hub = eks.describe_cluster("hub").await.unwrap_err();
+    assert!(matches!(spoke, ApiError::NotFound(_)), "{spoke}");
+    assert!(matches!(hub, ApiError::NotFound(_)), "{hub}");
+
+    let seen = transport.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    let (sts_uri, sts_auth, sts_body) = &seen[0];
+    assert!(sts_uri.contains("sts."), "{sts_uri}");
+    assert!(sts_auth.contains("Credential=AKIDEXAMPLE/"), "{sts_auth}");
+    assert!(sts_body.contains("Action=AssumeRole"), "{sts_body}");
+    assert!(
+        sts_body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A444455556666%3Arole%2Fkeelson"),
+        "{sts_body}"
+    );
+    assert!(sts_body.contains("RoleSessionName=keelson"), "{sts_body}");
+    assert!(sts_body.contains("ExternalId=fleet-42"), "{sts_body}");
+    let (spoke_uri, spoke_auth, _) = &seen[1];
+    assert_eq!(
+        spoke_uri,
+        "https://eks.eu-west-1.amazonaws.com/clusters/spoke"
+    );
+    assert!(
+        spoke_auth.contains("Credential=ASIATEMPORARY/"),
+        "the spoke cluster's call is signed with the assumed role: {spoke_auth}"
+    );
+    let (hub_uri, hub_auth, _) = &seen[2];
+    assert_eq!(hub_uri, "https://eks.eu-west-1.amazonaws.com/clusters/hub");
+    assert!(
+        hub_auth.contains("Credential=AKIDEXAMPLE/"),
+        "a cluster without a role keeps the caller's credentials: {hub_auth}"
+    );
 }

@@ -571,3 +571,86 @@ async fn a_manifest_using_an_api_the_next_minor_removes_blocks_the_hop_until_fix
         .iter()
         .any(|o| matches!(o, Op::UpdateClusterVersion { .. }))));
 }
+
+/// A clock that deletes a cluster from the simulator, as an operator in the console
+/// would, the first time the executor waits.
+struct DeletesOnWait {
+    sim: keelson::adapters::sim::Sim,
+    cluster: &'static str,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl keelson::ports::Clock for DeletesOnWait {
+    fn now(&self) -> i64 {
+        keelson::ports::Clock::now(&self.sim)
+    }
+    async fn sleep(&self, secs: u64) {
+        keelson::ports::Clock::sleep(&self.sim, secs).await;
+        if !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let mut state = self.sim.snapshot();
+            state.clusters.remove(self.cluster);
+            self.sim.replace(state);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_deleted_out_of_band_mid_apply_ends_clearly_and_is_recreated_once() {
+    use keelson::apply::{self, ApplyOptions, Quiet};
+    let sim = sim();
+    let l = loaded(&files(&[]));
+    converge(&sim, &l).await;
+
+    // Scaling the node group starts an update keelson waits on; mid-wait the cluster goes.
+    let changed = loaded(&files(&[(
+        "mng/ng.yaml",
+        NG.replace("maxSize: 5", "maxSize: 6"),
+    )]));
+    let plan = plan_for(&sim, &changed).await;
+    assert_eq!(steps(&plan), vec!["Update NodeGroup general"]);
+    let mut ports = ports(&sim);
+    ports.clock = std::sync::Arc::new(DeletesOnWait {
+        sim: sim.clone(),
+        cluster: "mng1",
+        fired: false.into(),
+    });
+    let report = apply::apply(
+        &ports,
+        &plan,
+        ApplyOptions::default(),
+        std::sync::Arc::new(Quiet),
+    )
+    .await;
+    assert!(!report.ok());
+    let mng = report.clusters.iter().find(|c| c.name == "mng1").unwrap();
+    let error = mng.error.clone().unwrap();
+    assert!(
+        error.contains("cluster mng1 no longer exists: it was deleted outside keelson")
+            && error.contains("`~ NodeGroup general` was in progress"),
+        "{error}"
+    );
+
+    // The next plan recreates the cluster and what it holds, once; applying converges.
+    let again = plan_for(&sim, &changed).await;
+    assert_eq!(
+        steps(&again),
+        vec![
+            "Create Cluster mng1",
+            "Create FargateProfile jobs",
+            "Create Addon coredns",
+            "Create Addon vpc-cni",
+            "Create NodeGroup general",
+        ]
+    );
+    converge(&sim, &changed).await;
+    let state = sim.snapshot();
+    let cluster = &state.clusters["mng1"];
+    assert_eq!(cluster.node_groups.len(), 1);
+    assert_eq!(cluster.node_groups["general"].live.spec.scaling.max_size, 6);
+    assert!(plan_for(&sim, &changed)
+        .await
+        .clusters
+        .iter()
+        .all(|c| c.steps.is_empty()));
+}

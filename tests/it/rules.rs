@@ -131,6 +131,7 @@ fn cases() -> Vec<Case> {
         case(FleetMissing, vec![("keelson.yaml", None)], "auto/cluster.yaml", "apiVersion"),
         case(FleetDuplicate, vec![set("other/fleet.yaml", FLEET)], "other/fleet.yaml", "apiVersion"),
         case(StageDuplicate, vec![set("keelson.yaml", format!("{FLEET}    - {{name: prod}}\n"))], "keelson.yaml", "name: prod"),
+        case(OperatorRoleAccount, vec![set("auto/cluster.yaml", auto("  region: ap-northeast-1\n", "  region: ap-northeast-1\n  account: \"111122223333\"\n  operatorRoleArn: arn:aws:iam::444455556666:role/keelson\n"))], "auto/cluster.yaml", "operatorRoleArn"),
         case(UnknownStage, vec![set("auto/cluster.yaml", auto("stage: staging", "stage: stage"))], "auto/cluster.yaml", "stage: stage"),
         case(DuplicateCluster, vec![set("mng/cluster.yaml", MNG_CLUSTER.replace("name: mng1", "name: auto1"))], "mng/cluster.yaml", "name: auto1"),
         case(ClusterDirConflict, vec![set("mng/cluster.yaml", format!("{MNG_CLUSTER}---\n{}", MNG_CLUSTER.replace("mng1", "mng2")))], "mng/cluster.yaml", "apiVersion"),

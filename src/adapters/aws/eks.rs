@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_eks::config::{Intercept, Region};
 use aws_sdk_eks::types as sdk;
 use aws_sdk_eks::Client;
@@ -108,7 +109,13 @@ pub struct AwsEks {
     default_region: String,
     cluster_regions: BTreeMap<String, String>,
     max_attempts: u32,
-    clients: Mutex<BTreeMap<String, Client>>,
+    /// Role ARN keelson assumes per cluster; clusters not listed use the caller's own
+    /// credentials.
+    cluster_roles: BTreeMap<String, String>,
+    /// Credentials per assumed role ARN.
+    role_credentials: BTreeMap<String, SharedCredentialsProvider>,
+    /// Clients by region, or by region and assumed role.
+    clients: Mutex<BTreeMap<(String, Option<String>), Client>>,
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
@@ -130,9 +137,40 @@ impl AwsEks {
             default_region,
             cluster_regions,
             max_attempts: max_attempts.max(1),
+            cluster_roles: BTreeMap::new(),
+            role_credentials: BTreeMap::new(),
             clients: Mutex::new(BTreeMap::new()),
             calls: Arc::default(),
         }
+    }
+
+    /// Route clusters' calls through assumed roles.
+    ///
+    /// `cluster_roles` maps cluster names to the role ARN keelson assumes for them;
+    /// `role_credentials` holds one credentials provider per role (an STS AssumeRole
+    /// provider, which refreshes its session before it expires). A cluster whose role has
+    /// no provider keeps the caller's own credentials.
+    #[must_use]
+    pub fn with_roles(
+        mut self,
+        cluster_roles: BTreeMap<String, String>,
+        role_credentials: BTreeMap<String, SharedCredentialsProvider>,
+    ) -> Self {
+        self.cluster_roles = cluster_roles
+            .into_iter()
+            .filter(|(_, role)| role_credentials.contains_key(role))
+            .collect();
+        self.role_credentials = role_credentials;
+        lock(&self.clients).clear();
+        self
+    }
+
+    /// The credentials a cluster's calls are signed with, when it has an assumed role.
+    pub fn credentials_for(&self, cluster: &str) -> Option<SharedCredentialsProvider> {
+        self.cluster_roles
+            .get(cluster)
+            .and_then(|role| self.role_credentials.get(role))
+            .cloned()
     }
 
     /// An adapter on an existing client, used for every cluster. The client's own retry,
@@ -149,12 +187,14 @@ impl AwsEks {
             .retry_classifier(TooManyRequests)
             .build();
         let mut clients = BTreeMap::new();
-        clients.insert(region.clone(), Client::from_conf(config));
+        clients.insert((region.clone(), None), Client::from_conf(config));
         AwsEks {
             source: Source::Template(template),
             default_region: region,
             cluster_regions: BTreeMap::new(),
             max_attempts: 1,
+            cluster_roles: BTreeMap::new(),
+            role_credentials: BTreeMap::new(),
             clients: Mutex::new(clients),
             calls,
         }
@@ -173,11 +213,32 @@ impl AwsEks {
             .unwrap_or_else(|| self.default_region.clone())
     }
 
-    /// Every region keelson knows of: the clusters' and the default one.
-    fn regions(&self) -> BTreeSet<String> {
-        let mut r: BTreeSet<String> = self.cluster_regions.values().cloned().collect();
-        r.insert(self.default_region.clone());
-        r
+    /// Where ListClusters must look: every (region, assumed role) the repo's clusters
+    /// use, or the default region with the caller's credentials when no cluster is known.
+    fn listing_routes(&self) -> BTreeSet<(String, Option<String>)> {
+        let mut routes: BTreeSet<(String, Option<String>)> = self
+            .cluster_regions
+            .keys()
+            .map(|c| (self.region_for(c), self.cluster_roles.get(c).cloned()))
+            .collect();
+        if routes.is_empty() {
+            routes.insert((self.default_region.clone(), None));
+        }
+        routes
+    }
+
+    /// The role for calls that concern no cluster in particular (the version catalogs):
+    /// the caller's own credentials, unless every cluster is reached through a role.
+    fn catalog_role(&self) -> Option<String> {
+        if self.cluster_roles.is_empty()
+            || self
+                .cluster_regions
+                .keys()
+                .any(|c| !self.cluster_roles.contains_key(c))
+        {
+            return None;
+        }
+        self.cluster_roles.values().next().cloned()
     }
 
     fn retry_config(&self) -> RetryConfig {
@@ -187,13 +248,14 @@ impl AwsEks {
             .with_max_backoff(MAX_BACKOFF)
     }
 
-    /// The client of a region, made on first use.
-    fn client(&self, region: &str) -> Client {
+    /// The client of a region (and assumed role), made on first use.
+    fn client(&self, region: &str, role: Option<&str>) -> Client {
+        let key = (region.to_string(), role.map(str::to_string));
         let mut clients = lock(&self.clients);
-        if let Some(c) = clients.get(region) {
+        if let Some(c) = clients.get(&key) {
             return c.clone();
         }
-        let builder = match &self.source {
+        let mut builder = match &self.source {
             Source::Shared(shared) => aws_sdk_eks::config::Builder::from(shared)
                 .retry_config(self.retry_config())
                 .interceptor(CallCounter(self.calls.clone()))
@@ -203,23 +265,51 @@ impl AwsEks {
                 .interceptor(CallCounter(self.calls.clone()))
                 .retry_classifier(TooManyRequests),
         };
+        if let Some(credentials) = role.and_then(|r| self.role_credentials.get(r)) {
+            builder = builder.credentials_provider(credentials.clone());
+        }
         let client = Client::from_conf(builder.region(Region::new(region.to_string())).build());
-        clients.insert(region.to_string(), client.clone());
+        clients.insert(key, client.clone());
         client
     }
 
     /// Client and error context for a call on a cluster.
     fn on_cluster(&self, op: &'static str, cluster: &str, what: String) -> (Client, Call) {
         let region = self.region_for(cluster);
-        tracing::debug!(op, cluster, %region, "EKS call");
-        (self.client(&region), Call { op, what, region })
+        let role = self.cluster_roles.get(cluster).map(String::as_str);
+        tracing::debug!(op, cluster, %region, role, "EKS call");
+        (self.client(&region, role), Call { op, what, region })
     }
 
-    /// Client and error context for a call in a given region.
-    fn in_region(&self, op: &'static str, region: String, what: String) -> (Client, Call) {
-        tracing::debug!(op, %region, "EKS call");
-        (self.client(&region), Call { op, what, region })
+    /// Client and error context for a call in a given region, on behalf of a cluster when
+    /// one is named (its assumed role applies).
+    fn in_region(
+        &self,
+        op: &'static str,
+        region: String,
+        cluster: Option<&str>,
+        what: String,
+    ) -> (Client, Call) {
+        let role = match cluster {
+            Some(c) => self.cluster_roles.get(c).cloned(),
+            None => self.catalog_role(),
+        };
+        tracing::debug!(op, %region, role, "EKS call");
+        (
+            self.client(&region, role.as_deref()),
+            Call { op, what, region },
+        )
     }
+}
+
+/// The cluster an EKS ARN belongs to: `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`,
+/// `nodegroup/NAME/...`, `addon/NAME/...`, `fargateprofile/NAME/...`,
+/// `podidentityassociation/NAME/...`, `access-entry/NAME/...`.
+fn arn_cluster(arn: &str) -> Option<&str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let mut parts = resource.split('/');
+    parts.next()?;
+    parts.next().filter(|n| !n.is_empty())
 }
 
 // ───────────────────────────── SDK plumbing ─────────────────────────────
@@ -1184,8 +1274,13 @@ fn live_pod_identity(p: &sdk::PodIdentityAssociation, id: &str) -> LivePodIdenti
 impl EksApi for AwsEks {
     async fn list_clusters(&self) -> ApiResult<Vec<String>> {
         let mut names = BTreeSet::new();
-        for region in self.regions() {
-            let (client, call) = self.in_region("ListClusters", region.clone(), "clusters".into());
+        for (region, role) in self.listing_routes() {
+            let call = Call {
+                op: "ListClusters",
+                what: "clusters".into(),
+                region: region.clone(),
+            };
+            let client = self.client(&region, role.as_deref());
             let mut token: Option<String> = None;
             loop {
                 let out = client
@@ -1221,8 +1316,12 @@ impl EksApi for AwsEks {
     async fn create_cluster(&self, req: &CreateCluster) -> ApiResult<LiveCluster> {
         let spec = &req.spec;
         let region = spec.region.clone();
-        let (client, call) =
-            self.in_region("CreateCluster", region, format!("cluster {}", req.name));
+        let (client, call) = self.in_region(
+            "CreateCluster",
+            region,
+            Some(&req.name),
+            format!("cluster {}", req.name),
+        );
         let mut b = client
             .create_cluster()
             .name(&req.name)
@@ -1421,7 +1520,12 @@ impl EksApi for AwsEks {
 
     async fn tag_resource(&self, arn: &str, tags: &Tags) -> ApiResult<()> {
         let region = arn_region(arn).map_or_else(|| self.default_region.clone(), str::to_string);
-        let (client, call) = self.in_region("TagResource", region, format!("resource {arn}"));
+        let (client, call) = self.in_region(
+            "TagResource",
+            region,
+            arn_cluster(arn),
+            format!("resource {arn}"),
+        );
         client
             .tag_resource()
             .resource_arn(arn)
@@ -1434,7 +1538,12 @@ impl EksApi for AwsEks {
 
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()> {
         let region = arn_region(arn).map_or_else(|| self.default_region.clone(), str::to_string);
-        let (client, call) = self.in_region("UntagResource", region, format!("resource {arn}"));
+        let (client, call) = self.in_region(
+            "UntagResource",
+            region,
+            arn_cluster(arn),
+            format!("resource {arn}"),
+        );
         client
             .untag_resource()
             .resource_arn(arn)
@@ -1603,6 +1712,7 @@ impl EksApi for AwsEks {
         let (client, call) = self.in_region(
             "DescribeClusterVersions",
             self.default_region.clone(),
+            None,
             "cluster versions".to_string(),
         );
         let date = |d: Option<&aws_smithy_types::DateTime>| {
@@ -1744,6 +1854,7 @@ impl EksApi for AwsEks {
         let (client, call) = self.in_region(
             "DescribeAddonVersions",
             self.default_region.clone(),
+            None,
             format!("add-on {name}"),
         );
         let mut versions = Vec::new();

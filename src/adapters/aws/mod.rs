@@ -30,6 +30,7 @@ pub struct EksAccess {
     regions: BTreeMap<String, String>,
     default_region: String,
     contexts: BTreeMap<String, String>,
+    cluster_credentials: BTreeMap<String, SharedCredentialsProvider>,
 }
 
 impl EksAccess {
@@ -48,7 +49,19 @@ impl EksAccess {
             regions,
             default_region,
             contexts,
+            cluster_credentials: BTreeMap::new(),
         }
+    }
+
+    /// Per-cluster credentials (an assumed role's) for the bearer token, instead of the
+    /// caller's own.
+    #[must_use]
+    pub fn with_cluster_credentials(
+        mut self,
+        credentials: BTreeMap<String, SharedCredentialsProvider>,
+    ) -> EksAccess {
+        self.cluster_credentials = credentials;
+        self
     }
 }
 
@@ -106,7 +119,11 @@ impl ClusterAccess for EksAccess {
         })?;
         let certs = ca_certificates(&c.certificate_authority)
             .map_err(|e| ApiError::Other(format!("cluster {cluster}: {e}")))?;
-        let credentials = self.credentials.provide_credentials().await.map_err(|e| {
+        let provider = self
+            .cluster_credentials
+            .get(cluster)
+            .unwrap_or(&self.credentials);
+        let credentials = provider.provide_credentials().await.map_err(|e| {
             ApiError::AccessDenied(format!(
                 "no AWS credentials to reach cluster {cluster}: {e}; configure a profile, SSO session or environment credentials"
             ))

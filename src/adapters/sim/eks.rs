@@ -130,13 +130,39 @@ fn new_update(s: &mut SimState, t: UpdateType, params: BTreeMap<String, String>)
     }
 }
 
+/// Whether a create is a retry of one already done with the same token. A token whose
+/// resource has since been deleted is spent: the create makes a new resource.
 fn replay(s: &SimState, token: &str, key: &str) -> ApiResult<bool> {
     match s.tokens.get(token) {
-        Some(k) if k == key => Ok(true),
+        Some(k) if k == key => Ok(still_there(s, key)),
         Some(k) => Err(ApiError::InvalidParameter(format!(
             "clientRequestToken {token} was already used for {k}"
         ))),
         None => Ok(false),
+    }
+}
+
+/// Whether the resource a token key names still exists.
+fn still_there(s: &SimState, key: &str) -> bool {
+    let parts: Vec<&str> = key.splitn(4, '/').collect();
+    let Some(c) = parts.get(1).and_then(|name| s.clusters.get(*name)) else {
+        return false;
+    };
+    match (parts[0], parts.get(2)) {
+        ("cluster", _) => true,
+        ("addon", Some(n)) => c.addons.contains_key(*n),
+        ("nodegroup", Some(n)) => c.node_groups.contains_key(*n),
+        ("fargateprofile", Some(n)) => c.fargate_profiles.contains_key(*n),
+        ("access-entry", Some(_)) => c
+            .access_entries
+            .contains_key(key.splitn(3, '/').nth(2).unwrap_or_default()),
+        ("podidentity", Some(ns)) => {
+            let sa = parts.get(3).copied().unwrap_or_default();
+            c.pod_identities
+                .values()
+                .any(|p| p.spec.namespace == *ns && p.spec.service_account == sa)
+        }
+        _ => false,
     }
 }
 
