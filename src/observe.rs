@@ -12,9 +12,12 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::deprecations::table::ApiTable;
+use crate::deprecations::{helm, live, scan};
 use crate::model::live::*;
 use crate::model::{EKS_NODECLASS_API, KARPENTER_API};
 use crate::ports::{ApiError, ApiResult, Clock, EksApi, KubeApi};
+use crate::versions::Minor;
 
 /// The adapters a command works through.
 #[derive(Clone)]
@@ -52,6 +55,10 @@ pub struct Scope {
     pub addon_names: BTreeSet<String>,
     /// Most clusters read at once.
     pub concurrency: usize,
+    /// Clusters whose upgrade signals (insights, Helm records, live API use, self-managed
+    /// kubelets) are read, with the version they are headed for. A cluster is read when
+    /// its live version is below that.
+    pub upgrade_targets: BTreeMap<String, String>,
 }
 
 /// A listing the endpoint does not implement is empty (with a warning): third-party EKS
@@ -104,9 +111,12 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
     for name in names {
         let ports = ports.clone();
         let sem = sem.clone();
+        let target = scope.upgrade_targets.get(&name).cloned();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            observe_cluster(&ports, &name).await.map(|c| (name, c))
+            observe_cluster_for(&ports, &name, target.as_deref())
+                .await
+                .map(|c| (name, c))
         });
     }
     let mut addon_names = scope.addon_names.clone();
@@ -143,6 +153,253 @@ pub async fn observe_cluster(
     ports: &Ports,
     name: &str,
 ) -> Result<Option<ObservedCluster>, ObserveError> {
+    observe_cluster_for(ports, name, None).await
+}
+
+/// Observe one cluster, and when `upgrade_to` is above its live version, its upgrade
+/// signals too.
+///
+/// # Errors
+/// The first call that failed (upgrade signals that cannot be read are recorded in
+/// [`UpgradeSignals::unreadable`] instead).
+pub async fn observe_cluster_for(
+    ports: &Ports,
+    name: &str,
+    upgrade_to: Option<&str>,
+) -> Result<Option<ObservedCluster>, ObserveError> {
+    let mut o = match observe_eks(ports, name).await? {
+        Some(o) => o,
+        None => return Ok(None),
+    };
+    if let Some(to) = upgrade_to.and_then(|v| v.parse::<Minor>().ok()) {
+        let live = o.cluster.version.parse::<Minor>().ok();
+        if live.is_some_and(|l| l < to) && o.cluster.status != Status::Creating {
+            o.upgrade = Some(upgrade_signals(ports, name, &o, to).await);
+        }
+    }
+    Ok(Some(o))
+}
+
+/// Read what the upgrade gates judge. Nothing here fails the observation: what cannot be
+/// read is listed in `unreadable`, and the gates block on it.
+pub async fn upgrade_signals(
+    ports: &Ports,
+    name: &str,
+    o: &ObservedCluster,
+    to: Minor,
+) -> UpgradeSignals {
+    let mut out = UpgradeSignals::default();
+    // EKS insights; DescribeInsight for the ones not passing, for their details.
+    match ports.eks.list_insights(name).await {
+        Ok(list) => {
+            for i in list {
+                if i.status == InsightStatus::Passing {
+                    out.insights.push(i);
+                    continue;
+                }
+                match ports.eks.describe_insight(name, &i.id).await {
+                    Ok(full) => out.insights.push(full),
+                    Err(e) => {
+                        out.unreadable
+                            .push(format!("DescribeInsight {} ({}): {e}", i.id, i.name));
+                        out.insights.push(i);
+                    }
+                }
+            }
+        }
+        Err(ApiError::NotImplemented(m)) => {
+            tracing::warn!(cluster = name, "ListInsights: {m}; no insights read");
+        }
+        Err(e) => out.unreadable.push(format!("ListInsights: {e}")),
+    }
+    // Helm release records, Secrets and ConfigMaps, the deployed revision of each release.
+    for kind in ["Secret", "ConfigMap"] {
+        match ports.kube.list(name, "v1", kind, Some("owner=helm")).await {
+            Ok(objects) => {
+                for obj in &objects {
+                    helm_uses(obj, kind, &mut out);
+                }
+            }
+            Err(e) => out
+                .unreadable
+                .push(format!("Helm release {kind}s (owner=helm): {e}")),
+        }
+    }
+    // How live objects were written, for every kind the table has a removal for between
+    // the live version and the target.
+    let live_version = o.cluster.version.parse::<Minor>().ok();
+    if let Ok(table) = ApiTable::builtin() {
+        match ports.kube.served_versions(name).await {
+            Ok(served) => {
+                let served: BTreeSet<String> = served.into_iter().collect();
+                let mut lists: BTreeSet<(String, String)> = BTreeSet::new();
+                for e in table.entries() {
+                    let due = e.component.is_none()
+                        && e.kind != "*"
+                        && e.removed_in
+                            .is_some_and(|r| r <= to && live_version.is_none_or(|l| r > l));
+                    if !due {
+                        continue;
+                    }
+                    let replacement = e
+                        .replacement
+                        .as_deref()
+                        .and_then(|r| r.split_whitespace().next())
+                        .map(str::to_string);
+                    let version = replacement
+                        .filter(|r| served.contains(r))
+                        .or_else(|| Some(e.api_version()).filter(|v| served.contains(v)));
+                    if let Some(v) = version {
+                        lists.insert((v, e.kind.clone()));
+                    }
+                }
+                for (api_version, kind) in lists {
+                    match ports.kube.list(name, &api_version, &kind, None).await {
+                        Ok(objects) => {
+                            for obj in &objects {
+                                written_uses(&table, obj, &mut out);
+                            }
+                        }
+                        Err(ApiError::NotFound(_)) => {}
+                        Err(e) => out.unreadable.push(format!("{kind} ({api_version}): {e}")),
+                    }
+                }
+            }
+            Err(e) => out.unreadable.push(format!("API discovery: {e}")),
+        }
+    }
+    // Kubelets EKS does not move itself.
+    match ports.kube.list(name, "v1", "Node", None).await {
+        Ok(nodes) => {
+            for n in &nodes {
+                let label = |k: &str| {
+                    n.pointer("/metadata/labels")
+                        .and_then(|l| l.get(k))
+                        .and_then(serde_json::Value::as_str)
+                };
+                if label("eks.amazonaws.com/nodegroup").is_some()
+                    || matches!(
+                        label("eks.amazonaws.com/compute-type"),
+                        Some("auto" | "fargate")
+                    )
+                {
+                    continue;
+                }
+                let node = n
+                    .pointer("/metadata/name")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?");
+                let kubelet = n
+                    .pointer("/status/nodeInfo/kubeletVersion")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(kubelet_minor);
+                if let Some(v) = kubelet {
+                    out.self_managed_nodes.insert(node.to_string(), v);
+                }
+            }
+        }
+        Err(e) => out.unreadable.push(format!("Nodes: {e}")),
+    }
+    out.api_uses.sort();
+    out.api_uses.dedup();
+    out
+}
+
+/// `v1.33.5-eks-3025e55` → `1.33`.
+fn kubelet_minor(v: &str) -> Option<String> {
+    let v = v.trim_start_matches('v');
+    let mut parts = v.split('.');
+    let major = parts.next()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!minor.is_empty()).then(|| format!("{major}.{minor}"))
+}
+
+/// The API versions of a Helm release record's deployed manifest and hooks.
+fn helm_uses(obj: &serde_json::Value, kind: &str, out: &mut UpgradeSignals) {
+    let record = obj
+        .pointer("/metadata/name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("?");
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("default");
+    let release = match helm::decode_record(obj) {
+        Ok(r) => r,
+        Err(e) => {
+            out.unreadable
+                .push(format!("Helm record {kind} {ns}/{record}: {e}"));
+            return;
+        }
+    };
+    // Superseded and uninstalled revisions are history; what is installed is what breaks.
+    if !matches!(
+        release.status.as_str(),
+        "deployed" | "pending-install" | "pending-upgrade" | "pending-rollback" | "failed"
+    ) {
+        return;
+    }
+    let source = format!(
+        "helm release {} (revision {}, chart {}) in namespace {}",
+        release.name, release.revision, release.chart, release.namespace
+    );
+    let mut add = |signal: &str, manifest: &str| {
+        let s = scan::scan(manifest.as_bytes());
+        for obj in &s.objects {
+            out.api_uses.push(ApiUse {
+                signal: signal.to_string(),
+                api_version: obj.api_version.to_string(),
+                kind: obj.kind.to_string(),
+                namespace: obj.namespace.as_deref().map(str::to_string),
+                name: obj.name.as_deref().map(str::to_string),
+                source: source.clone(),
+            });
+        }
+    };
+    add("helm-manifest", &release.manifest);
+    for h in &release.hooks {
+        add("helm-hook", &h.manifest);
+    }
+}
+
+/// The API versions a live object was written with (last-applied annotation,
+/// managedFields) that the deprecated-API table knows.
+fn written_uses(table: &ApiTable, obj: &serde_json::Value, out: &mut UpgradeSignals) {
+    let text = |p: &str| {
+        obj.pointer(p)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    let Some(kind) = text("/kind") else {
+        return;
+    };
+    let mut written: Vec<(&str, String)> = Vec::new();
+    if let Ok(Some(w)) = live::last_applied(obj) {
+        written.push(("last-applied", w.api_version));
+    }
+    for w in live::managed_fields(obj) {
+        written.push(("managed-fields", w.api_version));
+    }
+    for (signal, api_version) in written {
+        if table.lookup(&api_version, &kind).is_none() {
+            continue;
+        }
+        out.api_uses.push(ApiUse {
+            signal: signal.to_string(),
+            api_version,
+            kind: kind.clone(),
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name"),
+            source: "live object".to_string(),
+        });
+    }
+}
+
+async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster>, ObserveError> {
     let eks = &ports.eks;
     let cluster = match eks.describe_cluster(name).await {
         Ok(c) => c,
@@ -158,14 +415,12 @@ pub async fn observe_cluster(
         access_entries: BTreeMap::new(),
         pod_identities: BTreeMap::new(),
         kube_objects: BTreeMap::new(),
+        upgrade: None,
     };
-    if matches!(
-        o.cluster.status,
-        crate::model::live::Status::Creating | crate::model::live::Status::Deleting
-    ) {
+    if matches!(o.cluster.status, Status::Creating | Status::Deleting) {
         return Ok(Some(o));
     }
-    if o.cluster.status == crate::model::live::Status::Updating {
+    if o.cluster.status == Status::Updating {
         for id in at(
             name,
             "ListUpdates",

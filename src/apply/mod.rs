@@ -475,6 +475,27 @@ impl Exec<'_> {
                 self.call("UntagResource", || eks.untag_resource(arn, keys))
                     .await
             }
+            Op::RecordTransition {
+                arn,
+                from,
+                to,
+                addons,
+                remove,
+            } => {
+                // The time is the time the hop finished, which only the executor knows.
+                let mut tags = crate::model::Tags::new();
+                tags.insert(
+                    crate::plan::upgrade::transition_key(from, to),
+                    crate::plan::upgrade::transition_value(self.ports.clock.now(), addons),
+                );
+                self.call("TagResource", || eks.tag_resource(arn, &tags))
+                    .await?;
+                if remove.is_empty() {
+                    return Ok(());
+                }
+                self.call("UntagResource", || eks.untag_resource(arn, remove))
+                    .await
+            }
             Op::CreateAddon(req) => {
                 let mut req = req.clone();
                 if matches!(req.version.as_str(), "latest" | "default") {

@@ -275,7 +275,38 @@ fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -> Re
             );
         }
     }
-    let clusters = if only.is_empty() { names } else { only.clone() };
+    let mut clusters = if only.is_empty() { names } else { only.clone() };
+    // The stage gate reads the transition records of earlier stages' clusters.
+    if !only.is_empty() {
+        let stages: Vec<String> = loaded
+            .repo
+            .fleet
+            .as_ref()
+            .map(|f| f.value.spec.stages.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default();
+        let rank = |stage: &str| stages.iter().position(|s| s == stage);
+        let latest = loaded
+            .repo
+            .clusters
+            .iter()
+            .filter(|c| only.contains(c.name()))
+            .filter_map(|c| rank(&c.cluster.value.spec.stage))
+            .max();
+        if let Some(latest) = latest {
+            for c in &loaded.repo.clusters {
+                if rank(&c.cluster.value.spec.stage).is_some_and(|r| r < latest) {
+                    clusters.insert(c.name().to_string());
+                }
+            }
+        }
+    }
+    let upgrade_targets = loaded
+        .repo
+        .clusters
+        .iter()
+        .filter(|c| clusters.contains(c.name()))
+        .map(|c| (c.name().to_string(), c.cluster.value.spec.version.clone()))
+        .collect();
     let addon_names = loaded
         .repo
         .clusters
@@ -296,6 +327,7 @@ fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -> Re
         },
         addon_names,
         concurrency,
+        upgrade_targets,
     })
 }
 
@@ -366,7 +398,11 @@ pub fn plan_cmd(
         );
     }
     Ok(ExitCode::from(
-        match (detailed, plan.is_blocked(), plan.has_changes()) {
+        match (
+            detailed,
+            plan.is_blocked(),
+            plan.has_changes() || plan.is_held(),
+        ) {
             (false, _, _) => 0,
             (true, true, _) => 3,
             (true, false, true) => 2,

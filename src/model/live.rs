@@ -277,7 +277,59 @@ pub struct ObservedCluster {
     /// Kubernetes objects keelson manages (NodePool, NodeClass), by `Kind/name`.
     #[serde(default)]
     pub kube_objects: BTreeMap<String, serde_json::Value>,
+    /// What an upgrade needs to know, read only when a version change is pending (or for
+    /// `keelson check`); `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeSignals>,
 }
+
+/// The live signals the upgrade gates judge: EKS insights, the API versions objects were
+/// written with, and the kubelets EKS does not upgrade itself.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeSignals {
+    /// EKS upgrade insights (ListInsights, and DescribeInsight for those not passing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insights: Vec<Insight>,
+    /// API versions in use: Helm release records, last-applied annotations, managedFields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_uses: Vec<ApiUse>,
+    /// Self-managed nodes (not in a managed node group, not Auto Mode, not Fargate) by
+    /// name, with their kubelet's minor.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub self_managed_nodes: BTreeMap<String, String>,
+    /// Signals that could not be read, and why (the gates report them as unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+}
+
+/// One use of a Kubernetes API version found in a live cluster.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiUse {
+    /// `helm-manifest`, `helm-hook`, `last-applied` or `managed-fields`.
+    pub signal: String,
+    /// The apiVersion used.
+    pub api_version: String,
+    /// The kind.
+    pub kind: String,
+    /// Namespace of the object, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name of the object, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where it was seen, e.g. `helm release web (revision 3) in namespace shop`.
+    pub source: String,
+}
+
+/// Tag keelson sets on a cluster while a version hop runs: `FROM-TO`, e.g. `1.33-1.34`.
+pub const UPGRADING_TAG: &str = "keelson.dev/upgrading";
+
+/// Prefix of the tags recording completed version hops: `keelson.dev/upgraded-1.33-1.34`
+/// = `t=<unix seconds> <addon>=<version> ...`. Later stages read them to know that a
+/// transition succeeded earlier and for how long it has soaked.
+pub const TRANSITION_TAG_PREFIX: &str = "keelson.dev/upgraded-";
 
 /// The observed state of every cluster the plan looks at.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

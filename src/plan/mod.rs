@@ -12,6 +12,7 @@
 //! desired size, `aws:` tags, add-on defaults) are never compared.
 
 pub mod render;
+pub mod upgrade;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::adapters::sim::catalog::version_key;
 use crate::config::{ClusterConfig, Repo};
-use crate::deprecations::table::{ApiTable, Status as ApiStatus, Targets};
+use crate::deprecations::table::ApiTable;
 use crate::model::live::*;
 use crate::model::*;
 use crate::ports::*;
@@ -210,6 +211,21 @@ pub enum Op {
         /// The object.
         object: Value,
     },
+    /// Record a completed version hop on the cluster (TagResource
+    /// `keelson.dev/upgraded-FROM-TO` = `t=<now> addon=version ...`), then remove the
+    /// in-progress tag and the oldest records (UntagResource).
+    RecordTransition {
+        /// Cluster ARN.
+        arn: String,
+        /// Minor before the hop.
+        from: String,
+        /// Minor after the hop.
+        to: String,
+        /// Add-on versions after the hop.
+        addons: BTreeMap<String, String>,
+        /// Tag keys to remove.
+        remove: Vec<String>,
+    },
     /// Delete a Kubernetes object.
     KubeDelete {
         /// apiVersion.
@@ -267,6 +283,10 @@ pub struct ClusterPlan {
     /// Changes that cannot be made. A blocked cluster gets no steps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<Blocker>,
+    /// Version hops held back, and why: an earlier stage has not completed the same
+    /// transition or is still soaking. Other changes of the cluster go ahead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
     /// Steps, in the order they run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Step>,
@@ -295,6 +315,9 @@ pub struct Summary {
     pub delete: usize,
     /// Clusters with a blocker.
     pub blocked_clusters: usize,
+    /// Clusters with a version hop held back by an earlier stage.
+    #[serde(default)]
+    pub held_clusters: usize,
     /// Clusters with steps.
     pub changed_clusters: usize,
     /// Clusters with nothing to do.
@@ -327,6 +350,11 @@ impl Plan {
     /// Whether any cluster is blocked.
     pub fn is_blocked(&self) -> bool {
         self.clusters.iter().any(|c| !c.blocked.is_empty())
+    }
+
+    /// Whether any cluster has a version hop held back by an earlier stage.
+    pub fn is_held(&self) -> bool {
+        self.clusters.iter().any(|c| !c.held.is_empty())
     }
 }
 
@@ -396,11 +424,16 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         .filter(|c| selected(c.name()))
         .map(|c| {
             plan_cluster(
-                &fleet,
+                &Shared {
+                    fleet: &fleet,
+                    repo,
+                    fleet_live: live,
+                    apis: apis.as_ref(),
+                    policy: &policy,
+                    now: opts.now,
+                },
                 c,
                 live.clusters.get(c.name()),
-                &live.addon_versions,
-                apis.as_ref(),
             )
         })
         .collect();
@@ -427,6 +460,9 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         }
         if !c.blocked.is_empty() {
             summary.blocked_clusters += 1;
+        }
+        if !c.held.is_empty() {
+            summary.held_clusters += 1;
         }
         if c.has_changes() {
             summary.changed_clusters += 1;
@@ -511,7 +547,9 @@ fn sorted(v: &[String]) -> Vec<String> {
 /// Live tags without the ones AWS adds and keelson's marker.
 fn user_tags(t: &Tags) -> Tags {
     t.iter()
-        .filter(|(k, _)| !k.starts_with("aws:") && k.as_str() != MANAGED_TAG)
+        .filter(|(k, _)| {
+            !k.starts_with("aws:") && k.as_str() != MANAGED_TAG && !upgrade::is_upgrade_tag(k)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -697,14 +735,25 @@ fn kube_owned_view(obj: &Value) -> Value {
     json!({"labels": labels, "annotations": annotations, "spec": obj.get("spec").cloned().unwrap_or(Value::Null)})
 }
 
+/// What every cluster's plan reads besides its own documents and live state.
+struct Shared<'a> {
+    fleet: &'a str,
+    repo: &'a Repo,
+    fleet_live: &'a LiveState,
+    apis: Option<&'a ApiTable>,
+    policy: &'a FleetPolicy,
+    now: i64,
+}
+
 struct Ctx<'a> {
     fleet: &'a str,
     catalog: &'a BTreeMap<String, Vec<AddonVersion>>,
-    apis: Option<&'a ApiTable>,
+    shared: &'a Shared<'a>,
     name: &'a str,
     live: Option<&'a ObservedCluster>,
     steps: Vec<Step>,
     blocked: Vec<Blocker>,
+    held: Vec<String>,
     notes: Vec<String>,
     waits: Vec<String>,
 }
@@ -718,23 +767,23 @@ impl Ctx<'_> {
     }
 }
 
-fn plan_cluster(
-    fleet: &str,
-    c: &ClusterConfig,
-    live: Option<&ObservedCluster>,
-    catalog: &BTreeMap<String, Vec<AddonVersion>>,
-    apis: Option<&ApiTable>,
+fn plan_cluster<'a>(
+    shared: &'a Shared<'a>,
+    c: &'a ClusterConfig,
+    live: Option<&'a ObservedCluster>,
 ) -> ClusterPlan {
     let name = c.name();
+    let fleet = shared.fleet;
     let spec = &c.cluster.value.spec;
     let mut cx = Ctx {
         fleet,
-        catalog,
-        apis,
+        catalog: &shared.fleet_live.addon_versions,
+        shared,
         name,
         live,
         steps: Vec::new(),
         blocked: Vec::new(),
+        held: Vec::new(),
         notes: Vec::new(),
         waits: Vec::new(),
     };
@@ -793,6 +842,7 @@ fn finish(cx: Ctx<'_>, c: &ClusterConfig, live: Option<&ObservedCluster>) -> Clu
         waits: cx.waits,
         steps: if blocked { Vec::new() } else { cx.steps },
         blocked: cx.blocked,
+        held: cx.held,
         notes: cx.notes,
     }
 }
@@ -927,38 +977,6 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
             while v < want {
                 v = v.next();
                 hops.push(v);
-            }
-        }
-    }
-    // Gate: no hop to a version that stops serving an API the cluster's manifests use.
-    if let Some(apis) = cx.apis {
-        for m in &c.manifests {
-            let removed = hops.iter().find_map(|hop| {
-                apis.classify(&m.api_version, &m.kind, &Targets::kubernetes(*hop))
-                    .filter(|v| v.status == ApiStatus::Removed && v.entry.component.is_none())
-                    .map(|v| (*hop, v.entry))
-            });
-            if let Some((hop, entry)) = removed {
-                let what = match &m.name {
-                    Some(n) => format!("{} {n}", m.kind),
-                    None => m.kind.clone(),
-                };
-                let instead = entry
-                    .replacement
-                    .as_ref()
-                    .map(|r| format!("; change it to {r}"))
-                    .unwrap_or_else(|| "; it has no replacement: remove it".into());
-                cx.block(
-                    "Cluster",
-                    &name,
-                    format!(
-                        "{}:{}: {what} uses {}, which Kubernetes {hop} no longer serves (removed in {}){instead}, then plan the upgrade again",
-                        m.origin.file,
-                        m.origin.line,
-                        m.api_version,
-                        entry.removed_in.map(|v| v.to_string()).unwrap_or_default()
-                    ),
-                );
             }
         }
     }
@@ -1173,8 +1191,9 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
             ops,
         });
     }
-    // Version hops: control plane, then the add-ons that the new minor needs moved, then
-    // node groups that follow the cluster's version.
+    // Version hops, one minor each: the control plane, then the add-ons the new minor
+    // needs moved, then the node groups that follow the cluster's version, then the record
+    // of the transition that later stages wait for. Each hop is judged by the gates first.
     let mut addon_versions: BTreeMap<String, String> = o
         .addons
         .iter()
@@ -1185,82 +1204,180 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
         .iter()
         .map(|(k, n)| (k.clone(), n.spec.version.clone().unwrap_or_default()))
         .collect();
+    let shared = cx.shared;
+    let input = upgrade::HopInput {
+        cluster: c,
+        live: o,
+        repo: shared.repo,
+        fleet_live: shared.fleet_live,
+        apis: shared.apis,
+        policy: shared.policy,
+        now: shared.now,
+    };
+    let mut tags_now = live.tags.clone();
+    let live_minor = live_version.parse::<Minor>().ok();
+    // A hop interrupted after its control-plane update (a crash, a failed add-on): finish
+    // what follows the control plane and record it; never issue the update again.
+    if let Some((from, to)) = upgrade::in_progress_hop(&live.tags) {
+        if Some(to) == live_minor {
+            let check = upgrade::check_hop(input, from, to, &addon_versions, &ng_versions, false);
+            cx.notes.push(format!(
+                "finishing the {from}→{to} upgrade started earlier (its control plane is done)"
+            ));
+            hop_followers(cx, c, &check, &mut ng_versions);
+            addon_versions = check.addons_after.clone();
+            cx.steps
+                .push(record_step(&name, &live.arn, &check, &mut tags_now));
+        }
+    }
     let mut prev = live_version.clone();
-    for hop in hops {
+    let mut reached = live_version.clone();
+    for (i, hop) in hops.iter().enumerate() {
+        let Ok(from) = prev.parse::<Minor>() else {
+            break;
+        };
+        let check = upgrade::check_hop(input, from, *hop, &addon_versions, &ng_versions, i == 0);
+        match check.outcome() {
+            upgrade::Outcome::Fail => {
+                for f in check.findings(upgrade::Outcome::Fail) {
+                    cx.block("Cluster", &name, format!("upgrade {from}→{hop}: {f}"));
+                }
+                break;
+            }
+            upgrade::Outcome::Hold => {
+                for f in check.findings(upgrade::Outcome::Hold) {
+                    cx.held.push(format!("upgrade {from}→{hop}: {f}"));
+                }
+                break;
+            }
+            upgrade::Outcome::Warn | upgrade::Outcome::Pass => {}
+        }
+        for w in check.findings(upgrade::Outcome::Warn) {
+            cx.notes.push(format!("upgrade {from}→{hop}: {w}"));
+        }
         let hop_s = hop.to_string();
+        for n in &check.node_group_catch_up {
+            let have = ng_versions.get(n).cloned().unwrap_or_default();
+            if let Some(ng) = c.node_groups.iter().find(|g| &g.value.metadata.name == n) {
+                cx.steps.push(node_version_step(
+                    &name,
+                    n,
+                    &have,
+                    &prev,
+                    &ng.value.spec,
+                    cx.fleet,
+                ));
+                ng_versions.insert(n.clone(), prev.clone());
+            }
+        }
+        let mut start = Tags::new();
+        start.insert(UPGRADING_TAG.to_string(), format!("{from}-{hop}"));
         cx.steps.push(Step {
             resource: res("Cluster", &name),
             action: Action::Update,
             changes: vec![Change { path: "version".into(), before: Some(json!(prev)), after: Some(json!(hop_s)) }],
             risks: vec![risk(RiskKind::Irreversible, "a control-plane upgrade cannot be undone by keelson (EKS rollback is manual and limited to 7 days)")],
             reason: None,
-            ops: vec![Op::UpdateClusterVersion { version: hop_s.clone() }],
+            ops: vec![
+                Op::TagResource { arn: live.arn.clone(), tags: start },
+                Op::UpdateClusterVersion { version: hop_s.clone() },
+            ],
         });
-        for a in &c.addons {
-            let an = &a.value.metadata.name;
-            let Some(current) = addon_versions.get(an).cloned() else {
-                continue;
-            };
-            let catalog = cx.catalog.get(an).map(Vec::as_slice).unwrap_or(&[]);
-            if compatible_with(catalog, &current, &hop_s) {
-                continue;
-            }
-            match resolve_addon_version(
-                catalog,
-                &hop_version_request(&a.value.spec.version),
-                &hop_s,
-            ) {
-                Ok(v) => {
-                    cx.steps.push(Step {
-                        resource: res("Addon", an),
-                        action: Action::Update,
-                        changes: vec![Change {
-                            path: "version".into(),
-                            before: Some(json!(current)),
-                            after: Some(json!(v)),
-                        }],
-                        risks: Vec::new(),
-                        reason: Some(format!("{current} does not support Kubernetes {hop_s}")),
-                        ops: vec![Op::UpdateAddon(addon_request(
-                            &name, &a.value, &v, cx.fleet,
-                        ))],
-                    });
-                    addon_versions.insert(an.clone(), v);
-                }
-                Err(e) => cx.block(
-                    "Addon",
-                    an,
-                    format!("cannot move to Kubernetes {hop_s}: {e}"),
-                ),
-            }
-        }
-        for ng in &c.node_groups {
-            let n = &ng.value.metadata.name;
-            let Some(have) = ng_versions.get(n).cloned() else {
-                continue;
-            };
-            if ng.value.spec.version.is_some() {
-                continue; // pinned: handled with the node group's own diff
-            }
-            if have.parse::<Minor>().ok() < Some(hop) {
-                cx.steps.push(node_version_step(
-                    &name,
-                    n,
-                    &have,
-                    &hop_s,
-                    &ng.value.spec,
-                    cx.fleet,
-                ));
-                ng_versions.insert(n.clone(), hop_s.clone());
-            }
-        }
-        prev = hop_s;
+        hop_followers(cx, c, &check, &mut ng_versions);
+        addon_versions = check.addons_after.clone();
+        cx.steps
+            .push(record_step(&name, &live.arn, &check, &mut tags_now));
+        prev = hop_s.clone();
+        reached = hop_s;
     }
     if !cx.blocked.is_empty() {
         return live_version;
     }
-    spec.version.clone()
+    reached
 }
+
+/// The add-on and node-group steps that follow a hop's control-plane update.
+fn hop_followers(
+    cx: &mut Ctx<'_>,
+    c: &ClusterConfig,
+    check: &upgrade::HopCheck,
+    ng_versions: &mut BTreeMap<String, String>,
+) {
+    let name = cx.name.to_string();
+    for m in &check.addon_moves {
+        let Some(doc) = c.addons.iter().find(|a| a.value.metadata.name == m.name) else {
+            continue;
+        };
+        cx.steps.push(Step {
+            resource: res("Addon", &m.name),
+            action: Action::Update,
+            changes: vec![Change {
+                path: "version".into(),
+                before: Some(json!(m.from)),
+                after: Some(json!(m.to)),
+            }],
+            risks: Vec::new(),
+            reason: Some(format!(
+                "{} does not support Kubernetes {}",
+                m.from, check.to
+            )),
+            ops: vec![Op::UpdateAddon(addon_request(
+                &name, &doc.value, &m.to, cx.fleet,
+            ))],
+        });
+    }
+    for n in &check.node_group_moves {
+        let have = ng_versions.get(n).cloned().unwrap_or_default();
+        if let Some(ng) = c.node_groups.iter().find(|g| &g.value.metadata.name == n) {
+            cx.steps.push(node_version_step(
+                &name,
+                n,
+                &have,
+                &check.to,
+                &ng.value.spec,
+                cx.fleet,
+            ));
+            ng_versions.insert(n.clone(), check.to.clone());
+        }
+    }
+}
+
+/// The step that records a completed hop on the cluster (for later stages), clears the
+/// in-progress tag and drops the oldest records.
+fn record_step(name: &str, arn: &str, check: &upgrade::HopCheck, tags_now: &mut Tags) -> Step {
+    let key = upgrade::transition_key(&check.from, &check.to);
+    tags_now.insert(key.clone(), String::new());
+    let mut remove = vec![UPGRADING_TAG.to_string()];
+    remove.extend(upgrade::stale_transitions(tags_now, TRANSITIONS_KEPT));
+    for k in &remove {
+        tags_now.remove(k);
+    }
+    Step {
+        resource: res("Cluster", name),
+        action: Action::Update,
+        changes: vec![Change {
+            path: format!("tags.{key}"),
+            before: None,
+            after: Some(json!(upgrade::transition_value(0, &check.addons_after)
+                .replacen("t=0", "t=<completion time>", 1))),
+        }],
+        risks: Vec::new(),
+        reason: Some(format!(
+            "record that {}→{} completed, for the stages after this one",
+            check.from, check.to
+        )),
+        ops: vec![Op::RecordTransition {
+            arn: arn.to_string(),
+            from: check.from.clone(),
+            to: check.to.clone(),
+            addons: check.addons_after.clone(),
+            remove,
+        }],
+    }
+}
+
+/// Transition records kept on a cluster (EKS allows 50 tags).
+const TRANSITIONS_KEPT: usize = 4;
 
 /// During a hop an exact add-on version may be too old; move to the newest compatible
 /// one and let the final diff settle the requested version.
@@ -2032,6 +2149,7 @@ fn plan_removed_cluster(o: &ObservedCluster, allowed: bool) -> ClusterPlan {
         fingerprint: fingerprint(Some(o)),
         waits: Vec::new(),
         blocked: Vec::new(),
+        held: Vec::new(),
         steps: Vec::new(),
         notes: Vec::new(),
     };

@@ -133,6 +133,9 @@ pub fn cluster_text(c: &ClusterPlan) -> String {
             b.resource.kind, b.resource.name, b.message
         );
     }
+    for h in &c.held {
+        let _ = writeln!(out, "  ⏸ held: {h}");
+    }
     for s in &c.steps {
         step_text(s, &mut out);
     }
@@ -157,6 +160,14 @@ pub fn summary_line(p: &Plan) -> String {
             if s.blocked_clusters == 1 { "" } else { "s" }
         );
     }
+    if s.held_clusters > 0 {
+        let _ = write!(
+            line,
+            " {} cluster{} waiting for an earlier stage.",
+            s.held_clusters,
+            if s.held_clusters == 1 { "" } else { "s" }
+        );
+    }
     line
 }
 
@@ -165,7 +176,12 @@ pub fn text(p: &Plan) -> String {
     let mut out = String::new();
     let mut quiet = 0;
     for c in &p.clusters {
-        if c.steps.is_empty() && c.blocked.is_empty() && c.waits.is_empty() && c.notes.is_empty() {
+        if c.steps.is_empty()
+            && c.blocked.is_empty()
+            && c.held.is_empty()
+            && c.waits.is_empty()
+            && c.notes.is_empty()
+        {
             quiet += 1;
             continue;
         }
@@ -198,7 +214,7 @@ fn diff_markers(text: &str) -> String {
     for line in text.lines() {
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
-        let marker = if ["-/+ ", "~ ", "! ", "✗ "]
+        let marker = if ["-/+ ", "~ ", "! ", "✗ ", "⏸ "]
             .iter()
             .any(|m| trimmed.starts_with(m))
         {
@@ -226,6 +242,8 @@ pub fn markdown(p: &Plan) -> String {
         "⛔ blocked"
     } else if p.has_changes() {
         "changes"
+    } else if p.is_held() {
+        "⏸ waiting for an earlier stage"
     } else {
         "no changes"
     };
@@ -234,7 +252,7 @@ pub fn markdown(p: &Plan) -> String {
     let interesting: Vec<&ClusterPlan> = p
         .clusters
         .iter()
-        .filter(|c| !c.steps.is_empty() || !c.blocked.is_empty())
+        .filter(|c| !c.steps.is_empty() || !c.blocked.is_empty() || !c.held.is_empty())
         .collect();
     let quiet = p.clusters.len() - interesting.len();
     if interesting.is_empty() {
@@ -249,10 +267,12 @@ pub fn markdown(p: &Plan) -> String {
     let mut table = String::new();
     let mut shown = 0;
     for c in &interesting {
-        let state = if c.blocked.is_empty() {
-            counts(c)
-        } else {
+        let state = if !c.blocked.is_empty() {
             format!("⛔ blocked: {}", c.blocked[0].message.replace('|', "\\|"))
+        } else if !c.held.is_empty() {
+            format!("{}; ⏸ held: {}", counts(c), c.held[0].replace('|', "\\|"))
+        } else {
+            counts(c)
         };
         let row = format!("| `{}` | {} | {} |\n", c.name, c.region, state);
         if out.len() + table.len() + row.len() > MARKDOWN_BUDGET / 3 {

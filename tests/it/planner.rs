@@ -401,9 +401,11 @@ async fn an_upgrade_of_two_minors_is_two_hops_each_followed_by_add_ons_and_node_
         vec![
             "Update Cluster \"1.32\"→\"1.33\"",
             "Update NodeGroup \"1.32\"→\"1.33\"",
+            "Update Cluster null→\"t=<completion time> coredns=v1.11.4-eksbuild.14 eks-pod-identity-agent=v1.3.4-eksbuild.1 vpc-cni=v1.20.4-eksbuild.2\"",
             "Update Cluster \"1.33\"→\"1.34\"",
             "Update Addon \"v1.3.4-eksbuild.1\"→\"v1.3.8-eksbuild.2\"",
             "Update NodeGroup \"1.33\"→\"1.34\"",
+            "Update Cluster null→\"t=<completion time> coredns=v1.11.4-eksbuild.14 eks-pod-identity-agent=v1.3.8-eksbuild.2 vpc-cni=v1.20.4-eksbuild.2\"",
         ],
         "{}",
         render::text(&plan)
@@ -411,7 +413,17 @@ async fn an_upgrade_of_two_minors_is_two_hops_each_followed_by_add_ons_and_node_
     converge(&sim, &l).await;
     let after = plan_for(&sim, &l).await;
     assert!(!after.has_changes(), "{}", render::text(&after));
-    assert_eq!(sim.snapshot().clusters["mng1"].live.version, "1.34");
+    let state = sim.snapshot();
+    let mng1 = &state.clusters["mng1"].live;
+    assert_eq!(mng1.version, "1.34");
+    // Each hop left its record (and no in-progress marker) for later stages.
+    let record = &mng1.tags["keelson.dev/upgraded-1.33-1.34"];
+    assert!(
+        record.starts_with("t=") && record.contains(" eks-pod-identity-agent=v1.3.8-eksbuild.2"),
+        "{record}"
+    );
+    assert!(mng1.tags.contains_key("keelson.dev/upgraded-1.32-1.33"));
+    assert!(!mng1.tags.contains_key("keelson.dev/upgrading"));
 }
 
 #[tokio::test]
@@ -549,7 +561,7 @@ async fn a_manifest_using_an_api_the_next_minor_removes_blocks_the_hop_until_fix
     let auto = &plan.clusters[0];
     assert!(auto.steps.is_empty());
     let b = &auto.blocked[0].message;
-    assert!(b.starts_with("auto/manifests/policy.yaml:1: ValidatingAdmissionPolicy require-labels uses admissionregistration.k8s.io/v1beta1"), "{b}");
+    assert!(b.starts_with("upgrade 1.33→1.34: auto/manifests/policy.yaml:1: ValidatingAdmissionPolicy require-labels uses admissionregistration.k8s.io/v1beta1"), "{b}");
     assert!(
         b.contains("Kubernetes 1.34 no longer serves")
             && b.contains("admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"),

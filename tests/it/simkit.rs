@@ -44,6 +44,12 @@ pub fn scope(loaded: &Loaded) -> Scope {
             .flat_map(|c| c.addons.iter().map(|a| a.value.metadata.name.clone()))
             .collect(),
         concurrency: 4,
+        upgrade_targets: loaded
+            .repo
+            .clusters
+            .iter()
+            .map(|c| (c.name().to_string(), c.cluster.value.spec.version.clone()))
+            .collect(),
     }
 }
 

@@ -1,0 +1,794 @@
+//! Version hops and their gates: pure functions the planner and `keelson check` share.
+//!
+//! ```text
+//!  live minor ─► hop (one minor) ─► gates: removed APIs · insights · add-ons · node groups
+//!                                          · kubelet skew · support calendar · signals read
+//!                                   └─► stage: earlier stages completed the same transition
+//!                                        (EKS cluster tags) and soaked
+//! ```
+//!
+//! A failing gate blocks the cluster with what to change and where; a stage that has not
+//! finished or soaked holds the hop (and the ones after it) without an error.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{compatible_with, digest, hop_version_request, resolve_addon_version};
+use crate::config::{ClusterConfig, Repo};
+use crate::deprecations::table::{ApiTable, Status as ApiStatus, Targets};
+use crate::model::live::*;
+use crate::model::{AddonDoc, FleetPolicy, Tags};
+use crate::versions::{self, Date, Minor, SupportStatus};
+
+/// The gates a hop passes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gate {
+    /// The upgrade signals could be read.
+    Signals,
+    /// No manifest, Helm release or live object uses an API the target removed.
+    RemovedApis,
+    /// No EKS upgrade insight in ERROR for the target.
+    Insights,
+    /// Every add-on has a version that supports the target.
+    Addons,
+    /// Managed node groups are at the control plane's minor before it moves.
+    NodeGroups,
+    /// Self-managed kubelets stay within the policy's skew after the hop.
+    KubeletSkew,
+    /// Where the target stands in the EKS support calendar.
+    Support,
+    /// Earlier stages completed the same transition and soaked.
+    Stage,
+}
+
+impl Gate {
+    /// The name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::Signals => "signals",
+            Gate::RemovedApis => "removed-apis",
+            Gate::Insights => "insights",
+            Gate::Addons => "addons",
+            Gate::NodeGroups => "node-groups",
+            Gate::KubeletSkew => "kubelet-skew",
+            Gate::Support => "support",
+            Gate::Stage => "stage",
+        }
+    }
+}
+
+/// How a gate came out, mildest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Nothing in the way.
+    Pass,
+    /// Worth knowing; does not stop the hop.
+    Warn,
+    /// Not yet: an earlier stage has not finished or soaked.
+    Hold,
+    /// Stops the hop until something is changed.
+    Fail,
+}
+
+/// One gate's verdict and its findings, each saying what to change and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// The gate.
+    pub gate: Gate,
+    /// Verdict.
+    pub outcome: Outcome,
+    /// Findings (empty when the gate passes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+}
+
+/// An add-on version change a hop makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddonMove {
+    /// Add-on name.
+    pub name: String,
+    /// Version now.
+    pub from: String,
+    /// Version after the hop.
+    pub to: String,
+}
+
+/// Everything known about one hop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HopCheck {
+    /// Minor before.
+    pub from: String,
+    /// Minor after.
+    pub to: String,
+    /// Each gate's verdict.
+    pub gates: Vec<GateResult>,
+    /// Add-ons the hop moves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addon_moves: Vec<AddonMove>,
+    /// Node groups the hop moves (they follow the cluster's version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_group_moves: Vec<String>,
+    /// Unpinned node groups behind `from` that are brought to it before the control plane
+    /// moves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_group_catch_up: Vec<String>,
+    /// Add-on versions once the hop is done (the transition record's content).
+    pub addons_after: BTreeMap<String, String>,
+}
+
+impl HopCheck {
+    /// The worst verdict.
+    pub fn outcome(&self) -> Outcome {
+        self.gates
+            .iter()
+            .map(|g| g.outcome)
+            .max()
+            .unwrap_or(Outcome::Pass)
+    }
+
+    /// Findings of gates with `outcome`.
+    pub fn findings(&self, outcome: Outcome) -> Vec<String> {
+        self.gates
+            .iter()
+            .filter(|g| g.outcome == outcome)
+            .flat_map(|g| g.findings.iter().cloned())
+            .collect()
+    }
+}
+
+/// What a hop is judged with.
+#[derive(Clone, Copy)]
+pub struct HopInput<'a> {
+    /// The cluster's documents.
+    pub cluster: &'a ClusterConfig,
+    /// Its live state.
+    pub live: &'a ObservedCluster,
+    /// The whole repository (for stages).
+    pub repo: &'a Repo,
+    /// Every observed cluster (earlier stages' transition records).
+    pub fleet_live: &'a LiveState,
+    /// The deprecated-API table.
+    pub apis: Option<&'a ApiTable>,
+    /// Fleet policy.
+    pub policy: &'a FleetPolicy,
+    /// Now, seconds since the epoch (virtual on the simulator).
+    pub now: i64,
+}
+
+fn gate(gate: Gate, outcome_if_any: Outcome, findings: Vec<String>) -> GateResult {
+    GateResult {
+        gate,
+        outcome: if findings.is_empty() {
+            Outcome::Pass
+        } else {
+            outcome_if_any
+        },
+        findings,
+    }
+}
+
+/// Judge the hop `from → to`, with add-on and node-group versions as they stand before it.
+/// `first` says whether `from` is the live version (EKS insights speak about the next minor
+/// only).
+pub fn check_hop(
+    input: HopInput<'_>,
+    from: Minor,
+    to: Minor,
+    addons_before: &BTreeMap<String, String>,
+    node_groups_before: &BTreeMap<String, String>,
+    first: bool,
+) -> HopCheck {
+    let mut gates = Vec::new();
+    gates.push(signals_gate(input.live));
+    gates.push(removed_apis_gate(input, to));
+    gates.push(insights_gate(input.live, to, first));
+    let (addons, addon_moves, addons_after) = addons_gate(input, to, addons_before);
+    gates.push(addons);
+    let (ngs, node_group_moves, node_group_catch_up) =
+        node_groups_gate(input, from, to, node_groups_before);
+    gates.push(ngs);
+    gates.push(kubelet_gate(input, to));
+    gates.push(support_gate(to, Date::from_unix(input.now)));
+    gates.push(stage_gate(input, from, to, &addons_after));
+    HopCheck {
+        from: from.to_string(),
+        to: to.to_string(),
+        gates,
+        addon_moves,
+        node_group_moves,
+        node_group_catch_up,
+        addons_after,
+    }
+}
+
+fn signals_gate(live: &ObservedCluster) -> GateResult {
+    let findings = match &live.upgrade {
+        None => vec!["the upgrade signals (insights, Helm releases, live objects, nodes) were not read; plan again".into()],
+        Some(s) => s
+            .unreadable
+            .iter()
+            .map(|u| format!("could not read {u}; keelson needs read access to the cluster to judge an upgrade (an access entry with AmazonEKSViewPolicy, or an equivalent RBAC role), then plan again"))
+            .collect(),
+    };
+    gate(Gate::Signals, Outcome::Fail, findings)
+}
+
+fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
+    let Some(apis) = input.apis else {
+        return gate(Gate::RemovedApis, Outcome::Pass, Vec::new());
+    };
+    let targets = Targets::kubernetes(to);
+    let mut fail = Vec::new();
+    let mut warn = Vec::new();
+    let instead = |r: &Option<String>| match r {
+        Some(r) => format!("change it to {r}"),
+        None => "it has no replacement: remove it".to_string(),
+    };
+    for m in &input.cluster.manifests {
+        let Some(v) = apis
+            .classify(&m.api_version, &m.kind, &targets)
+            .filter(|v| v.entry.component.is_none())
+        else {
+            continue;
+        };
+        let what = match &m.name {
+            Some(n) => format!("{} {n}", m.kind),
+            None => m.kind.clone(),
+        };
+        let removed_in = v
+            .entry
+            .removed_in
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        match v.status {
+            ApiStatus::Removed => fail.push(format!(
+                "{}:{}: {what} uses {}, which Kubernetes {to} no longer serves (removed in {removed_in}); {}, then plan the upgrade again",
+                m.origin.file,
+                m.origin.line,
+                m.api_version,
+                instead(&v.entry.replacement)
+            )),
+            ApiStatus::Deprecated => warn.push(format!(
+                "{}:{}: {what} uses {}, deprecated in {}{}; {}",
+                m.origin.file,
+                m.origin.line,
+                m.api_version,
+                v.entry.deprecated_in.map(|d| d.to_string()).unwrap_or_default(),
+                if removed_in.is_empty() { String::new() } else { format!(" and removed in {removed_in}") },
+                instead(&v.entry.replacement)
+            )),
+        }
+    }
+    if let Some(signals) = &input.live.upgrade {
+        for u in &signals.api_uses {
+            let Some(v) = apis
+                .classify(&u.api_version, &u.kind, &targets)
+                .filter(|v| v.entry.component.is_none() && v.status == ApiStatus::Removed)
+            else {
+                continue;
+            };
+            let object = match (&u.namespace, &u.name) {
+                (Some(ns), Some(n)) => format!("{} {ns}/{n}", u.kind),
+                (None, Some(n)) => format!("{} {n}", u.kind),
+                _ => u.kind.clone(),
+            };
+            let removed_in = v
+                .entry
+                .removed_in
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            let what_to_do = match u.signal.as_str() {
+                "helm-manifest" | "helm-hook" => format!(
+                    "upgrade the release to a chart version that uses {} (helm upgrade), then plan again",
+                    v.entry.replacement.as_deref().unwrap_or("a served API")
+                ),
+                _ => format!(
+                    "whatever writes it (a pipeline, a controller) still sends {}; {} there and re-apply, then plan again",
+                    u.api_version,
+                    instead(&v.entry.replacement)
+                ),
+            };
+            fail.push(format!(
+                "{} ({}): {object} uses {}, which Kubernetes {to} no longer serves (removed in {removed_in}); {what_to_do}",
+                u.source, u.signal, u.api_version
+            ));
+        }
+    }
+    if fail.is_empty() {
+        gate(Gate::RemovedApis, Outcome::Warn, warn)
+    } else {
+        fail.extend(warn);
+        gate(Gate::RemovedApis, Outcome::Fail, fail)
+    }
+}
+
+fn insights_gate(live: &ObservedCluster, to: Minor, first: bool) -> GateResult {
+    let Some(signals) = live.upgrade.as_ref().filter(|_| first) else {
+        return gate(Gate::Insights, Outcome::Pass, Vec::new());
+    };
+    let to_s = to.to_string();
+    let about_target = |i: &&Insight| {
+        i.kubernetes_version.as_deref().is_none_or(|v| v == to_s)
+            && i.category.eq_ignore_ascii_case("UPGRADE_READINESS")
+    };
+    let describe = |i: &Insight| {
+        let mut s = format!("EKS insight \"{}\" ({}): {}", i.name, i.id, i.reason);
+        if let Some(r) = &i.recommendation {
+            s.push_str(&format!("; {r}"));
+        }
+        for (usage, replacement) in &i.deprecations {
+            s.push_str(&format!("; {usage} → {replacement}"));
+        }
+        s
+    };
+    let errors: Vec<String> = signals
+        .insights
+        .iter()
+        .filter(about_target)
+        .filter(|i| i.status == InsightStatus::Error)
+        .map(describe)
+        .collect();
+    if !errors.is_empty() {
+        return gate(Gate::Insights, Outcome::Fail, errors);
+    }
+    let warnings = signals
+        .insights
+        .iter()
+        .filter(about_target)
+        .filter(|i| i.status == InsightStatus::Warning)
+        .map(describe)
+        .collect();
+    gate(Gate::Insights, Outcome::Warn, warnings)
+}
+
+type AddonsVerdict = (GateResult, Vec<AddonMove>, BTreeMap<String, String>);
+
+fn addons_gate(input: HopInput<'_>, to: Minor, before: &BTreeMap<String, String>) -> AddonsVerdict {
+    let to_s = to.to_string();
+    let mut after = before.clone();
+    let mut moves = Vec::new();
+    let mut fail = Vec::new();
+    let docs: BTreeMap<&str, &AddonDoc> = input
+        .cluster
+        .addons
+        .iter()
+        .map(|a| (a.value.metadata.name.as_str(), &a.value))
+        .collect();
+    for (name, current) in before {
+        let catalog = input
+            .fleet_live
+            .addon_versions
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if compatible_with(catalog, current, &to_s) {
+            continue;
+        }
+        let Some(doc) = docs.get(name.as_str()) else {
+            fail.push(format!(
+                "add-on {name} {current} (not in git) does not support Kubernetes {to}; add an Addon document for it so keelson moves it, or update it yourself, then plan again"
+            ));
+            continue;
+        };
+        match resolve_addon_version(catalog, &hop_version_request(&doc.spec.version), &to_s) {
+            Ok(v) => {
+                moves.push(AddonMove {
+                    name: name.clone(),
+                    from: current.clone(),
+                    to: v.clone(),
+                });
+                after.insert(name.clone(), v);
+            }
+            Err(e) => fail.push(format!("add-on {name} cannot move to Kubernetes {to}: {e}")),
+        }
+    }
+    (gate(Gate::Addons, Outcome::Fail, fail), moves, after)
+}
+
+type NodeGroupsVerdict = (GateResult, Vec<String>, Vec<String>);
+
+fn node_groups_gate(
+    input: HopInput<'_>,
+    from: Minor,
+    to: Minor,
+    before: &BTreeMap<String, String>,
+) -> NodeGroupsVerdict {
+    let mut fail = Vec::new();
+    let mut moves = Vec::new();
+    let mut catch_up = Vec::new();
+    let pinned: BTreeMap<&str, Option<&String>> = input
+        .cluster
+        .node_groups
+        .iter()
+        .map(|n| {
+            (
+                n.value.metadata.name.as_str(),
+                n.value.spec.version.as_ref(),
+            )
+        })
+        .collect();
+    for (name, version) in before {
+        let Ok(v) = version.parse::<Minor>() else {
+            continue;
+        };
+        let pin = pinned.get(name.as_str()).copied().flatten();
+        match pin {
+            Some(p) => {
+                if v < from {
+                    fail.push(format!(
+                        "node group {name} is pinned at {p} (spec.version) and runs {v}, behind the control plane's {from}; EKS upgrades the control plane only when managed node groups match it: set its version to \"{from}\" or remove the pin, then plan again"
+                    ));
+                }
+            }
+            None if !pinned.contains_key(name.as_str()) => {
+                if v < from {
+                    fail.push(format!(
+                        "node group {name} (not in git) runs {v}, behind the control plane's {from}; EKS upgrades the control plane only when managed node groups match it: update it or add it to git"
+                    ));
+                }
+            }
+            None => {
+                if v < from {
+                    catch_up.push(name.clone());
+                }
+                if v < to {
+                    moves.push(name.clone());
+                }
+            }
+        }
+    }
+    (gate(Gate::NodeGroups, Outcome::Fail, fail), moves, catch_up)
+}
+
+fn kubelet_gate(input: HopInput<'_>, to: Minor) -> GateResult {
+    let skew = i64::from(input.policy.max_kubelet_skew);
+    let mut fail = Vec::new();
+    if let Some(s) = &input.live.upgrade {
+        for (node, v) in &s.self_managed_nodes {
+            let Ok(m) = v.parse::<Minor>() else {
+                continue;
+            };
+            let behind = to.minors_after(m);
+            if behind > skew {
+                fail.push(format!(
+                    "self-managed node {node} runs kubelet {m}, {behind} minors behind {to} after this hop; the Fleet policy allows {skew} (spec.policy.maxKubeletSkew): replace the node with one built for a newer minor first"
+                ));
+            } else if behind < 0 {
+                fail.push(format!(
+                    "self-managed node {node} runs kubelet {m}, newer than the control plane {to} would be; kubelets may not be newer than the API server"
+                ));
+            }
+        }
+    }
+    gate(Gate::KubeletSkew, Outcome::Fail, fail)
+}
+
+/// Where `to` stands in the EKS calendar on `today`.
+pub fn support_gate(to: Minor, today: Date) -> GateResult {
+    let Some(e) = versions::lookup(to) else {
+        return gate(
+            Gate::Support,
+            Outcome::Fail,
+            vec![format!("Kubernetes {to} is not in keelson's EKS calendar")],
+        );
+    };
+    match e.status(today) {
+        SupportStatus::Unreleased => gate(
+            Gate::Support,
+            Outcome::Fail,
+            vec![format!("EKS does not offer Kubernetes {to} yet (expected {})", e.released)],
+        ),
+        SupportStatus::Unsupported => gate(
+            Gate::Support,
+            Outcome::Fail,
+            vec![format!("Kubernetes {to} left EKS extended support on {}", e.end_of_extended)],
+        ),
+        SupportStatus::Extended => gate(
+            Gate::Support,
+            Outcome::Warn,
+            vec![format!(
+                "Kubernetes {to} is in extended support (extra cost per cluster hour) since {} until {}; plan the next upgrade",
+                e.end_of_standard, e.end_of_extended
+            )],
+        ),
+        SupportStatus::Standard => {
+            let left = e.end_of_standard.days_since(today);
+            if left <= 90 {
+                gate(
+                    Gate::Support,
+                    Outcome::Warn,
+                    vec![format!(
+                        "standard support for Kubernetes {to} ends {} ({left} days); extended support costs extra after that",
+                        e.end_of_standard
+                    )],
+                )
+            } else {
+                gate(Gate::Support, Outcome::Pass, Vec::new())
+            }
+        }
+    }
+}
+
+// ───────────────────────────── transition records ─────────────────────────────
+
+/// The tag key recording a completed hop.
+pub fn transition_key(from: &str, to: &str) -> String {
+    format!("{TRANSITION_TAG_PREFIX}{from}-{to}")
+}
+
+/// Longest EKS tag value.
+const TAG_VALUE_MAX: usize = 256;
+
+/// The tag value recording a hop completed at `at` with these add-on versions:
+/// `t=<secs> name=version ...`, or `t=<secs> addons#<digest>` when the list does not fit
+/// in a tag value.
+pub fn transition_value(at: i64, addons: &BTreeMap<String, String>) -> String {
+    let mut v = format!("t={at}");
+    for (name, version) in addons {
+        v.push_str(&format!(" {name}={version}"));
+    }
+    if v.len() <= TAG_VALUE_MAX {
+        return v;
+    }
+    format!("t={at} addons#{}", addons_digest(addons))
+}
+
+fn addons_digest(addons: &BTreeMap<String, String>) -> String {
+    let text: Vec<String> = addons.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    digest(text.join(" ").as_bytes())[..16].to_string()
+}
+
+/// A parsed transition record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// When the hop completed.
+    pub at: i64,
+    /// Add-on versions after it, when listed.
+    pub addons: BTreeMap<String, String>,
+    /// The digest of the add-on list, when it did not fit.
+    pub addons_digest: Option<String>,
+}
+
+/// Read a transition record's value.
+pub fn parse_transition(value: &str) -> Option<Transition> {
+    let mut parts = value.split_whitespace();
+    let at = parts.next()?.strip_prefix("t=")?.parse().ok()?;
+    let mut t = Transition {
+        at,
+        addons: BTreeMap::new(),
+        addons_digest: None,
+    };
+    for p in parts {
+        if let Some(d) = p.strip_prefix("addons#") {
+            t.addons_digest = Some(d.to_string());
+        } else if let Some((k, v)) = p.split_once('=') {
+            t.addons.insert(k.to_string(), v.to_string());
+        }
+    }
+    Some(t)
+}
+
+/// The hop a cluster is in the middle of, from its `keelson.dev/upgrading` tag.
+pub fn in_progress_hop(tags: &Tags) -> Option<(Minor, Minor)> {
+    let (from, to) = tags.get(UPGRADING_TAG)?.split_once('-')?;
+    Some((from.parse().ok()?, to.parse().ok()?))
+}
+
+/// Transition tags beyond the newest `keep`, to remove when a new one is written (EKS
+/// allows 50 tags per resource).
+pub fn stale_transitions(tags: &Tags, keep: usize) -> Vec<String> {
+    let mut keys: Vec<(Minor, String)> = tags
+        .keys()
+        .filter_map(|k| {
+            let rest = k.strip_prefix(TRANSITION_TAG_PREFIX)?;
+            let to = rest.split_once('-')?.1.parse::<Minor>().ok()?;
+            Some((to, k.clone()))
+        })
+        .collect();
+    keys.sort();
+    let n = keys.len().saturating_sub(keep);
+    keys.into_iter().take(n).map(|(_, k)| k).collect()
+}
+
+/// Whether a tag key is one keelson keeps for upgrades (never drift).
+pub fn is_upgrade_tag(key: &str) -> bool {
+    key == UPGRADING_TAG || key.starts_with(TRANSITION_TAG_PREFIX)
+}
+
+// ───────────────────────────── stages ─────────────────────────────
+
+fn human_time(secs: i64) -> String {
+    let d = Date::from_unix(secs);
+    let rem = secs.rem_euclid(86_400);
+    format!("{d} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// The stage gate: every cluster of an earlier stage completed `from → to` with the same
+/// add-on versions (on the add-ons both have) and soaked for its stage's `soak`.
+///
+/// An earlier-stage cluster already past `to` without a record (created later, or
+/// upgraded before keelson) is not waited for, as long as at least one cluster of the
+/// earlier stages holds a record.
+pub fn stage_gate(
+    input: HopInput<'_>,
+    from: Minor,
+    to: Minor,
+    addons_after: &BTreeMap<String, String>,
+) -> GateResult {
+    let Some(fleet) = &input.repo.fleet else {
+        return gate(Gate::Stage, Outcome::Pass, Vec::new());
+    };
+    let stages = &fleet.value.spec.stages;
+    let rank = |s: &str| stages.iter().position(|st| st.name == s);
+    let Some(mine) = rank(&input.cluster.cluster.value.spec.stage) else {
+        return gate(Gate::Stage, Outcome::Pass, Vec::new());
+    };
+    let key = transition_key(&from.to_string(), &to.to_string());
+    let mut holds = Vec::new();
+    let mut records = 0usize;
+    let mut waited = BTreeSet::new();
+    for c in &input.repo.clusters {
+        let spec = &c.cluster.value.spec;
+        let Some(r) = rank(&spec.stage).filter(|r| *r < mine) else {
+            continue;
+        };
+        let stage = &stages[r];
+        let soak = stage
+            .soak
+            .as_deref()
+            .and_then(crate::config::rules::parse_duration)
+            .unwrap_or(0) as i64;
+        let name = c.name();
+        let Some(live) = input.fleet_live.clusters.get(name) else {
+            holds.push(format!(
+                "waiting for stage {}: cluster {name} does not exist yet, so it has not run {from}→{to}",
+                stage.name
+            ));
+            continue;
+        };
+        waited.insert(stage.name.clone());
+        let record = live
+            .cluster
+            .tags
+            .get(&key)
+            .and_then(|v| parse_transition(v));
+        let Some(record) = record else {
+            let live_v = live.cluster.version.parse::<Minor>().ok();
+            let desired = spec.version.parse::<Minor>().ok();
+            if live_v.is_some_and(|v| v >= to) {
+                continue; // past the target without a record: not part of this rollout
+            }
+            let why = if desired.is_some_and(|d| d < to) {
+                format!(
+                    "its version in git is {} (raise it to {to} or later to run the transition there first)",
+                    spec.version
+                )
+            } else {
+                format!("it runs {}", live.cluster.version)
+            };
+            holds.push(format!(
+                "waiting for stage {}: cluster {name} has not completed {from}→{to} yet; {why}",
+                stage.name
+            ));
+            continue;
+        };
+        records += 1;
+        let mismatch: Vec<String> = match &record.addons_digest {
+            Some(d) => {
+                if *d == addons_digest(addons_after) {
+                    Vec::new()
+                } else {
+                    vec!["the add-on versions differ".to_string()]
+                }
+            }
+            None => addons_after
+                .iter()
+                .filter_map(|(a, v)| {
+                    let theirs = record.addons.get(a)?;
+                    (theirs != v).then(|| format!("{a} ran {theirs} there, would be {v} here"))
+                })
+                .collect(),
+        };
+        if !mismatch.is_empty() {
+            holds.push(format!(
+                "cluster {name} (stage {}) completed {from}→{to} with other add-on versions: {}; pin those versions in git, or run the same transition in stage {} first",
+                stage.name,
+                mismatch.join(", "),
+                stage.name
+            ));
+            continue;
+        }
+        let ready_at = record.at + soak;
+        if input.now < ready_at {
+            holds.push(format!(
+                "stage {} is soaking: cluster {name} completed {from}→{to} at {}; the soak of {} ends {}",
+                stage.name,
+                human_time(record.at),
+                stage.soak.as_deref().unwrap_or("0s"),
+                human_time(ready_at)
+            ));
+        }
+    }
+    if holds.is_empty() && records == 0 && !waited.is_empty() {
+        // Every earlier-stage cluster already runs past the target without having run
+        // this transition under keelson: nothing to wait for, but nothing proves it either.
+        return GateResult {
+            gate: Gate::Stage,
+            outcome: Outcome::Warn,
+            findings: vec![format!(
+                "no cluster of stage {} ran {from}→{to} under keelson (they already run newer versions), so this transition has no earlier-stage evidence",
+                waited.into_iter().collect::<Vec<_>>().join(", ")
+            )],
+        };
+    }
+    gate(Gate::Stage, Outcome::Hold, holds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_values_round_trip_and_fall_back_to_a_digest() {
+        let addons: BTreeMap<String, String> = [
+            ("coredns".to_string(), "v1.11.4-eksbuild.2".to_string()),
+            ("vpc-cni".to_string(), "v1.20.4-eksbuild.1".to_string()),
+        ]
+        .into();
+        let v = transition_value(1_795_392_000, &addons);
+        assert_eq!(
+            v,
+            "t=1795392000 coredns=v1.11.4-eksbuild.2 vpc-cni=v1.20.4-eksbuild.1"
+        );
+        let t = parse_transition(&v).unwrap_or_else(|| unreachable!());
+        assert_eq!(t.at, 1_795_392_000);
+        assert_eq!(t.addons, addons);
+        let many: BTreeMap<String, String> = (0..20)
+            .map(|i| (format!("addon-number-{i}"), format!("v1.{i}.0-eksbuild.1")))
+            .collect();
+        let v = transition_value(5, &many);
+        assert!(v.len() <= 256, "{v}");
+        let t = parse_transition(&v).unwrap_or_else(|| unreachable!());
+        assert_eq!(t.addons_digest.as_deref(), Some(&addons_digest(&many)[..]));
+    }
+
+    #[test]
+    fn only_the_newest_transition_tags_are_kept() {
+        let tags: Tags = [
+            ("team".to_string(), "a".to_string()),
+            (transition_key("1.31", "1.32"), "t=1".to_string()),
+            (transition_key("1.32", "1.33"), "t=2".to_string()),
+            (transition_key("1.33", "1.34"), "t=3".to_string()),
+            (transition_key("1.9", "1.10"), "t=0".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            stale_transitions(&tags, 2),
+            vec![
+                transition_key("1.9", "1.10"),
+                transition_key("1.31", "1.32")
+            ]
+        );
+        assert!(is_upgrade_tag(UPGRADING_TAG));
+        assert!(!is_upgrade_tag("team"));
+    }
+
+    #[test]
+    fn the_support_gate_follows_the_calendar() {
+        let day = Date::new(2026, 11, 24);
+        assert_eq!(support_gate(Minor::v1(33), day).outcome, Outcome::Warn);
+        assert!(support_gate(Minor::v1(33), day).findings[0].contains("extended support"));
+        let soon = support_gate(Minor::v1(34), day);
+        assert_eq!(soon.outcome, Outcome::Warn);
+        assert!(soon.findings[0].contains("(8 days)"), "{:?}", soon.findings);
+        assert_eq!(support_gate(Minor::v1(36), day).outcome, Outcome::Pass);
+        assert_eq!(support_gate(Minor::v1(29), day).outcome, Outcome::Fail);
+        assert_eq!(
+            support_gate(Minor::v1(36), Date::new(2026, 1, 1)).outcome,
+            Outcome::Fail
+        );
+    }
+}
