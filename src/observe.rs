@@ -12,8 +12,8 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::deprecations::live;
 use crate::deprecations::table::ApiTable;
-use crate::deprecations::{helm, live, scan};
 use crate::model::live::*;
 use crate::model::{EKS_NODECLASS_API, KARPENTER_API};
 use crate::ports::{ApiError, ApiResult, Clock, EksApi, KubeApi};
@@ -217,7 +217,10 @@ pub async fn upgrade_signals(
         match ports.kube.list(name, "v1", kind, Some("owner=helm")).await {
             Ok(objects) => {
                 for obj in &objects {
-                    helm_uses(obj, kind, &mut out);
+                    match live::helm_record_uses(obj) {
+                        Ok(uses) => out.api_uses.extend(uses),
+                        Err(e) => out.unreadable.push(format!("Helm record {kind} {e}")),
+                    }
                 }
             }
             Err(e) => out
@@ -257,7 +260,7 @@ pub async fn upgrade_signals(
                     match ports.kube.list(name, &api_version, &kind, None).await {
                         Ok(objects) => {
                             for obj in &objects {
-                                written_uses(&table, obj, &mut out);
+                                out.api_uses.extend(live::written_uses(&table, obj));
                             }
                         }
                         Err(ApiError::NotFound(_)) => {}
@@ -316,87 +319,6 @@ fn kubelet_minor(v: &str) -> Option<String> {
         .take_while(char::is_ascii_digit)
         .collect();
     (!minor.is_empty()).then(|| format!("{major}.{minor}"))
-}
-
-/// The API versions of a Helm release record's deployed manifest and hooks.
-fn helm_uses(obj: &serde_json::Value, kind: &str, out: &mut UpgradeSignals) {
-    let record = obj
-        .pointer("/metadata/name")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("?");
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("default");
-    let release = match helm::decode_record(obj) {
-        Ok(r) => r,
-        Err(e) => {
-            out.unreadable
-                .push(format!("Helm record {kind} {ns}/{record}: {e}"));
-            return;
-        }
-    };
-    // Superseded and uninstalled revisions are history; what is installed is what breaks.
-    if !matches!(
-        release.status.as_str(),
-        "deployed" | "pending-install" | "pending-upgrade" | "pending-rollback" | "failed"
-    ) {
-        return;
-    }
-    let source = format!(
-        "helm release {} (revision {}, chart {}) in namespace {}",
-        release.name, release.revision, release.chart, release.namespace
-    );
-    let mut add = |signal: &str, manifest: &str| {
-        let s = scan::scan(manifest.as_bytes());
-        for obj in &s.objects {
-            out.api_uses.push(ApiUse {
-                signal: signal.to_string(),
-                api_version: obj.api_version.to_string(),
-                kind: obj.kind.to_string(),
-                namespace: obj.namespace.as_deref().map(str::to_string),
-                name: obj.name.as_deref().map(str::to_string),
-                source: source.clone(),
-            });
-        }
-    };
-    add("helm-manifest", &release.manifest);
-    for h in &release.hooks {
-        add("helm-hook", &h.manifest);
-    }
-}
-
-/// The API versions a live object was written with (last-applied annotation,
-/// managedFields) that the deprecated-API table knows.
-fn written_uses(table: &ApiTable, obj: &serde_json::Value, out: &mut UpgradeSignals) {
-    let text = |p: &str| {
-        obj.pointer(p)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-    };
-    let Some(kind) = text("/kind") else {
-        return;
-    };
-    let mut written: Vec<(&str, String)> = Vec::new();
-    if let Ok(Some(w)) = live::last_applied(obj) {
-        written.push(("last-applied", w.api_version));
-    }
-    for w in live::managed_fields(obj) {
-        written.push(("managed-fields", w.api_version));
-    }
-    for (signal, api_version) in written {
-        if table.lookup(&api_version, &kind).is_none() {
-            continue;
-        }
-        out.api_uses.push(ApiUse {
-            signal: signal.to_string(),
-            api_version,
-            kind: kind.clone(),
-            namespace: text("/metadata/namespace"),
-            name: text("/metadata/name"),
-            source: "live object".to_string(),
-        });
-    }
 }
 
 async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster>, ObserveError> {

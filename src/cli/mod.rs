@@ -15,8 +15,10 @@ use crate::config::{self, LoadOptions, Loaded};
 use crate::model::Kind;
 use crate::versions::Date;
 
+pub mod check;
 pub mod deprecations;
 pub mod plan;
+pub mod sim;
 
 /// keelson: GitOps for Amazon EKS fleets.
 #[derive(Debug, Parser)]
@@ -93,6 +95,21 @@ pub enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// The readiness of one cluster for an upgrade: every hop from its live version to
+    /// `--to` (default: the version in git), gate by gate. Exit 0 ready, 2 waiting for
+    /// an earlier stage, 3 blocked, 1 error.
+    Check {
+        /// Options.
+        #[command(flatten)]
+        args: check::CheckArgs,
+    },
+    /// Set up and inspect the simulator for rehearsals: seed clusters at an older minor,
+    /// move its clock, report what upgrades did.
+    Sim {
+        /// What to do.
+        #[command(subcommand)]
+        command: sim::SimCommand,
+    },
     /// Write the observed live state of clusters (AWS and Kubernetes) in the simulator's
     /// state format, so that `--target sim --state FILE` replays it for a rehearsal.
     Snapshot {
@@ -155,6 +172,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { repo, format } => validate(&repo, format, today),
         Command::Schema { out, kind } => schema(out.as_deref(), kind.as_deref()),
         Command::Deprecations { args } => deprecations::deprecations_cmd(&args),
+        Command::Check { args } => check::check_cmd(&args, today),
+        Command::Sim { command } => sim::sim_cmd(&command, today),
         Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,

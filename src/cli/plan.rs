@@ -58,6 +58,21 @@ pub struct TargetArgs {
     /// Simulator speed: `instant`, or virtual seconds per real second while waiting.
     #[arg(long, default_value = "600", value_parser = parse_speed)]
     pub sim_speed: Speed,
+    /// Rehearsal on the simulator only: let hops through this gate (repeatable:
+    /// removed-apis, insights, kubelet-skew, stage), to see what an upgrade would break.
+    /// The failures are shown as notes.
+    #[arg(long = "ignore-gate", value_name = "GATE", value_parser = parse_gate)]
+    pub ignore_gates: Vec<crate::plan::upgrade::Gate>,
+}
+
+fn parse_gate(s: &str) -> Result<crate::plan::upgrade::Gate, String> {
+    use crate::plan::upgrade::Gate;
+    match Gate::parse(s) {
+        Some(g @ (Gate::RemovedApis | Gate::Insights | Gate::KubeletSkew | Gate::Stage)) => Ok(g),
+        _ => Err(format!(
+            "`{s}` is not a gate that can be ignored (removed-apis, insights, kubelet-skew, stage)"
+        )),
+    }
 }
 
 fn parse_speed(s: &str) -> Result<Speed, String> {
@@ -75,6 +90,8 @@ pub struct Connected {
     /// The ports.
     pub ports: Ports,
     sim: Option<Sim>,
+    /// Upgrade gates turned into notes (simulator rehearsals only).
+    pub ignore_gates: BTreeSet<crate::plan::upgrade::Gate>,
 }
 
 impl Connected {
@@ -120,9 +137,15 @@ pub fn connect(
             Ok(Connected {
                 ports,
                 sim: Some(sim),
+                ignore_gates: args.ignore_gates.iter().copied().collect(),
             })
         }
-        Target::Aws => connect_aws(loaded, rt),
+        Target::Aws => {
+            if !args.ignore_gates.is_empty() {
+                bail!("--ignore-gate is for rehearsals on the simulator (--target sim) only; against AWS every gate holds");
+            }
+            connect_aws(loaded, rt)
+        }
     }
 }
 
@@ -177,7 +200,11 @@ fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Connecte
         kube: Arc::new(KubeClients::new(Arc::new(access))),
         clock: Arc::new(crate::ports::SystemClock),
     };
-    Ok(Connected { ports, sim: None })
+    Ok(Connected {
+        ports,
+        sim: None,
+        ignore_gates: BTreeSet::new(),
+    })
 }
 
 /// The role keelson assumes for each cluster: the Cluster's `operatorRoleArn`, else the
@@ -244,7 +271,7 @@ pub fn assumed_roles(
 }
 
 /// Load the repo and stop with its diagnostics if it is invalid.
-fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
+pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
     let loaded = super::load_repo(repo, today)?;
     if loaded.is_valid() {
         for d in &loaded.diagnostics {
@@ -260,7 +287,11 @@ fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
     Ok(None)
 }
 
-fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -> Result<Scope> {
+pub(crate) fn scope_for(
+    loaded: &Loaded,
+    only: &BTreeSet<String>,
+    concurrency: usize,
+) -> Result<Scope> {
     let names: BTreeSet<String> = loaded
         .repo
         .clusters
@@ -350,11 +381,12 @@ pub async fn make_plan(
         &PlanOptions {
             only: only.clone(),
             now,
+            ignore_gates: target.ignore_gates.clone(),
         },
     ))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -546,7 +578,14 @@ pub fn apply_cmd(
     print!("{}", render::text(&plan));
     if !plan.has_changes() {
         target.flush()?;
-        println!("No changes. The live state matches the repository.");
+        if plan.is_held() {
+            println!(
+                "Nothing to apply now: {} waiting for an earlier stage (see the held lines above).",
+                plural(plan.summary.held_clusters, "cluster is", "clusters are")
+            );
+        } else if !plan.is_blocked() {
+            println!("No changes. The live state matches the repository.");
+        }
         return Ok(ExitCode::from(if plan.is_blocked() { 3 } else { 0 }));
     }
     if !auto_approve && !confirm()? {
@@ -563,6 +602,7 @@ pub fn apply_cmd(
     };
     let started = std::time::Instant::now();
     let virtual_start = target.ports.clock.now();
+    let broken_before = broken_counts(&target);
     let report = rt.block_on(apply::apply(&target.ports, &plan, opts, progress));
     target.flush()?;
     let steps: usize = report.clusters.iter().map(|c| c.steps_done).sum();
@@ -583,10 +623,20 @@ pub fn apply_cmd(
             );
         }
     }
+    // A rehearsal on the simulator: what the upgrades broke.
+    if let Some(sim) = target.sim() {
+        let state = sim.snapshot();
+        for (name, c) in &state.clusters {
+            let seen = broken_before.get(name).copied().unwrap_or(0);
+            for b in c.broken.iter().skip(seen) {
+                println!("  cluster {name}: BROKE {b}");
+            }
+        }
+    }
     // Converged? Plan again against what is there now.
     let after = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
-    if after.has_changes() || after.is_blocked() {
+    if after.has_changes() || after.is_blocked() || after.is_held() {
         println!(
             "\nThe live state still differs from the repository:\n{}",
             render::text(&after)
@@ -601,6 +651,28 @@ pub fn apply_cmd(
     } else {
         0
     }))
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// How many broken-object lines each simulated cluster has (none for other targets).
+fn broken_counts(target: &Connected) -> BTreeMap<String, usize> {
+    target
+        .sim()
+        .map(|sim| {
+            sim.snapshot()
+                .clusters
+                .iter()
+                .map(|(n, c)| (n.clone(), c.broken.len()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `keelson snapshot`: the observed live state of some clusters, written in the

@@ -17,6 +17,9 @@
 
 use serde_json::Value;
 
+use super::table::ApiTable;
+use crate::model::live::ApiUse;
+
 /// The annotation `kubectl apply` (client-side) keeps.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -105,6 +108,84 @@ pub fn managed_fields(object: &Value) -> Vec<Written> {
         }
     }
     out
+}
+
+/// The API versions of a Helm release record's installed manifest and hooks (Secret or
+/// ConfigMap, as Helm 3 stores them). Superseded and uninstalled revisions are history
+/// and give nothing.
+///
+/// # Errors
+/// `namespace/name: why` when the record cannot be decoded.
+pub fn helm_record_uses(object: &Value) -> Result<Vec<ApiUse>, String> {
+    let text = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("?");
+    let release = super::helm::decode_record(object).map_err(|e| {
+        format!(
+            "{}/{}: {e}",
+            text("/metadata/namespace"),
+            text("/metadata/name")
+        )
+    })?;
+    if !matches!(
+        release.status.as_str(),
+        "deployed" | "pending-install" | "pending-upgrade" | "pending-rollback" | "failed"
+    ) {
+        return Ok(Vec::new());
+    }
+    let source = format!(
+        "helm release {} (revision {}, chart {}) in namespace {}",
+        release.name, release.revision, release.chart, release.namespace
+    );
+    let mut uses = Vec::new();
+    let mut add = |signal: &str, manifest: &str| {
+        for obj in &super::scan::scan(manifest.as_bytes()).objects {
+            uses.push(ApiUse {
+                signal: signal.to_string(),
+                api_version: obj.api_version.to_string(),
+                kind: obj.kind.to_string(),
+                namespace: obj.namespace.as_deref().map(str::to_string),
+                name: obj.name.as_deref().map(str::to_string),
+                source: source.clone(),
+            });
+        }
+    };
+    add("helm-manifest", &release.manifest);
+    for h in &release.hooks {
+        add("helm-hook", &h.manifest);
+    }
+    Ok(uses)
+}
+
+/// The API versions a live object was written with (last-applied annotation,
+/// managedFields) that the table knows, deprecated or not.
+pub fn written_uses(table: &ApiTable, object: &Value) -> Vec<ApiUse> {
+    let text = |p: &str| {
+        object
+            .pointer(p)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let Some(kind) = text("/kind") else {
+        return Vec::new();
+    };
+    let mut written: Vec<(&str, String)> = Vec::new();
+    if let Ok(Some(w)) = last_applied(object) {
+        written.push(("last-applied", w.api_version));
+    }
+    for w in managed_fields(object) {
+        written.push(("managed-fields", w.api_version));
+    }
+    written
+        .into_iter()
+        .filter(|(_, v)| table.lookup(v, &kind).is_some())
+        .map(|(signal, api_version)| ApiUse {
+            signal: signal.to_string(),
+            api_version,
+            kind: kind.clone(),
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name"),
+            source: "live object".to_string(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

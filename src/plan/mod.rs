@@ -365,6 +365,9 @@ pub struct PlanOptions {
     pub only: BTreeSet<String>,
     /// The time to stamp on the plan.
     pub now: i64,
+    /// Gates whose failures become notes instead of blockers: only for rehearsals on the
+    /// simulator, to see what would break.
+    pub ignore_gates: BTreeSet<upgrade::Gate>,
 }
 
 /// FNV-1a, 64 bits.
@@ -431,6 +434,7 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
                     apis: apis.as_ref(),
                     policy: &policy,
                     now: opts.now,
+                    ignore: &opts.ignore_gates,
                 },
                 c,
                 live.clusters.get(c.name()),
@@ -743,6 +747,7 @@ struct Shared<'a> {
     apis: Option<&'a ApiTable>,
     policy: &'a FleetPolicy,
     now: i64,
+    ignore: &'a BTreeSet<upgrade::Gate>,
 }
 
 struct Ctx<'a> {
@@ -1236,7 +1241,19 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
         let Ok(from) = prev.parse::<Minor>() else {
             break;
         };
-        let check = upgrade::check_hop(input, from, *hop, &addon_versions, &ng_versions, i == 0);
+        let mut check =
+            upgrade::check_hop(input, from, *hop, &addon_versions, &ng_versions, i == 0);
+        for g in check.gates.iter_mut() {
+            if shared.ignore.contains(&g.gate) && g.outcome > upgrade::Outcome::Warn {
+                for f in &g.findings {
+                    cx.notes.push(format!(
+                        "upgrade {from}→{hop}: IGNORED on request ({}): {f}",
+                        g.gate.as_str()
+                    ));
+                }
+                g.outcome = upgrade::Outcome::Pass;
+            }
+        }
         match check.outcome() {
             upgrade::Outcome::Fail => {
                 for f in check.findings(upgrade::Outcome::Fail) {

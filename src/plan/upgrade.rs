@@ -44,6 +44,23 @@ pub enum Gate {
 }
 
 impl Gate {
+    /// Every gate.
+    pub const ALL: &'static [Gate] = &[
+        Gate::Signals,
+        Gate::RemovedApis,
+        Gate::Insights,
+        Gate::Addons,
+        Gate::NodeGroups,
+        Gate::KubeletSkew,
+        Gate::Support,
+        Gate::Stage,
+    ];
+
+    /// The gate of a name.
+    pub fn parse(s: &str) -> Option<Gate> {
+        Gate::ALL.iter().copied().find(|g| g.as_str() == s)
+    }
+
     /// The name used in every output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -509,6 +526,76 @@ pub fn support_gate(to: Minor, today: Date) -> GateResult {
                 gate(Gate::Support, Outcome::Pass, Vec::new())
             }
         }
+    }
+}
+
+/// The readiness of one cluster for the path from its live version to `to`: every hop
+/// judged, as if the hops before it had been made (add-ons and node groups moved).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Cluster.
+    pub cluster: String,
+    /// Its stage.
+    pub stage: String,
+    /// Live minor.
+    pub live_version: String,
+    /// Target minor.
+    pub target: String,
+    /// The hops, in order.
+    pub hops: Vec<HopCheck>,
+}
+
+impl Readiness {
+    /// The worst verdict over every hop.
+    pub fn outcome(&self) -> Outcome {
+        self.hops
+            .iter()
+            .map(HopCheck::outcome)
+            .max()
+            .unwrap_or(Outcome::Pass)
+    }
+}
+
+/// Judge every hop from the live version to `to`.
+pub fn readiness(input: HopInput<'_>, to: Minor) -> Readiness {
+    let live = &input.live.cluster;
+    let mut addons: BTreeMap<String, String> = input
+        .live
+        .addons
+        .iter()
+        .map(|(k, a)| (k.clone(), a.version.clone()))
+        .collect();
+    let mut node_groups: BTreeMap<String, String> = input
+        .live
+        .node_groups
+        .iter()
+        .map(|(k, n)| (k.clone(), n.spec.version.clone().unwrap_or_default()))
+        .collect();
+    let mut hops = Vec::new();
+    if let Ok(mut from) = live.version.parse::<Minor>() {
+        let mut first = true;
+        while from < to {
+            let next = from.next();
+            let check = check_hop(input, from, next, &addons, &node_groups, first);
+            addons = check.addons_after.clone();
+            for n in check
+                .node_group_moves
+                .iter()
+                .chain(&check.node_group_catch_up)
+            {
+                node_groups.insert(n.clone(), next.to_string());
+            }
+            hops.push(check);
+            first = false;
+            from = next;
+        }
+    }
+    Readiness {
+        cluster: input.cluster.name().to_string(),
+        stage: input.cluster.cluster.value.spec.stage.clone(),
+        live_version: live.version.clone(),
+        target: to.to_string(),
+        hops,
     }
 }
 

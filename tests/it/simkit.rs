@@ -63,6 +63,7 @@ pub async fn plan_for(sim: &Sim, loaded: &Loaded) -> Plan {
         &PlanOptions {
             only: BTreeSet::new(),
             now: sim_now(sim),
+            ignore_gates: BTreeSet::new(),
         },
     )
 }

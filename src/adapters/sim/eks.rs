@@ -272,6 +272,7 @@ fn apply_change(c: &mut SimCluster, change: &PendingChange) {
         PendingChange::Version { version } => {
             c.live.version = version.clone();
             c.live.platform_version = "eks.1".into();
+            super::kube::record_removals(c);
         }
         PendingChange::Config { change } => match change {
             ClusterConfigUpdate::Logging { enabled } => c.live.logging = enabled.clone(),
@@ -451,6 +452,7 @@ impl EksApi for Sim {
                 pod_identities: BTreeMap::new(),
                 kube: BTreeMap::new(),
                 insights: Vec::new(),
+                broken: Vec::new(),
             };
             // What EKS creates on its own: the creator's admin entry, and the Auto Mode
             // node role's entry. Neither carries keelson's marker.

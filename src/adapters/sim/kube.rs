@@ -5,10 +5,15 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::Sim;
-use crate::model::live::Status;
+use std::collections::BTreeSet;
+
+use super::{Sim, SimCluster};
+use crate::deprecations::live::{helm_record_uses, written_uses};
+use crate::deprecations::table::{split_api_version, ApiTable, Status as ApiStatus, Targets};
+use crate::model::live::{ApiUse, Insight, InsightStatus, Status};
 use crate::model::{EKS_NODECLASS_API, KARPENTER_API};
 use crate::ports::{ApiError, ApiResult, KubeApi};
+use crate::versions::Minor;
 
 /// Group/versions every simulated cluster serves.
 const BASE_GROUP_VERSIONS: &[&str] = &[
@@ -30,6 +35,122 @@ const BASE_GROUP_VERSIONS: &[&str] = &[
     "certificates.k8s.io/v1",
     "events.k8s.io/v1",
 ];
+
+/// Group/versions a simulated cluster serves: the stable ones, every beta or GA version
+/// the deprecated-API table has not seen removed by the cluster's minor, and Auto Mode's.
+fn served(c: &SimCluster) -> BTreeSet<String> {
+    let mut v: BTreeSet<String> = BASE_GROUP_VERSIONS.iter().map(|s| s.to_string()).collect();
+    if c.live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled) {
+        v.insert(KARPENTER_API.into());
+        v.insert(EKS_NODECLASS_API.into());
+    }
+    let minor = c.live.version.parse::<Minor>().ok();
+    if let (Ok(table), Some(minor)) = (ApiTable::builtin(), minor) {
+        for e in table.entries() {
+            if e.component.is_none()
+                && e.version != "*"
+                && !e.version.contains("alpha")
+                && e.removed_in.is_none_or(|r| r > minor)
+            {
+                v.insert(e.api_version());
+            }
+        }
+    }
+    v
+}
+
+/// After the control plane moved to a new minor: every Helm release and object that was
+/// written with an API that minor no longer serves is recorded as broken, and EKS-style
+/// an ERROR insight names them.
+pub(super) fn record_removals(c: &mut SimCluster) {
+    let Ok(minor) = c.live.version.parse::<Minor>() else {
+        return;
+    };
+    let Ok(table) = ApiTable::builtin() else {
+        return;
+    };
+    let targets = Targets::kubernetes(minor);
+    let mut broken = Vec::new();
+    for obj in c.kube.values() {
+        let is_helm = obj
+            .pointer("/metadata/labels/owner")
+            .and_then(Value::as_str)
+            == Some("helm");
+        let mut uses = if is_helm {
+            helm_record_uses(obj).unwrap_or_default()
+        } else {
+            written_uses(&table, obj)
+        };
+        // An object kept at a version no longer served (seeded state) breaks too.
+        if let (Some(api), Some(kind)) = (
+            obj.get("apiVersion").and_then(Value::as_str),
+            obj.get("kind").and_then(Value::as_str),
+        ) {
+            if !is_helm && uses.is_empty() {
+                uses.push(ApiUse {
+                    signal: "stored".into(),
+                    api_version: api.to_string(),
+                    kind: kind.to_string(),
+                    namespace: obj
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    name: obj
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    source: "live object".into(),
+                });
+            }
+        }
+        for u in uses {
+            // Only what this minor removed: what broke earlier was reported then.
+            let removed = table
+                .classify(&u.api_version, &u.kind, &targets)
+                .is_some_and(|v| {
+                    v.status == ApiStatus::Removed
+                        && v.entry.component.is_none()
+                        && v.entry.removed_in == Some(minor)
+                });
+            if removed {
+                let object = match (&u.namespace, &u.name) {
+                    (Some(ns), Some(n)) => format!("{} {ns}/{n}", u.kind),
+                    (None, Some(n)) => format!("{} {n}", u.kind),
+                    _ => u.kind.clone(),
+                };
+                let consequence = if is_helm {
+                    "helm upgrade and rollback of the release now fail"
+                } else {
+                    "re-applying it as written now fails"
+                };
+                broken.push(format!(
+                    "after the upgrade to {minor}: {} ({}): {object} uses {}, no longer served; {consequence}",
+                    u.source, u.signal, u.api_version
+                ));
+            }
+        }
+    }
+    broken.sort();
+    broken.dedup();
+    if broken.is_empty() {
+        return;
+    }
+    c.insights.push(Insight {
+        id: format!("removed-apis-{minor}"),
+        name: format!("Objects using APIs removed in {minor}"),
+        category: "UPGRADE_READINESS".into(),
+        kubernetes_version: Some(minor.to_string()),
+        status: InsightStatus::Error,
+        reason: format!(
+            "{} object(s) or Helm release(s) use APIs Kubernetes {minor} no longer serves",
+            broken.len()
+        ),
+        description: "Checks for API versions removed by the current minor.".into(),
+        recommendation: Some("move them to the replacement APIs".into()),
+        deprecations: Vec::new(),
+    });
+    c.broken.extend(broken);
+}
 
 fn key(kind: &str, name: &str) -> String {
     format!("{kind}/{name}")
@@ -121,12 +242,7 @@ impl KubeApi for Sim {
                 .clusters
                 .get(cluster)
                 .ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
-            let mut v: Vec<String> = BASE_GROUP_VERSIONS.iter().map(|s| s.to_string()).collect();
-            if c.live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled) {
-                v.push(KARPENTER_API.into());
-                v.push(EKS_NODECLASS_API.into());
-            }
-            Ok(v)
+            Ok(served(c).into_iter().collect())
         })
     }
 
@@ -142,10 +258,21 @@ impl KubeApi for Sim {
                 .clusters
                 .get(cluster)
                 .ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
+            if !served(c).contains(api_version) {
+                return Err(ApiError::NotFound(format!(
+                    "the server could not find the requested resource ({kind} in {api_version})"
+                )));
+            }
             let want = label_selector.and_then(|l| l.split_once('='));
+            let group = split_api_version(api_version).0;
             Ok(c.kube
                 .values()
-                .filter(|o| o["apiVersion"] == api_version && o["kind"] == kind)
+                .filter(|o| {
+                    o["kind"] == kind
+                        && o["apiVersion"]
+                            .as_str()
+                            .is_some_and(|v| split_api_version(v).0 == group)
+                })
                 .filter(|o| match want {
                     Some((k, v)) => {
                         o.pointer("/metadata/labels")
@@ -155,7 +282,12 @@ impl KubeApi for Sim {
                     }
                     None => true,
                 })
-                .cloned()
+                .map(|o| {
+                    // The API server answers in the version asked for.
+                    let mut o = o.clone();
+                    o["apiVersion"] = Value::String(api_version.to_string());
+                    o
+                })
                 .collect())
         })
     }
@@ -167,6 +299,12 @@ impl KubeApi for Sim {
                 return Err(ApiError::Unavailable(format!("cluster {cluster} API server is not reachable ({:?})", c.live.status)));
             }
             let (api, kind, name) = object_key(object)?;
+            if !served(c).contains(&api) {
+                return Err(ApiError::NotFound(format!(
+                    "no matches for kind \"{kind}\" in version \"{api}\" (Kubernetes {} does not serve it)",
+                    c.live.version
+                )));
+            }
             let auto = c.live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled);
             if (api == KARPENTER_API || api == EKS_NODECLASS_API) && !auto {
                 return Err(ApiError::NotFound(format!("no matches for kind \"{kind}\" in version \"{api}\" (EKS Auto Mode compute is not enabled)")));

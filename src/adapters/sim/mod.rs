@@ -158,6 +158,10 @@ pub struct SimCluster {
     /// Upgrade insights EKS reports for the cluster.
     #[serde(default)]
     pub insights: Vec<Insight>,
+    /// What broke when the control plane stopped serving an API (Helm releases and
+    /// objects last written with it), one line each, as a rehearsal reports it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<String>,
 }
 
 /// The whole simulated account, as saved to the state file.
@@ -590,7 +594,12 @@ pub fn state_from_live(live: &LiveState, now: i64) -> SimState {
                 .map(|p| (p.association_id.clone(), p.clone()))
                 .collect(),
             kube: o.kube_objects.clone(),
-            insights: Vec::new(),
+            insights: o
+                .upgrade
+                .as_ref()
+                .map(|u| u.insights.clone())
+                .unwrap_or_default(),
+            broken: Vec::new(),
         };
         if let Some(account) = o.cluster.arn.split(':').nth(4).filter(|a| !a.is_empty()) {
             state.account = account.to_string();

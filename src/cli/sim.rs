@@ -1,0 +1,254 @@
+//! `keelson sim`: set up and inspect the simulator for rehearsals.
+//!
+//! - `seed --version 1.N`: create every cluster of the repository on the simulator as if
+//!   the repository had been applied at an older minor, so that `plan`/`apply` then show
+//!   the upgrade the repository asks for;
+//! - `advance DURATION`: move the simulator's clock (finishing what is due), e.g. past a
+//!   stage's soak;
+//! - `report`: per cluster, its version, transition records, insights and what broke.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use super::plan::{connect, load_valid, make_plan, runtime, Target, TargetArgs};
+use crate::adapters::sim::{Sim, Speed};
+use crate::apply::{self, ApplyOptions, Quiet};
+use crate::model::live::{InsightStatus, TRANSITION_TAG_PREFIX, UPGRADING_TAG};
+use crate::ports::Clock;
+use crate::versions::{Date, Minor};
+
+/// `keelson sim` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Create the repository's clusters on the simulator at an older minor (node groups
+    /// and add-ons to match), ready for an upgrade rehearsal.
+    Seed {
+        /// Target options (`--repo`, `--state`).
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The minor every cluster starts at.
+        #[arg(long, value_name = "1.N")]
+        version: String,
+    },
+    /// Move the simulator's clock forward, e.g. `2h` or `1d`.
+    Advance {
+        /// The config repo (the state defaults to `.keelson/sim.json` under it).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Simulator state file.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// How far, e.g. `90m`, `2h`, `1d`.
+        duration: String,
+    },
+    /// Print each simulated cluster's version, transition records, insights and what
+    /// broke in upgrades.
+    Report {
+        /// The config repo (the state defaults to `.keelson/sim.json` under it).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Simulator state file.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+}
+
+fn state_path(repo: &std::path::Path, state: Option<&PathBuf>) -> PathBuf {
+    state
+        .cloned()
+        .unwrap_or_else(|| repo.join(".keelson").join("sim.json"))
+}
+
+/// Run a `keelson sim` subcommand.
+///
+/// # Errors
+/// Unreadable repo or state, a bad version or duration.
+pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
+    match cmd {
+        SimCommand::Seed { target, version } => seed(target, version, today),
+        SimCommand::Advance {
+            repo,
+            state,
+            duration,
+        } => {
+            let Some(secs) = crate::config::rules::parse_duration(duration) else {
+                bail!("`{duration}` is not a duration such as 90m, 2h or 1d");
+            };
+            let path = state_path(repo, state.as_ref());
+            if !path.exists() {
+                bail!(
+                    "no simulator state at {}; run `keelson sim seed` or `keelson apply` first",
+                    path.display()
+                );
+            }
+            let sim = Sim::open(&path, 0, Speed::Instant)?;
+            let now = sim.now();
+            sim.advance_to(now + secs as i64);
+            sim.flush()?;
+            println!(
+                "simulator clock: {} → {}",
+                stamp(now),
+                stamp(now + secs as i64)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SimCommand::Report { repo, state } => {
+            let path = state_path(repo, state.as_ref());
+            let sim = Sim::open(&path, 0, Speed::Instant)
+                .with_context(|| format!("opening {}", path.display()))?;
+            print!("{}", report(&sim));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn stamp(secs: i64) -> String {
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02} UTC",
+        Date::from_unix(secs),
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+fn seed(args: &TargetArgs, version: &str, today: Date) -> Result<ExitCode> {
+    if args.target != Target::Sim {
+        bail!("`keelson sim seed` works on the simulator only");
+    }
+    let minor: Minor = version
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--version `{version}` is not a minor such as 1.33"))?;
+    let Some(mut loaded) = load_valid(&args.repo, today)? else {
+        return Ok(ExitCode::from(1));
+    };
+    for c in &mut loaded.repo.clusters {
+        c.cluster.value.spec.version = minor.to_string();
+        for ng in &mut c.node_groups {
+            let pinned = ng
+                .value
+                .spec
+                .version
+                .as_deref()
+                .and_then(|v| v.parse::<Minor>().ok());
+            if pinned.is_some_and(|p| p > minor) {
+                ng.value.spec.version = Some(minor.to_string());
+            }
+        }
+        for a in &mut c.addons {
+            if !matches!(a.value.spec.version.as_str(), "latest" | "default") {
+                a.value.spec.version = "default".into();
+            }
+        }
+    }
+    let rt = runtime()?;
+    let target = connect(args, &loaded, &rt)?;
+    let plan = rt.block_on(make_plan(
+        &target,
+        &loaded,
+        &BTreeSet::new(),
+        args.concurrency,
+    ))?;
+    if plan.is_blocked() {
+        print!("{}", crate::plan::render::text(&plan));
+        bail!("the repository cannot be created at {minor} on the simulator (see above)");
+    }
+    let report = rt.block_on(apply::apply(
+        &target.ports,
+        &plan,
+        ApplyOptions {
+            concurrency: args.concurrency,
+            ..ApplyOptions::default()
+        },
+        Arc::new(Quiet),
+    ));
+    // The clusters' other manifests, as the team's own pipeline would have applied them
+    // (client-side), so that a rehearsal sees the API versions they were written with.
+    let mut manifests = 0usize;
+    if report.ok() {
+        for c in &loaded.repo.clusters {
+            for m in &c.manifests {
+                let Some(name) = &m.name else {
+                    continue;
+                };
+                let mut meta = serde_json::json!({ "name": name });
+                if let Some(ns) = &m.namespace {
+                    meta["namespace"] = serde_json::json!(ns);
+                }
+                let obj = serde_json::json!({
+                    "apiVersion": m.api_version,
+                    "kind": m.kind,
+                    "metadata": meta,
+                });
+                match rt.block_on(target.ports.kube.apply(
+                    c.name(),
+                    &obj,
+                    "kubectl-client-side-apply",
+                )) {
+                    Ok(_) => manifests += 1,
+                    Err(e) => eprintln!(
+                        "note: {}:{}: not placed on the simulator: {e}",
+                        m.origin.file, m.origin.line
+                    ),
+                }
+            }
+        }
+    }
+    target.flush()?;
+    if !report.ok() {
+        for c in &report.clusters {
+            if let Some(e) = &c.error {
+                eprintln!("cluster {}: {e}", c.name);
+            }
+        }
+        bail!("seeding the simulator failed");
+    }
+    println!(
+        "seeded {} cluster(s) at Kubernetes {minor} on the simulator ({} steps), and {manifests} manifest(s) as a pipeline would have applied them",
+        report.clusters.len(),
+        report.clusters.iter().map(|c| c.steps_done).sum::<usize>()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text of `keelson sim report`.
+pub fn report(sim: &Sim) -> String {
+    let state = sim.snapshot();
+    let mut out = String::new();
+    let _ = writeln!(out, "simulator clock: {}", stamp(state.now));
+    for (name, c) in &state.clusters {
+        let _ = writeln!(
+            out,
+            "\ncluster {name}: Kubernetes {} ({:?})",
+            c.live.version, c.live.status
+        );
+        if let Some(hop) = c.live.tags.get(UPGRADING_TAG) {
+            let _ = writeln!(out, "  upgrade in progress: {hop}");
+        }
+        for (k, v) in &c.live.tags {
+            if let Some(hop) = k.strip_prefix(TRANSITION_TAG_PREFIX) {
+                let at = crate::plan::upgrade::parse_transition(v)
+                    .map(|t| stamp(t.at))
+                    .unwrap_or_else(|| "?".into());
+                let _ = writeln!(out, "  completed {hop} at {at}");
+            }
+        }
+        for i in c
+            .insights
+            .iter()
+            .filter(|i| i.status != InsightStatus::Passing)
+        {
+            let _ = writeln!(out, "  insight {:?}: {} — {}", i.status, i.name, i.reason);
+        }
+        for b in &c.broken {
+            let _ = writeln!(out, "  BROKE {b}");
+        }
+    }
+    out
+}
