@@ -536,7 +536,7 @@ fn release_json(status: &str, revision: u64) -> serde_json::Value {
 }
 
 /// Helm's payload: base64 of the gzipped JSON.
-fn payload(release: &serde_json::Value) -> String {
+pub fn payload(release: &serde_json::Value) -> String {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(release.to_string().as_bytes()).unwrap();
     base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())
@@ -549,7 +549,7 @@ fn record_yaml(kind: &str, status: &str, revision: u64, data: &str) -> String {
     )
 }
 
-fn secret_data(release: &serde_json::Value) -> String {
+pub fn secret_data(release: &serde_json::Value) -> String {
     base64::engine::general_purpose::STANDARD.encode(payload(release))
 }
 

@@ -16,5 +16,6 @@ mod schemas;
 mod sim;
 mod simkit;
 mod token;
+mod upgrade;
 mod util;
 mod validate_cli;

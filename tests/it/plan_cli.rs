@@ -31,7 +31,7 @@ fn fleet() -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-fn copy(from: &Path, to: &Path) {
+pub fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
