@@ -119,6 +119,10 @@ pub fn cluster_text(c: &ClusterPlan) -> String {
     let mut out = String::new();
     let state = if !c.blocked.is_empty() {
         "BLOCKED".to_string()
+    } else if !c.held.is_empty() && c.steps.is_empty() {
+        "upgrade held".to_string()
+    } else if !c.held.is_empty() {
+        format!("{}; upgrade held", counts(c))
     } else {
         counts(c)
     };
