@@ -231,7 +231,7 @@ pub async fn upgrade_signals(
     // How live objects were written, for every kind the table has a removal for between
     // the live version and the target.
     let live_version = o.cluster.version.parse::<Minor>().ok();
-    if let Ok(table) = ApiTable::builtin() {
+    if let Some(table) = ApiTable::shared() {
         match ports.kube.served_versions(name).await {
             Ok(served) => {
                 let served: BTreeSet<String> = served.into_iter().collect();
@@ -260,7 +260,7 @@ pub async fn upgrade_signals(
                     match ports.kube.list(name, &api_version, &kind, None).await {
                         Ok(objects) => {
                             for obj in &objects {
-                                out.api_uses.extend(live::written_uses(&table, obj));
+                                out.api_uses.extend(live::written_uses(table, obj));
                             }
                         }
                         Err(ApiError::NotFound(_)) => {}

@@ -73,13 +73,13 @@ pub fn check_cmd(args: &CheckArgs, today: Date) -> Result<ExitCode> {
         .as_ref()
         .map(|f| f.value.spec.policy.clone())
         .unwrap_or_default();
-    let apis = ApiTable::builtin().ok();
+    let apis = ApiTable::shared();
     let input = HopInput {
         cluster: config,
         live: observed,
         repo: &loaded.repo,
         fleet_live: &live,
-        apis: apis.as_ref(),
+        apis,
         policy: &policy,
         now: target.ports.clock.now(),
     };

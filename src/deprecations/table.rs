@@ -150,6 +150,13 @@ impl ApiTable {
         Ok(t)
     }
 
+    /// The built-in table, parsed once per process and shared; `None` only if the shipped
+    /// file failed to parse (a test reads it).
+    pub fn shared() -> Option<&'static ApiTable> {
+        static TABLE: std::sync::OnceLock<Option<ApiTable>> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| ApiTable::builtin().ok()).as_ref()
+    }
+
     /// Add entries. A later entry wins over an earlier one for the same group, version
     /// and kind, so `--extra-rules` can correct the built-in table.
     pub fn extend(&mut self, entries: Vec<ApiEntry>) {

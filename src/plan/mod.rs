@@ -420,7 +420,7 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
     let selected = |name: &str| opts.only.is_empty() || opts.only.contains(name);
     // The deprecated-API table is built in; it cannot fail to parse in a released build,
     // and the gate is skipped (not the plan) if it ever did.
-    let apis = ApiTable::builtin().ok();
+    let apis = ApiTable::shared();
     let mut clusters: Vec<ClusterPlan> = repo
         .clusters
         .iter()
@@ -431,7 +431,7 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
                     fleet: &fleet,
                     repo,
                     fleet_live: live,
-                    apis: apis.as_ref(),
+                    apis,
                     policy: &policy,
                     now: opts.now,
                     ignore: &opts.ignore_gates,

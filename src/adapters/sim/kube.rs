@@ -45,7 +45,7 @@ fn served(c: &SimCluster) -> BTreeSet<String> {
         v.insert(EKS_NODECLASS_API.into());
     }
     let minor = c.live.version.parse::<Minor>().ok();
-    if let (Ok(table), Some(minor)) = (ApiTable::builtin(), minor) {
+    if let (Some(table), Some(minor)) = (ApiTable::shared(), minor) {
         for e in table.entries() {
             if e.component.is_none()
                 && e.version != "*"
@@ -66,7 +66,7 @@ pub(super) fn record_removals(c: &mut SimCluster) {
     let Ok(minor) = c.live.version.parse::<Minor>() else {
         return;
     };
-    let Ok(table) = ApiTable::builtin() else {
+    let Some(table) = ApiTable::shared() else {
         return;
     };
     let targets = Targets::kubernetes(minor);
@@ -79,7 +79,7 @@ pub(super) fn record_removals(c: &mut SimCluster) {
         let mut uses = if is_helm {
             helm_record_uses(obj).unwrap_or_default()
         } else {
-            written_uses(&table, obj)
+            written_uses(table, obj)
         };
         // An object kept at a version no longer served (seeded state) breaks too.
         if let (Some(api), Some(kind)) = (
