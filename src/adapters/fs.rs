@@ -53,6 +53,13 @@ pub struct PendingFile {
     len: u64,
 }
 
+impl PendingFile {
+    /// The path relative to the repository root, `/`-separated.
+    pub fn rel(&self) -> &str {
+        &self.rel
+    }
+}
+
 /// The files of a repo, found but not read: a [`FileSource`] that reads each file when
 /// the loader asks for it, so that reading overlaps with parsing on the loader's threads.
 #[derive(Debug, Default)]

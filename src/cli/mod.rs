@@ -17,6 +17,7 @@ use crate::versions::Date;
 
 pub mod deprecations;
 pub mod plan;
+pub mod run;
 
 /// keelson: GitOps for Amazon EKS fleets.
 #[derive(Debug, Parser)]
@@ -110,6 +111,14 @@ pub enum Command {
         #[command(flatten)]
         args: deprecations::DeprecationsArgs,
     },
+    /// The daemon: watch the repository (a local directory or a git remote), plan every
+    /// change, apply per Fleet policy, detect drift, serve status and metrics. With --once:
+    /// one full sync, exit 0 converged, 2 changes pending, 3 blocked, 1 error.
+    Run {
+        /// Options.
+        #[command(flatten)]
+        args: Box<run::RunArgs>,
+    },
     /// Print or write the JSON Schemas of every kind.
     Schema {
         /// Write one file per kind into this directory instead of printing.
@@ -155,6 +164,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { repo, format } => validate(&repo, format, today),
         Command::Schema { out, kind } => schema(out.as_deref(), kind.as_deref()),
         Command::Deprecations { args } => deprecations::deprecations_cmd(&args),
+        Command::Run { args } => run::run_cmd(&args, today),
         Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,
