@@ -10,7 +10,8 @@
 #   - CHANGES times: one file of one cluster changed (a node group's maxSize), the time
 #     from the write to the new plan published on /status (lastSync.finishedMs), and that
 #     exactly one cluster was re-planned (lastSync.planned == 1, kind incremental).
-# Knobs: CLUSTERS=1000, CHANGES=40, SEED=1, KEELSON_TODAY=2026-11-23.
+# Knobs: CLUSTERS=1000, CHANGES=40, SEED=1, KEELSON_TODAY=2026-11-23, SKIP_BUILD=1 (use the
+# release binaries already built).
 # Goals: idle RSS <= 30 MiB; the one-file change planned in <= 300 ms at p95.
 set -euo pipefail
 
@@ -30,8 +31,10 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 mkdir -p "$OUT"
-log "building (release)"
-cargo build --release --quiet --bin keelson --example gen-fleet
+if [[ -z ${SKIP_BUILD:-} ]]; then
+    log "building (release)"
+    cargo build --release --quiet --bin keelson --example gen-fleet
+fi
 
 log "generating $CLUSTERS clusters into $FLEET"
 rm -rf "$FLEET" "$STATE"

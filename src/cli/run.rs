@@ -127,6 +127,10 @@ fn log(msg: &str) {
 /// Bad options, an unreadable secret or signers file, an address in use, a lock file
 /// that cannot be opened.
 pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
+    crate::daemon::tune_allocator();
+    // Compile the JSON Schemas on this thread: they live as long as the process, and
+    // belong in the main allocator arena rather than among a sync's short-lived data.
+    let _ = crate::config::schema::Schemas::get();
     let rt = runtime()?;
     let secret = match &args.webhook_secret_file {
         Some(p) => {
@@ -415,7 +419,8 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
         let mut once_code: Option<u8> = None;
         if let Some(rev) = candidate {
             shared.status().phase = Phase::Syncing;
-            let changed = if full {
+            // A new git revision is a new directory: always loaded in full.
+            let changed = if full || matches!(src, Src::Git(_)) {
                 None
             } else {
                 Some(std::mem::take(&mut files))
@@ -426,7 +431,21 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
                 "full sync"
             };
             let started = Instant::now();
-            let outcome = reconciler.sync(&rt, &rev, changed.as_deref());
+            // The sync runs on its own thread, so that its many short-lived allocations
+            // land in another malloc arena than the little that outlives it, which is
+            // copied back afterwards: the idle daemon then returns nearly all of the
+            // sync's memory (see `compact`).
+            let outcome = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| reconciler.sync(&rt, &rev, changed.as_deref()))
+                    .join()
+            })
+            .unwrap_or_else(|_| Outcome::Error {
+                message: "the sync stopped on an internal error; see the log".into(),
+                transient: true,
+            });
+            reconciler.compact();
+            shared.compact();
             files.clear();
             match outcome {
                 Outcome::Done(code) => {
@@ -525,7 +544,13 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
 
-        // Wait for a change, a webhook, a timer or a signal.
+        // Wait for a change, a webhook, a timer or a signal. The loader frees its
+        // parse trees on a helper thread after a large load; give that memory back
+        // once it is done.
+        if let Ok(w) = rx.recv_timeout(Duration::from_millis(300)) {
+            let _ = tx.send(w);
+        }
+        crate::daemon::trim_memory();
         let mut deadline = next_resync;
         if matches!(src, Src::Git(_)) {
             deadline = deadline.min(next_fetch);

@@ -70,6 +70,16 @@ impl Shared {
         self.status.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Copy the status into fresh allocations made by the calling thread. A sync runs on
+    /// its own thread, whose malloc arena it fills with short-lived data; the per-cluster
+    /// status it leaves behind would otherwise pin pages of that arena, scattered among
+    /// freed memory, for as long as the daemon idles.
+    pub fn compact(&self) {
+        let mut st = self.status();
+        let fresh = st.clone();
+        *st = fresh;
+    }
+
     /// Wake the loop.
     pub fn wake(&self, w: Wake) {
         let tx = self.wake.lock().unwrap_or_else(|p| p.into_inner());
@@ -113,13 +123,38 @@ pub fn rfc3339(t: i64) -> String {
     )
 }
 
+/// Limit glibc to two malloc arenas (the loader parses on several threads, and each
+/// thread's arena otherwise keeps its own high-water mark for the life of the daemon),
+/// and map large buffers on their own.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before the daemon's
+    // threads allocate much.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        // A fixed threshold: buffers from 256 KiB up (file contents, the simulator's
+        // state) are mapped and unmapped on their own instead of growing an arena.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// Give freed memory back to the system (glibc keeps it otherwise), so the idle daemon
 /// stays small after a sync of a large fleet.
 pub fn trim_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
+    {
+        // SAFETY: malloc_trim and mallinfo2 only walk the allocator's own structures.
+        let info = unsafe {
+            libc::malloc_trim(0);
+            libc::mallinfo2()
+        };
+        tracing::debug!(
+            heap_in_use = info.uordblks,
+            heap_free = info.fordblks,
+            mmapped = info.hblkhd,
+            arenas = info.arena,
+            "returned free memory"
+        );
     }
 }
 

@@ -13,12 +13,12 @@
 //! (the Fleet), observes that one cluster and plans it alone; anything else, or a change
 //! that renames a cluster, reloads everything.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::adapters::fs::{walk_repo, RepoWalk};
+use crate::adapters::fs::{pending_file, walk_repo, walk_repo_from};
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::cli::plan::{connect, make_plan, Connected, Target, TargetArgs};
 use crate::config::{self, LoadOptions, Loaded};
@@ -31,6 +31,19 @@ use super::journal::{Event, Journal};
 use super::metrics::FleetGauges;
 use super::status::{self, ClusterStatus, Counts, Decision, Facts};
 use super::Shared;
+
+/// Whether `rel` lies inside one of `dirs` (cluster directories; the root counts only
+/// when it is one).
+fn under_any(rel: &str, dirs: &HashSet<&str>) -> bool {
+    let mut cur = rel;
+    while let Some(i) = cur.rfind('/') {
+        cur = &cur[..i];
+        if dirs.contains(cur) {
+            return true;
+        }
+    }
+    dirs.contains("")
+}
 
 /// A revision of the repository, checked out in a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +91,8 @@ struct Index {
     dir: PathBuf,
     /// Cluster directory (relative) → cluster name.
     clusters: BTreeMap<String, String>,
+    /// Files outside every cluster directory (the Fleet), relative.
+    outside: Vec<String>,
 }
 
 /// The reconciler: everything that lives from one sync to the next.
@@ -131,6 +146,20 @@ impl Reconciler {
             failed: BTreeMap::new(),
             index: None,
         }
+    }
+
+    /// Copy what outlives a sync into fresh allocations made by the calling thread (see
+    /// [`super::Shared::compact`]).
+    pub fn compact(&mut self) {
+        if let Some(i) = &self.index {
+            self.index = Some(Index {
+                dir: i.dir.clone(),
+                clusters: i.clusters.clone(),
+                outside: i.outside.clone(),
+            });
+        }
+        self.failed = self.failed.clone();
+        self.in_flight = self.in_flight.clone();
     }
 
     fn target_args(&self, dir: &Path) -> TargetArgs {
@@ -191,36 +220,57 @@ impl Reconciler {
 
     /// Load `rev` in full, or only `dir` (a cluster directory) plus the files outside
     /// every cluster directory. `None` from a partial load means "reload in full".
-    fn load(&self, rev: &Revision, dir: Option<&str>) -> anyhow::Result<Option<Loaded>> {
+    fn load(
+        &self,
+        rev: &Revision,
+        dir: Option<&str>,
+    ) -> anyhow::Result<Option<(Loaded, Vec<String>)>> {
+        let opts = LoadOptions::new(self.opts.today);
         let Some(dir) = dir else {
-            return crate::cli::load_repo(&rev.dir, self.opts.today).map(Some);
+            let walk = walk_repo(&rev.dir)?;
+            let mut loaded = config::load_from(&walk, &opts);
+            if !walk.diagnostics.is_empty() {
+                loaded.diagnostics.extend(walk.diagnostics.iter().cloned());
+                config::diag::sort(&mut loaded.diagnostics);
+            }
+            let dirs: HashSet<&str> = loaded
+                .repo
+                .clusters
+                .iter()
+                .map(|c| c.dir.as_str())
+                .collect();
+            let outside = walk
+                .files
+                .iter()
+                .map(|f| f.rel())
+                .filter(|rel| !under_any(rel, &dirs))
+                .map(str::to_string)
+                .collect();
+            return Ok(Some((loaded, outside)));
         };
         let Some(index) = &self.index else {
             return Ok(None);
         };
-        let walk = walk_repo(&rev.dir)?;
-        let prefix = format!("{dir}/");
-        let in_cluster = |rel: &str| {
-            index
-                .clusters
-                .keys()
-                .any(|d| !d.is_empty() && rel.starts_with(&format!("{d}/")))
+        let Ok(mut walk) = walk_repo_from(&rev.dir, dir) else {
+            return Ok(None);
         };
-        let subset = RepoWalk {
-            files: walk
-                .files
-                .into_iter()
-                .filter(|f| f.rel().starts_with(&prefix) || !in_cluster(f.rel()))
-                .collect(),
-            diagnostics: walk.diagnostics,
-        };
-        let mut loaded = config::load_from(&subset, &LoadOptions::new(self.opts.today));
-        if !subset.diagnostics.is_empty() {
-            loaded.diagnostics.extend(subset.diagnostics);
+        let mut outside = Vec::new();
+        for rel in &index.outside {
+            // A file outside the clusters that vanished changes the Fleet: reload it all.
+            let Some(f) = pending_file(&rev.dir, rel) else {
+                return Ok(None);
+            };
+            outside.push(f);
+        }
+        walk.files.extend(outside);
+        let mut loaded = config::load_from(&walk, &opts);
+        if !walk.diagnostics.is_empty() {
+            loaded.diagnostics.extend(walk.diagnostics);
             config::diag::sort(&mut loaded.diagnostics);
         }
         // The same clusters in the same directories, or cross-cluster rules (unique
         // names) need the whole repository.
+        let prefix = format!("{dir}/");
         let now: BTreeMap<&str, &str> = loaded
             .repo
             .clusters
@@ -236,7 +286,7 @@ impl Reconciler {
         if now != before {
             return Ok(None);
         }
-        Ok(Some(loaded))
+        Ok(Some((loaded, index.outside.clone())))
     }
 
     /// One sync of `rev`. `changed`: the files that changed since the last sync of the
@@ -254,7 +304,8 @@ impl Reconciler {
             Some(Some(Some(d))) => Some(d),
             _ => None,
         };
-        let loaded = match self.load(rev, dir.as_deref()) {
+        let t_load = Instant::now();
+        let (loaded, outside) = match self.load(rev, dir.as_deref()) {
             Ok(Some(l)) => l,
             Ok(None) => {
                 dir = None;
@@ -266,6 +317,12 @@ impl Reconciler {
             }
             Err(e) => return self.finish_error(started, format!("{e:#}"), false),
         };
+        tracing::info!(
+            load_ms = t_load.elapsed().as_millis() as u64,
+            files = loaded.stats.files,
+            incremental = dir.is_some(),
+            "loaded"
+        );
         if !loaded.is_valid() {
             let mut text: Vec<String> = loaded
                 .diagnostics
@@ -300,6 +357,7 @@ impl Reconciler {
                     .iter()
                     .map(|c| (c.dir.clone(), c.name().to_string()))
                     .collect(),
+                outside,
             });
         }
         let outcome = self.plan_and_apply(rt, rev, &loaded, &only, dir.is_some());
@@ -362,6 +420,7 @@ impl Reconciler {
         only: &BTreeSet<String>,
         incremental: bool,
     ) -> Outcome {
+        let t0 = Instant::now();
         let target = match self.connect(rt, rev, loaded) {
             Ok(t) => t,
             Err(e) => {
@@ -372,6 +431,7 @@ impl Reconciler {
             }
         };
         let concurrency = self.opts.target.concurrency.max(1);
+        let t1 = Instant::now();
         let plan = match rt.block_on(make_plan(&target, loaded, only, concurrency)) {
             Ok(p) => p,
             Err(e) => {
@@ -385,6 +445,12 @@ impl Reconciler {
                 };
             }
         };
+        tracing::info!(
+            connect_ms = (t1 - t0).as_millis() as u64,
+            plan_ms = t1.elapsed().as_millis() as u64,
+            clusters = plan.clusters.len(),
+            "observed and planned"
+        );
         let fleet = loaded.repo.fleet.as_ref().map(|f| &f.value.spec);
         let stages: BTreeMap<&str, StagePolicy> = fleet
             .map(|f| {
@@ -467,6 +533,23 @@ impl Reconciler {
                     planned_at: now,
                 },
             );
+        }
+        if !incremental {
+            // Applies the journal showed in flight that need nothing more (the update
+            // finished while no daemon ran, or the cluster left the repository) end here.
+            let applying: BTreeSet<&str> = to_apply.iter().map(|c| c.name.as_str()).collect();
+            let done: Vec<String> = self
+                .in_flight
+                .iter()
+                .filter(|n| !applying.contains(n.as_str()))
+                .cloned()
+                .collect();
+            for name in done {
+                if let Some(j) = &self.journal {
+                    let _ = j.record(&name, Event::End { error: None });
+                }
+                self.in_flight.remove(&name);
+            }
         }
         {
             let mut st = self.shared.status();
