@@ -352,6 +352,7 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut last_rejected: Option<String> = None;
     let mut full = true;
+    let mut dir_generation = 0u64;
     loop {
         if shared.stopping() {
             break;
@@ -367,9 +368,14 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
         let mut source_error: Option<(String, bool)> = None;
         match &mut src {
             Src::Dir(d) => {
+                if !files.is_empty() {
+                    dir_generation += 1;
+                }
                 if full || !files.is_empty() {
                     candidate = Some(Revision {
-                        id: format!("dir:{}", d.display()),
+                        // Each batch of changes is a new revision of the directory, so a
+                        // failed apply is tried again once the files change.
+                        id: format!("dir:{}#{dir_generation}", d.display()),
                         dir: d.clone(),
                     });
                 }
@@ -466,8 +472,18 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
                     drop(st);
                     shared.metrics.set_revision(&rev.id, &source_name);
                     shared.metrics.set_ready(true);
-                    failures = 0;
-                    retry_at = None;
+                    if reconciler.take_retry() {
+                        failures += 1;
+                        let d = status::backoff(failures);
+                        log(&format!(
+                            "a transient error stopped an apply; retrying in {} s",
+                            d.as_secs()
+                        ));
+                        retry_at = Some(Instant::now() + d);
+                    } else {
+                        failures = 0;
+                        retry_at = None;
+                    }
                     if full {
                         next_resync = Instant::now() + resync;
                     }

@@ -103,6 +103,12 @@ pub struct Reconciler {
     in_flight: BTreeSet<String>,
     failed: BTreeMap<String, (String, String)>,
     index: Option<Index>,
+    retry: bool,
+}
+
+/// Whether an apply error (as the executor words it) came from a transient API error.
+pub fn is_transient_message(e: &str) -> bool {
+    e.contains("throttled: ") || e.contains("service unavailable: ")
 }
 
 fn counts(c: &crate::plan::ClusterPlan) -> Counts {
@@ -145,7 +151,13 @@ impl Reconciler {
             in_flight,
             failed: BTreeMap::new(),
             index: None,
+            retry: false,
         }
+    }
+
+    /// Whether the last sync met a transient apply error worth retrying soon (cleared).
+    pub fn take_retry(&mut self) -> bool {
+        std::mem::take(&mut self.retry)
     }
 
     /// Copy what outlives a sync into fresh allocations made by the calling thread (see
@@ -730,8 +742,14 @@ impl Reconciler {
                         self.shared.metrics.applied("failed", 1);
                         s.state = "failed".into();
                         s.last_error = Some(e.clone());
-                        self.failed
-                            .insert(o.name.clone(), (rev.id.clone(), e.clone()));
+                        if is_transient_message(e) {
+                            // Throttling or a 5xx outlasted the executor's own retries:
+                            // try again after a backoff, not only on a new revision.
+                            self.retry = true;
+                        } else {
+                            self.failed
+                                .insert(o.name.clone(), (rev.id.clone(), e.clone()));
+                        }
                     }
                 }
             }
@@ -791,4 +809,31 @@ impl Progress for DaemonProgress {
 /// Whether the target is the simulator (its clock is virtual).
 pub fn is_sim(t: &TargetArgs) -> bool {
     t.target == Target::Sim
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_apply_errors_are_recognised() {
+        assert!(is_transient_message(
+            "~ Cluster a: UpdateClusterConfig on cluster a failed: throttled: Rate exceeded"
+        ));
+        assert!(is_transient_message("x failed: service unavailable: 503"));
+        assert!(!is_transient_message(
+            "x failed: invalid parameter: no such version"
+        ));
+    }
+
+    #[test]
+    fn files_under_a_cluster_directory() {
+        let dirs: HashSet<&str> = ["clusters/a", "clusters/b/nested"].into_iter().collect();
+        assert!(under_any("clusters/a/addons.yaml", &dirs));
+        assert!(under_any("clusters/a/manifests/x.yaml", &dirs));
+        assert!(under_any("clusters/b/nested/c.yaml", &dirs));
+        assert!(!under_any("clusters/b/c.yaml", &dirs));
+        assert!(!under_any("keelson.yaml", &dirs));
+        assert!(!under_any("clusters/ab/x.yaml", &dirs));
+    }
 }

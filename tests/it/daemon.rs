@@ -544,6 +544,19 @@ fn http_endpoints_and_metrics_while_running_then_sigterm() {
     // The hop needs add-on versions the repo does not give yet: the gate holds it.
     assert_eq!(st["clusters"]["prod-use1"]["state"], "blocked", "{st}");
 
+    // A change of the Fleet (outside every cluster directory) reloads everything.
+    let before = st["lastSync"]["finishedMs"].as_u64().unwrap();
+    edit(
+        &repo.join("keelson.yaml"),
+        "maxConcurrency: 8",
+        "maxConcurrency: 4",
+    );
+    let st = wait_until("the full plan", 30, || {
+        status(port).filter(|s| s["lastSync"]["finishedMs"].as_u64().unwrap() > before)
+    });
+    assert_eq!(st["lastSync"]["kind"], "full", "{st}");
+    assert_eq!(st["lastSync"]["planned"], 3);
+
     sigterm(&d);
     let mut d = d;
     let end = Instant::now() + Duration::from_secs(10);
