@@ -44,7 +44,8 @@ pub enum RunOutput {
 /// Options of `keelson run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Target options; `--repo DIR` is a local directory to watch (unless --git is given).
+    /// Target options; `--repo DIR` is a local directory to watch (`--repo URL` is the same
+    /// as `--git URL`).
     #[command(flatten)]
     pub target: TargetArgs,
     /// Follow this git remote (HTTPS, SSH or file URL) instead of a local directory.
@@ -151,14 +152,22 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
         Some(p) => Some(AllowedSigners::load(p)?),
         None => None,
     };
-    if signers.is_some() && args.git.is_none() {
-        bail!("--allowed-signers needs --git: a local directory has no commits to verify");
-    }
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared::new(tx.clone(), secret));
 
     // The source, and where local state lives.
-    let (mut src, state_dir, sim_state) = match &args.git {
+    // `--repo URL` is accepted for a remote, as `--git URL`.
+    let repo_text = args.target.repo.to_string_lossy();
+    let git_url = args.git.clone().or_else(|| {
+        ["https://", "http://", "ssh://", "file://", "git@"]
+            .iter()
+            .any(|p| repo_text.starts_with(p))
+            .then(|| repo_text.to_string())
+    });
+    if signers.is_some() && git_url.is_none() {
+        bail!("--allowed-signers needs --git: a local directory has no commits to verify");
+    }
+    let (mut src, state_dir, sim_state) = match &git_url {
         Some(url) => {
             let cache = args.cache_dir.clone().unwrap_or_else(|| {
                 let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());

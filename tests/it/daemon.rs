@@ -785,6 +785,25 @@ fn git_source_follows_pushes_force_pushes_and_keeps_the_last_good_revision() {
     assert_ne!(code, Some(1), "{out}");
     assert_eq!(st["revision"], c4.as_str(), "{out}");
     assert!(!cache.join(format!("rev-{c3}")).exists());
+
+    // `--repo URL` is the same as `--git URL`.
+    let u = url(&r);
+    let o = keelson(&[
+        "run",
+        "--repo",
+        &u,
+        "--cache-dir",
+        s(&cache),
+        "--once",
+        "--listen",
+        "none",
+        "--sim-speed",
+        "instant",
+        "--output",
+        "json",
+    ]);
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["revision"], c4.as_str(), "{}", text(&o));
 }
 
 #[test]
