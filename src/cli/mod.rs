@@ -164,7 +164,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { repo, format } => validate(&repo, format, today),
         Command::Schema { out, kind } => schema(out.as_deref(), kind.as_deref()),
         Command::Deprecations { args } => deprecations::deprecations_cmd(&args),
-        Command::Run { args } => run::run_cmd(&args, today),
+        Command::Run { args } => run::run_cmd(*args, today),
         Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,

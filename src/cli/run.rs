@@ -127,7 +127,7 @@ fn log(msg: &str) {
 /// # Errors
 /// Bad options, an unreadable secret or signers file, an address in use, a lock file
 /// that cannot be opened.
-pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
+pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     crate::daemon::tune_allocator();
     // Compile the JSON Schemas on this thread: they live as long as the process, and
     // belong in the main allocator arena rather than among a sync's short-lived data.
@@ -314,21 +314,16 @@ pub fn run_cmd(args: &RunArgs, today: Date) -> Result<ExitCode> {
     let in_flight: BTreeSet<String> = flying.iter().map(|f| f.cluster.clone()).collect();
     shared.status().resumed = flying;
 
-    let target = TargetArgs {
-        repo: args.target.repo.clone(),
-        target: args.target.target,
-        state: Some(sim_state),
-        clusters: args.target.clusters.clone(),
-        concurrency: args.target.concurrency,
-        sim_speed: args.target.sim_speed,
-    };
+    let concurrency = args.target.concurrency;
+    let mut target = args.target;
+    target.state = Some(sim_state);
     let mut reconciler = Reconciler::new(
         Options {
             target,
             today,
             suspend: args.suspend,
             apply: ApplyOptions {
-                concurrency: args.target.concurrency,
+                concurrency,
                 poll_secs: args.poll.max(1),
                 ..ApplyOptions::default()
             },

@@ -174,18 +174,6 @@ impl Reconciler {
         self.in_flight = self.in_flight.clone();
     }
 
-    fn target_args(&self, dir: &Path) -> TargetArgs {
-        let t = &self.opts.target;
-        TargetArgs {
-            repo: dir.to_path_buf(),
-            target: t.target,
-            state: t.state.clone(),
-            clusters: t.clusters.clone(),
-            concurrency: t.concurrency,
-            sim_speed: t.sim_speed,
-        }
-    }
-
     /// Which cluster directory a changed file belongs to: `Some(Some(dir))` one cluster,
     /// `Some(None)` nothing that matters, `None` a full reload is needed.
     fn affected(&self, rev: &Revision, changed: &[PathBuf]) -> Option<Option<String>> {
@@ -410,13 +398,14 @@ impl Reconciler {
     }
 
     fn connect(
-        &self,
+        &mut self,
         rt: &tokio::runtime::Runtime,
         rev: &Revision,
         loaded: &Loaded,
     ) -> anyhow::Result<Connected> {
-        let args = self.target_args(&rev.dir);
-        let mut target = connect(&args, loaded, rt)?;
+        // The target options as given, with the revision's directory as the repository.
+        self.opts.target.repo = rev.dir.clone();
+        let mut target = connect(&self.opts.target, loaded, rt)?;
         target.ports.eks = Arc::new(CountingEks::new(
             target.ports.eks.clone(),
             self.shared.metrics.clone(),
@@ -589,11 +578,15 @@ impl Reconciler {
                 );
             }
         }
-        drop(plan);
+        // The plan to apply: the same plan, narrowed to the clusters decided above.
+        let plan = Plan {
+            clusters: to_apply,
+            ..plan
+        };
 
         let mut stopped = false;
-        if !to_apply.is_empty() {
-            stopped = self.apply(rt, rev, &target, to_apply, max_concurrency, &mut statuses);
+        if !plan.clusters.is_empty() {
+            stopped = self.apply(rt, rev, &target, plan, max_concurrency, &mut statuses);
             if !stopped {
                 // Converged? Plan the applied clusters again against what is there now.
                 let applied: BTreeSet<String> = statuses
@@ -666,11 +659,11 @@ impl Reconciler {
         rt: &tokio::runtime::Runtime,
         rev: &Revision,
         target: &Connected,
-        clusters: Vec<crate::plan::ClusterPlan>,
+        plan: Plan,
         max_concurrency: usize,
         statuses: &mut BTreeMap<String, ClusterStatus>,
     ) -> bool {
-        for c in &clusters {
+        for c in &plan.clusters {
             if let Some(j) = &self.journal {
                 if let Err(e) = j.record(
                     &c.name,
@@ -691,14 +684,6 @@ impl Reconciler {
                 });
             }
         }
-        let plan = Plan {
-            format: crate::plan::PLAN_FORMAT.into(),
-            version: crate::plan::PLAN_VERSION,
-            created_at: target.ports.clock.now(),
-            fleet: String::new(),
-            clusters,
-            summary: crate::plan::Summary::default(),
-        };
         let opts = ApplyOptions {
             concurrency: max_concurrency.min(self.opts.apply.concurrency.max(1)),
             ..self.opts.apply
