@@ -119,7 +119,7 @@ idle_after = rss_mib()
 lat.sort()
 p = lambda q: lat[min(len(lat) - 1, int(round(q * (len(lat) - 1))))]
 print(f"""
-daemon benchmark ({clusters} clusters, {os.cpu_count()} cores, simulator target, --suspend)
+daemon benchmark ({clusters} clusters, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, simulator target, --suspend)
   first full sync:                 {first['durationMs']} ms ({len(status()['clusters'])} clusters planned)
   idle RSS after the first sync:   {idle:.1f} MiB   (goal <= 30 MiB; peak during the sync {int(hwm)/1024:.1f} MiB)
   idle RSS after {changes} changes:      {idle_after:.1f} MiB
