@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod deprecations;
 pub mod model;
 pub mod observe;

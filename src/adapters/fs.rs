@@ -53,6 +53,13 @@ pub struct PendingFile {
     len: u64,
 }
 
+impl PendingFile {
+    /// The path relative to the repository root, `/`-separated.
+    pub fn rel(&self) -> &str {
+        &self.rel
+    }
+}
+
 /// The files of a repo, found but not read: a [`FileSource`] that reads each file when
 /// the loader asks for it, so that reading overlaps with parsing on the loader's threads.
 #[derive(Debug, Default)]
@@ -105,6 +112,18 @@ pub fn read_repo(root: &Path) -> Result<RepoFiles, FsError> {
 /// # Errors
 /// Only when `root` itself cannot be read; problems with single entries are diagnostics.
 pub fn walk_repo(root: &Path) -> Result<RepoWalk, FsError> {
+    walk_repo_from(root, "")
+}
+
+/// Find every YAML file below the directory `start` (relative to `root`, `/`-separated;
+/// empty: the whole repository) without reading it. Relative paths and the symbolic-link
+/// policy are those of the whole repository, so that a daemon can reload one cluster's
+/// directory alone.
+///
+/// # Errors
+/// Only when `root` or `start` cannot be read; problems with single entries are
+/// diagnostics.
+pub fn walk_repo_from(root: &Path, start: &str) -> Result<RepoWalk, FsError> {
     let shown = root.display().to_string();
     let meta = std::fs::metadata(root).map_err(|source| FsError::Root {
         path: shown.clone(),
@@ -121,10 +140,27 @@ pub fn walk_repo(root: &Path) -> Result<RepoWalk, FsError> {
     // Directories already read, by identity, so that links cannot make the walk loop or
     // read a directory twice.
     let mut visited: BTreeSet<DirId> = BTreeSet::new();
-    visited.insert(dir_id(&meta, root));
+    let start_dir = if start.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(start)
+    };
+    let start_meta = if start.is_empty() {
+        meta
+    } else {
+        let m = std::fs::metadata(&start_dir).map_err(|source| FsError::Root {
+            path: start_dir.display().to_string(),
+            source,
+        })?;
+        if !m.is_dir() {
+            return Err(FsError::NotADirectory(start_dir.display().to_string()));
+        }
+        m
+    };
+    visited.insert(dir_id(&start_meta, &start_dir));
     let mut pending: Vec<(PathBuf, String, String, u64)> = Vec::new();
     // (path on disk, relative path)
-    let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
+    let mut stack: Vec<(PathBuf, String)> = vec![(start_dir, start.to_string())];
     let report = |out: &mut RepoWalk, display: &str, rule: Rule, message: String| {
         out.diagnostics
             .push(Diagnostic::new(display, Pos::START, rule, message));
@@ -221,6 +257,30 @@ pub fn walk_repo(root: &Path) -> Result<RepoWalk, FsError> {
         })
         .collect();
     Ok(out)
+}
+
+/// One YAML file of the repository by its relative path, not read yet; `None` when it
+/// is not a regular YAML file inside the repository (gone, a directory, a link leaving
+/// the repository).
+pub fn pending_file(root: &Path, rel: &str) -> Option<PendingFile> {
+    if !is_yaml(rel) {
+        return None;
+    }
+    let path = root.join(rel);
+    let canon = path.canonicalize().ok()?;
+    if !canon.starts_with(root.canonicalize().ok()?) {
+        return None;
+    }
+    let m = std::fs::metadata(&canon).ok()?;
+    if !m.is_file() {
+        return None;
+    }
+    Some(PendingFile {
+        display: path.display().to_string(),
+        path,
+        rel: rel.to_string(),
+        len: m.len(),
+    })
 }
 
 /// A directory's identity: device and inode where the platform has them.

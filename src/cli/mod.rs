@@ -18,6 +18,7 @@ use crate::versions::Date;
 pub mod check;
 pub mod deprecations;
 pub mod plan;
+pub mod run;
 pub mod sim;
 
 /// keelson: GitOps for Amazon EKS fleets.
@@ -127,6 +128,14 @@ pub enum Command {
         #[command(flatten)]
         args: deprecations::DeprecationsArgs,
     },
+    /// The daemon: watch the repository (a local directory or a git remote), plan every
+    /// change, apply per Fleet policy, detect drift, serve status and metrics. With --once:
+    /// one full sync, exit 0 converged, 2 changes pending, 3 blocked, 1 error.
+    Run {
+        /// Options.
+        #[command(flatten)]
+        args: Box<run::RunArgs>,
+    },
     /// Print or write the JSON Schemas of every kind.
     Schema {
         /// Write one file per kind into this directory instead of printing.
@@ -174,6 +183,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deprecations { args } => deprecations::deprecations_cmd(&args),
         Command::Check { args } => check::check_cmd(&args, today),
         Command::Sim { command } => sim::sim_cmd(&command, today),
+        Command::Run { args } => run::run_cmd(*args, today),
         Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,

@@ -118,6 +118,30 @@ fn stamp(secs: i64) -> String {
     )
 }
 
+/// Seed the simulator state `state` with the repository at `repo` at `version` (what
+/// `keelson run --sim-seed` does before its first sync).
+///
+/// # Errors
+/// As `keelson sim seed`.
+pub fn seed_at(
+    repo: &std::path::Path,
+    state: &std::path::Path,
+    version: &str,
+    today: Date,
+    concurrency: usize,
+) -> Result<ExitCode> {
+    let args = TargetArgs {
+        repo: repo.to_path_buf(),
+        target: Target::Sim,
+        state: Some(state.to_path_buf()),
+        clusters: Vec::new(),
+        concurrency,
+        sim_speed: Speed::Instant,
+        ignore_gates: Vec::new(),
+    };
+    seed(&args, version, today)
+}
+
 fn seed(args: &TargetArgs, version: &str, today: Date) -> Result<ExitCode> {
     if args.target != Target::Sim {
         bail!("`keelson sim seed` works on the simulator only");

@@ -1,0 +1,162 @@
+//! The fleet lock: only one daemon applies to a fleet at a time.
+//!
+//! ```text
+//!  daemon A ──flock(LOCK_EX|LOCK_NB)──► <state dir>/keelson.lock ◄── holder info (JSON)
+//!  daemon B ──flock fails──► standby (/readyz 503, status names the holder) ──retry──► takes over when A exits
+//! ```
+//!
+//! The kernel releases an advisory `flock` when its holder's file is closed, which includes
+//! the holder being killed with SIGKILL, so a crashed daemon never leaves a stale lock.
+//! The lock covers daemons sharing a filesystem (one host, or one volume). Run in a
+//! Kubernetes cluster with several replicas, the same protocol maps onto a
+//! `coordination.k8s.io/v1` Lease: `holderIdentity` is the holder info below, the lock is
+//! taken by creating or updating the Lease with the `resourceVersion` read (optimistic
+//! concurrency instead of flock), `leaseDurationSeconds` replaces the kernel's release on
+//! death (a standby takes over once `renewTime + leaseDurationSeconds` has passed), and
+//! the holder renews it every few seconds. `deploy/README.md` describes the single-replica
+//! Deployment with `strategy: Recreate` that keelson ships, which needs neither.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Who holds the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// When it took the lock (unix seconds).
+    pub since: i64,
+}
+
+impl Holder {
+    /// This process, now.
+    pub fn me() -> Holder {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        Holder {
+            pid: std::process::id(),
+            host,
+            since: super::unix_now(),
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} on {} since {}", self.pid, self.host, self.since)
+    }
+}
+
+/// Why the lock could not be tried at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open or lock the fleet lock file {path}; check that its directory exists and is writable")]
+pub struct LockError {
+    /// The lock file.
+    pub path: String,
+    /// Cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// A held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct FleetLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl FleetLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Take the lock if it is free. `Ok(None)`: another process holds it.
+///
+/// # Errors
+/// [`LockError`] when the file cannot be opened or locked for another reason.
+pub fn try_acquire(path: &Path, me: &Holder) -> Result<Option<FleetLock>, LockError> {
+    let err = |source| LockError {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(err)?;
+    if !flock_nb(&file).map_err(err)? {
+        return Ok(None);
+    }
+    let info = serde_json::to_vec(me).unwrap_or_default();
+    file.set_len(0).map_err(err)?;
+    file.seek(SeekFrom::Start(0)).map_err(err)?;
+    file.write_all(&info).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    Ok(Some(FleetLock {
+        _file: file,
+        path: path.to_path_buf(),
+    }))
+}
+
+/// Who holds the lock according to the file (may be stale if nobody does).
+pub fn read_holder(path: &Path) -> Option<Holder> {
+    let mut s = String::new();
+    File::open(path).ok()?.read_to_string(&mut s).ok()?;
+    serde_json::from_str(&s).ok()
+}
+
+#[cfg(unix)]
+fn flock_nb(file: &File) -> std::io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a file descriptor this function borrows; no memory is shared.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+#[cfg(not(unix))]
+fn flock_nb(_file: &File) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_waits_until_the_first_lets_go() {
+        let dir = std::env::temp_dir().join(format!("keelson-lock-{}", std::process::id()));
+        let path = dir.join("keelson.lock");
+        let me = Holder::me();
+        let first = try_acquire(&path, &me).ok().flatten();
+        assert!(first.is_some());
+        assert!(try_acquire(&path, &me).ok().flatten().is_none());
+        assert_eq!(read_holder(&path), Some(me.clone()));
+        drop(first);
+        assert!(try_acquire(&path, &me).ok().flatten().is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,259 @@
+//! The daemon's metrics and their Prometheus text exposition (format 0.0.4). The
+//! registry is a plain struct behind a mutex; rendering is pure.
+//!
+//! ```text
+//!  reconcile ─┐                       ┌─► keelson_reconcile_duration_seconds (histogram)
+//!  counting ──┼─► Metrics (Mutex) ──render──► keelson_eks_api_calls_total{operation,outcome}
+//!  EksApi     │                       ├─► keelson_drift_clusters, keelson_applied_changes_total
+//!  source  ───┘                       └─► keelson_source_revision_info{revision,source}
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// Histogram bucket bounds of the reconcile duration, in seconds.
+pub const RECONCILE_BUCKETS: [f64; 12] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+#[derive(Debug, Default)]
+struct Inner {
+    reconcile_counts: [u64; RECONCILE_BUCKETS.len()],
+    reconcile_sum: f64,
+    reconcile_count: u64,
+    reconciles: BTreeMap<&'static str, u64>,
+    api_calls: BTreeMap<(String, &'static str), u64>,
+    drift: u64,
+    blocked: u64,
+    pending: u64,
+    applied: BTreeMap<&'static str, u64>,
+    revision: Option<(String, String)>,
+    ready: bool,
+    last_sync: Option<i64>,
+}
+
+/// The daemon's metrics registry.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+/// Gauges set after each plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetGauges {
+    /// Clusters whose live state differs from the repository.
+    pub drift: u64,
+    /// Clusters with a change held back by a gate.
+    pub blocked: u64,
+    /// Clusters with changes waiting (manual stage, closed window, suspended).
+    pub pending: u64,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One reconcile took `secs`; `result` is `ok`, `error` or `invalid`.
+    pub fn observe_reconcile(&self, secs: f64, result: &'static str) {
+        let mut g = self.lock();
+        for (i, b) in RECONCILE_BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                g.reconcile_counts[i] += 1;
+            }
+        }
+        g.reconcile_sum += secs;
+        g.reconcile_count += 1;
+        *g.reconciles.entry(result).or_default() += 1;
+    }
+
+    /// One EKS call finished with `outcome`.
+    pub fn api_call(&self, operation: &str, outcome: &'static str) {
+        let mut g = self.lock();
+        *g.api_calls
+            .entry((operation.to_string(), outcome))
+            .or_default() += 1;
+    }
+
+    /// Set the fleet gauges.
+    pub fn set_fleet(&self, f: FleetGauges) {
+        let mut g = self.lock();
+        g.drift = f.drift;
+        g.blocked = f.blocked;
+        g.pending = f.pending;
+    }
+
+    /// `n` changes (plan steps) finished with `outcome` (`ok` or `failed`).
+    pub fn applied(&self, outcome: &'static str, n: u64) {
+        *self.lock().applied.entry(outcome).or_default() += n;
+    }
+
+    /// The revision in use and where it came from.
+    pub fn set_revision(&self, revision: &str, source: &str) {
+        self.lock().revision = Some((revision.to_string(), source.to_string()));
+    }
+
+    /// Whether this daemon holds the lock and has completed a sync.
+    pub fn set_ready(&self, ready: bool) {
+        self.lock().ready = ready;
+    }
+
+    /// Wall-clock time (unix seconds) of the last completed sync.
+    pub fn set_last_sync(&self, t: i64) {
+        self.lock().last_sync = Some(t);
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let g = self.lock();
+        let mut o = String::new();
+        let _ = writeln!(o, "# HELP keelson_reconcile_duration_seconds Time one sync took (load, observe, plan, apply).");
+        let _ = writeln!(o, "# TYPE keelson_reconcile_duration_seconds histogram");
+        for (i, b) in RECONCILE_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "keelson_reconcile_duration_seconds_bucket{{le=\"{b}\"}} {}",
+                g.reconcile_counts[i]
+            );
+        }
+        let _ = writeln!(
+            o,
+            "keelson_reconcile_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            g.reconcile_count
+        );
+        let _ = writeln!(
+            o,
+            "keelson_reconcile_duration_seconds_sum {}",
+            g.reconcile_sum
+        );
+        let _ = writeln!(
+            o,
+            "keelson_reconcile_duration_seconds_count {}",
+            g.reconcile_count
+        );
+
+        let _ = writeln!(o, "# HELP keelson_reconciles_total Syncs by result.");
+        let _ = writeln!(o, "# TYPE keelson_reconciles_total counter");
+        for (r, n) in &g.reconciles {
+            let _ = writeln!(o, "keelson_reconciles_total{{result=\"{r}\"}} {n}");
+        }
+
+        let _ = writeln!(
+            o,
+            "# HELP keelson_eks_api_calls_total EKS API calls by operation and outcome."
+        );
+        let _ = writeln!(o, "# TYPE keelson_eks_api_calls_total counter");
+        for ((op, outcome), n) in &g.api_calls {
+            let _ = writeln!(
+                o,
+                "keelson_eks_api_calls_total{{operation=\"{}\",outcome=\"{outcome}\"}} {n}",
+                escape(op)
+            );
+        }
+
+        for (name, help, v) in [
+            ("keelson_drift_clusters", "Clusters whose live state differs from the repository.", g.drift),
+            ("keelson_blocked_clusters", "Clusters with a change held back by a failing gate.", g.blocked),
+            ("keelson_pending_clusters", "Clusters with changes waiting for a manual apply, a maintenance window or the end of a suspension.", g.pending),
+        ] {
+            let _ = writeln!(o, "# HELP {name} {help}");
+            let _ = writeln!(o, "# TYPE {name} gauge");
+            let _ = writeln!(o, "{name} {v}");
+        }
+
+        let _ = writeln!(
+            o,
+            "# HELP keelson_applied_changes_total Plan steps the daemon applied, by outcome."
+        );
+        let _ = writeln!(o, "# TYPE keelson_applied_changes_total counter");
+        for outcome in ["ok", "failed"] {
+            let n = g.applied.get(outcome).copied().unwrap_or(0);
+            let _ = writeln!(
+                o,
+                "keelson_applied_changes_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+
+        let _ = writeln!(
+            o,
+            "# HELP keelson_source_revision_info The repository revision in use."
+        );
+        let _ = writeln!(o, "# TYPE keelson_source_revision_info gauge");
+        if let Some((rev, src)) = &g.revision {
+            let _ = writeln!(
+                o,
+                "keelson_source_revision_info{{revision=\"{}\",source=\"{}\"}} 1",
+                escape(rev),
+                escape(src)
+            );
+        }
+
+        let _ = writeln!(
+            o,
+            "# HELP keelson_ready Whether this daemon holds the fleet lock and has synced."
+        );
+        let _ = writeln!(o, "# TYPE keelson_ready gauge");
+        let _ = writeln!(o, "keelson_ready {}", u8::from(g.ready));
+        if let Some(t) = g.last_sync {
+            let _ = writeln!(
+                o,
+                "# HELP keelson_last_sync_timestamp_seconds When the last sync finished."
+            );
+            let _ = writeln!(o, "# TYPE keelson_last_sync_timestamp_seconds gauge");
+            let _ = writeln!(o, "keelson_last_sync_timestamp_seconds {t}");
+        }
+        o
+    }
+}
+
+/// Escape a label value.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The outcome label of an API result.
+pub fn outcome<T>(r: &crate::ports::ApiResult<T>) -> &'static str {
+    use crate::ports::ApiError as E;
+    match r {
+        Ok(_) => "ok",
+        Err(E::NotFound(_)) => "not_found",
+        Err(E::ResourceInUse(_)) => "resource_in_use",
+        Err(E::InvalidParameter(_) | E::InvalidRequest(_)) => "invalid",
+        Err(E::Throttled(_)) => "throttled",
+        Err(E::Unavailable(_)) => "unavailable",
+        Err(E::AccessDenied(_)) => "access_denied",
+        Err(E::NotImplemented(_)) => "not_implemented",
+        Err(E::Other(_)) => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative_and_labels_escaped() {
+        let m = Metrics::default();
+        m.observe_reconcile(0.02, "ok");
+        m.observe_reconcile(3.0, "ok");
+        m.api_call("Describe\"Cluster", "ok");
+        m.set_revision("abc", "git file:///x");
+        let t = m.render();
+        assert!(
+            t.contains("keelson_reconcile_duration_seconds_bucket{le=\"0.05\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("keelson_reconcile_duration_seconds_bucket{le=\"5\"} 2\n"),
+            "{t}"
+        );
+        assert!(t.contains("keelson_reconcile_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(t.contains("operation=\"Describe\\\"Cluster\""));
+        assert!(
+            t.contains("keelson_source_revision_info{revision=\"abc\",source=\"git file:///x\"} 1")
+        );
+    }
+}

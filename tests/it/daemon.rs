@@ -1,0 +1,952 @@
+//! `keelson run`: the daemon end to end on the simulator, as a user runs it — `--once`
+//! syncs, kill -9 and resume, two daemons on one fleet, drift, metrics, and the git
+//! source with webhooks and signed commits (real repositories made with git2).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_keelson"));
+    c.args(["--today", "2026-11-23"]).stdin(Stdio::null());
+    c
+}
+
+fn keelson(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run keelson")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            copy(&e.path(), &to.join(name));
+        } else {
+            std::fs::copy(e.path(), to.join(name)).unwrap();
+        }
+    }
+}
+
+/// A copy of examples/fleet in a temp dir.
+fn fleet() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("fleet");
+    copy(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet")),
+        &root,
+    );
+    (dir, root)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let t = std::fs::read_to_string(path).unwrap();
+    assert!(t.contains(from), "{} lacks {from}", path.display());
+    std::fs::write(path, t.replacen(from, to, 1)).unwrap();
+}
+
+/// Ask for the 1.34 -> 1.35 hop of the staging cluster (with the add-on version 1.35 needs).
+fn bump_staging(repo: &Path) {
+    let c = repo.join("clusters/staging-apne1");
+    edit(
+        &c.join("cluster.yaml"),
+        "version: \"1.34\"",
+        "version: \"1.35\"",
+    );
+    edit(
+        &c.join("addons.yaml"),
+        "v2.1.4-eksbuild.1",
+        "v2.1.9-eksbuild.1",
+    );
+}
+
+fn sim_state(repo: &Path) -> Value {
+    let p = repo.join(".keelson/sim.json");
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// Whether the simulator holds `cluster` (no state file yet: no).
+fn sim_has(repo: &Path, cluster: &str) -> bool {
+    repo.join(".keelson/sim.json").exists() && sim_state(repo)["clusters"].get(cluster).is_some()
+}
+
+fn once_json(repo: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let mut args = vec!["run", "--repo", s(repo), "--once", "--listen", "none"];
+    args.extend_from_slice(&["--sim-speed", "instant", "--output", "json"]);
+    args.extend_from_slice(extra);
+    let o = keelson(&args);
+    let status: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", text(&o)));
+    (o.status.code(), status, text(&o))
+}
+
+fn version_updates(state: &Value, cluster: &str, version: &str) -> usize {
+    state["clusters"][cluster]["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["update"]["type"] == "VersionUpdate" && u["change"]["version"] == version)
+        .count()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.1 request; returns (status code, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, String)> {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    c.write_all(req.as_bytes()).ok()?;
+    c.write_all(body).ok()?;
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).ok()?;
+    let t = String::from_utf8_lossy(&out).into_owned();
+    let code = t.split_whitespace().nth(1)?.parse().ok()?;
+    let body = t
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+fn wait_until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn status(port: u16) -> Option<Value> {
+    let (code, body) = http(port, "GET", "/status", &[], b"")?;
+    (code == 200).then(|| serde_json::from_str(&body).ok())?
+}
+
+/// A daemon child process, killed when dropped.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Daemon {
+    Daemon(
+        bin()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn sigterm(d: &Daemon) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(d.0.id() as i32, libc::SIGTERM);
+    }
+}
+
+#[test]
+fn once_applies_auto_stages_and_reports_manual_ones() {
+    let (_d, repo) = fleet();
+    let (code, st, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    let c = &st["clusters"];
+    assert_eq!(c["staging-apne1"]["state"], "converged", "{out}");
+    assert_eq!(c["staging-apne1"]["appliedSteps"], 11, "{out}");
+    assert_eq!(c["prod-apne1"]["state"], "pending");
+    assert!(c["prod-apne1"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("manually"));
+    assert_eq!(c["prod-use1"]["plan"]["create"], 12);
+    let sim = sim_state(&repo);
+    assert_eq!(sim["clusters"]["staging-apne1"]["live"]["status"], "ACTIVE");
+    assert!(
+        sim["clusters"].get("prod-apne1").is_none(),
+        "a manual stage was applied"
+    );
+
+    // The upgrade: one hop, applied by the daemon, converged afterwards.
+    bump_staging(&repo);
+    let (code, st, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(
+        st["clusters"]["staging-apne1"]["state"], "converged",
+        "{out}"
+    );
+    let sim = sim_state(&repo);
+    assert_eq!(sim["clusters"]["staging-apne1"]["live"]["version"], "1.35");
+    assert_eq!(version_updates(&sim, "staging-apne1", "1.35"), 1);
+}
+
+#[test]
+fn suspend_and_closed_windows_hold_changes_back() {
+    let (_d, repo) = fleet();
+    let (code, st, out) = once_json(&repo, &["--suspend"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(st["clusters"]["staging-apne1"]["state"], "pending");
+    assert!(st["suspended"].as_bool().unwrap());
+    assert!(!sim_has(&repo, "staging-apne1"));
+
+    // A window that is never open now: 1 minute a week, on a day the simulator's clock
+    // (which starts at the real time) is not at.
+    let f = repo.join("keelson.yaml");
+    edit(
+        &f,
+        "      apply: auto\n",
+        "      apply: auto\n      maintenanceWindows:\n        - {days: [mon], start: \"00:00\", duration: 1m}\n        - {days: [tue], start: \"00:00\", duration: 1m}\n",
+    );
+    let (code, st, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    let reason = st["clusters"]["staging-apne1"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("maintenance window"), "{out}");
+    assert!(!sim_has(&repo, "staging-apne1"));
+}
+
+#[test]
+fn invalid_local_revision_applies_nothing() {
+    let (_d, repo) = fleet();
+    edit(
+        &repo.join("clusters/staging-apne1/cluster.yaml"),
+        "region:",
+        "regoin:",
+    );
+    let (code, st, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        st["rejected"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid"),
+        "{out}"
+    );
+    assert!(!sim_has(&repo, "staging-apne1"));
+}
+
+#[test]
+fn kill_9_mid_upgrade_resumes_without_reissuing_the_hop() {
+    let (_d, repo) = fleet();
+    let (code, _, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    bump_staging(&repo);
+    // Slow virtual time: the 10-minute control plane update takes 10 s of real time.
+    let child = spawn(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--listen",
+        "none",
+        "--sim-speed",
+        "60",
+        "--poll",
+        "15",
+    ]);
+    wait_until("the version update to start", 30, || {
+        let st = std::fs::read(repo.join(".keelson/sim.json")).ok()?;
+        let st: Value = serde_json::from_slice(&st).ok()?;
+        (version_updates(&st, "staging-apne1", "1.35") == 1).then_some(())
+    });
+    let journal = std::fs::read_to_string(repo.join(".keelson/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"begin\""), "{journal}");
+    let mut child = child;
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
+    let mid = sim_state(&repo);
+    assert_eq!(
+        mid["clusters"]["staging-apne1"]["live"]["status"],
+        "UPDATING"
+    );
+
+    let o = keelson(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--once",
+        "--listen",
+        "none",
+        "--sim-speed",
+        "instant",
+        "--output",
+        "json",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("resuming: cluster staging-apne1"), "{out}");
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["resumed"][0]["cluster"], "staging-apne1");
+    assert_eq!(
+        st["clusters"]["staging-apne1"]["state"], "converged",
+        "{out}"
+    );
+    let sim = sim_state(&repo);
+    assert_eq!(sim["clusters"]["staging-apne1"]["live"]["version"], "1.35");
+    assert_eq!(
+        version_updates(&sim, "staging-apne1", "1.35"),
+        1,
+        "the hop was issued twice"
+    );
+    // The journal was compacted and the apply ended: nothing in flight any more.
+    let o = keelson(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--once",
+        "--listen",
+        "none",
+        "--sim-speed",
+        "instant",
+    ]);
+    assert!(!text(&o).contains("resuming"), "{}", text(&o));
+}
+
+#[test]
+fn kill_9_mid_create_resumes_without_a_second_create() {
+    let (_d, repo) = fleet();
+    let child = spawn(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--listen",
+        "none",
+        "--sim-speed",
+        "60",
+        "--poll",
+        "15",
+    ]);
+    wait_until("the cluster create to start", 30, || {
+        let st = std::fs::read(repo.join(".keelson/sim.json")).ok()?;
+        let st: Value = serde_json::from_slice(&st).ok()?;
+        (st["clusters"]["staging-apne1"]["live"]["status"] == "CREATING").then_some(())
+    });
+    drop(child); // SIGKILL
+    let tokens_before = sim_state(&repo)["tokens"].as_object().unwrap().len();
+    assert_eq!(tokens_before, 1);
+    let (code, st, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(
+        st["clusters"]["staging-apne1"]["state"], "converged",
+        "{out}"
+    );
+    let sim = sim_state(&repo);
+    assert_eq!(sim["clusters"].as_object().unwrap().len(), 1);
+    // One token per created resource: the cluster, 3 add-ons, 3 access entries... each once.
+    let tokens = sim["tokens"].as_object().unwrap();
+    let mut targets: Vec<&str> = tokens.values().map(|v| v.as_str().unwrap()).collect();
+    let n = targets.len();
+    targets.sort();
+    targets.dedup();
+    assert_eq!(targets.len(), n, "a resource was created twice: {tokens:?}");
+}
+
+#[test]
+fn drift_is_corrected_in_auto_stages_and_reported_in_manual_ones() {
+    let (_d, repo) = fleet();
+    let o = keelson(&[
+        "apply",
+        "--repo",
+        s(&repo),
+        "--auto-approve",
+        "--sim-speed",
+        "instant",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (code, _, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Someone changes a cluster tag by hand in both stages.
+    let p = repo.join(".keelson/sim.json");
+    let mut sim = sim_state(&repo);
+    for c in ["staging-apne1", "prod-apne1"] {
+        let tags = sim["clusters"][c]["live"]["tags"].as_object_mut().unwrap();
+        assert!(tags.insert("cost-center".into(), "0000".into()).is_some());
+    }
+    std::fs::write(&p, serde_json::to_vec(&sim).unwrap()).unwrap();
+
+    let (code, st, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    let c = &st["clusters"];
+    assert_eq!(c["staging-apne1"]["state"], "converged", "{out}");
+    assert_eq!(c["staging-apne1"]["appliedSteps"], 1);
+    assert_eq!(c["staging-apne1"]["drift"], false);
+    assert_eq!(c["prod-apne1"]["state"], "pending");
+    assert_eq!(c["prod-apne1"]["drift"], true);
+    assert_eq!(c["prod-apne1"]["plan"]["update"], 1);
+    let sim = sim_state(&repo);
+    assert_ne!(
+        sim["clusters"]["staging-apne1"]["live"]["tags"]["cost-center"],
+        "0000"
+    );
+    assert_eq!(
+        sim["clusters"]["prod-apne1"]["live"]["tags"]["cost-center"],
+        "0000"
+    );
+}
+
+/// Parse Prometheus text: every sample line is `name{labels} value`.
+fn parse_metrics(t: &str) -> Vec<(String, String, f64)> {
+    let mut out = Vec::new();
+    for line in t.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            assert!(
+                line.is_empty() || line.starts_with("# HELP ") || line.starts_with("# TYPE "),
+                "{line}"
+            );
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value: {line}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((n, l)) => {
+                assert!(l.ends_with('}'), "{line}");
+                (n.to_string(), l.trim_end_matches('}').to_string())
+            }
+            None => (series.to_string(), String::new()),
+        };
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        out.push((name, labels, value));
+    }
+    out
+}
+
+#[test]
+fn http_endpoints_and_metrics_while_running_then_sigterm() {
+    let (_d, repo) = fleet();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let d = spawn(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--listen",
+        &addr,
+        "--sim-speed",
+        "instant",
+    ]);
+    wait_until("readyz", 60, || {
+        http(port, "GET", "/readyz", &[], b"").filter(|(c, _)| *c == 200)
+    });
+    assert_eq!(http(port, "GET", "/healthz", &[], b"").unwrap().0, 200);
+    assert_eq!(http(port, "GET", "/nope", &[], b"").unwrap().0, 404);
+    let st = status(port).unwrap();
+    assert_eq!(st["clusters"]["staging-apne1"]["state"], "converged");
+    assert!(st["revision"].as_str().unwrap().starts_with("dir:"));
+    let (code, body) = http(port, "GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(code, 200);
+    let m = parse_metrics(&body);
+    let get = |name: &str, label: &str| {
+        m.iter()
+            .filter(|(n, l, _)| n == name && l.contains(label))
+            .map(|x| x.2)
+            .sum::<f64>()
+    };
+    assert!(
+        get("keelson_reconcile_duration_seconds_count", "") >= 1.0,
+        "{body}"
+    );
+    assert_eq!(
+        get("keelson_reconcile_duration_seconds_bucket", "le=\"+Inf\""),
+        get("keelson_reconcile_duration_seconds_count", "")
+    );
+    assert!(
+        get(
+            "keelson_eks_api_calls_total",
+            "operation=\"CreateCluster\",outcome=\"ok\""
+        ) >= 1.0,
+        "{body}"
+    );
+    assert!(
+        get(
+            "keelson_eks_api_calls_total",
+            "operation=\"DescribeCluster\""
+        ) >= 3.0
+    );
+    assert_eq!(
+        get("keelson_applied_changes_total", "outcome=\"ok\""),
+        11.0,
+        "{body}"
+    );
+    assert_eq!(get("keelson_drift_clusters", ""), 2.0, "{body}");
+    assert_eq!(
+        get("keelson_source_revision_info", "revision=\"dir:"),
+        1.0,
+        "{body}"
+    );
+    // No webhook secret: the endpoint is off.
+    assert_eq!(http(port, "POST", "/webhook", &[], b"{}").unwrap().0, 404);
+
+    // A one-file change in the watched directory is planned on its own.
+    let before = st["lastSync"]["finishedMs"].as_u64().unwrap();
+    assert_eq!(st["clusters"]["prod-use1"]["state"], "pending");
+    edit(
+        &repo.join("clusters/prod-use1/cluster.yaml"),
+        "version: \"1.34\"",
+        "version: \"1.35\"",
+    );
+    let st = wait_until("the incremental plan", 30, || {
+        status(port).filter(|s| s["lastSync"]["finishedMs"].as_u64().unwrap() > before)
+    });
+    assert_eq!(st["lastSync"]["kind"], "incremental", "{st}");
+    assert_eq!(st["lastSync"]["planned"], 1);
+    // The hop needs add-on versions the repo does not give yet: the gate holds it.
+    assert_eq!(st["clusters"]["prod-use1"]["state"], "blocked", "{st}");
+
+    // A change of the Fleet (outside every cluster directory) reloads everything.
+    let before = st["lastSync"]["finishedMs"].as_u64().unwrap();
+    edit(
+        &repo.join("keelson.yaml"),
+        "maxConcurrency: 8",
+        "maxConcurrency: 4",
+    );
+    let st = wait_until("the full plan", 30, || {
+        status(port).filter(|s| s["lastSync"]["finishedMs"].as_u64().unwrap() > before)
+    });
+    assert_eq!(st["lastSync"]["kind"], "full", "{st}");
+    assert_eq!(st["lastSync"]["planned"], 3);
+
+    sigterm(&d);
+    let mut d = d;
+    let end = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(s) = d.0.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(Instant::now() < end, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_second_daemon_waits_on_standby_and_takes_over() {
+    let (_d, repo) = fleet();
+    let (pa, pb) = (free_port(), free_port());
+    let a = spawn(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--listen",
+        &format!("127.0.0.1:{pa}"),
+        "--sim-speed",
+        "instant",
+    ]);
+    wait_until("A ready", 60, || {
+        http(pa, "GET", "/readyz", &[], b"").filter(|(c, _)| *c == 200)
+    });
+    let b = spawn(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--listen",
+        &format!("127.0.0.1:{pb}"),
+        "--sim-speed",
+        "instant",
+    ]);
+    let st = wait_until("B on standby", 30, || {
+        status(pb).filter(|s| s["phase"] == "standby")
+    });
+    assert_eq!(st["lockHolder"]["pid"], a.0.id());
+    let (code, body) = http(pb, "GET", "/readyz", &[], b"").unwrap();
+    assert_eq!(code, 503);
+    assert!(body.contains("standby"), "{body}");
+    // --once refuses while the lock is held.
+    let o = keelson(&["run", "--repo", s(&repo), "--once", "--listen", "none"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("holds the fleet lock"), "{}", text(&o));
+    drop(a); // SIGKILL: the kernel releases the lock
+    wait_until("B takes over", 60, || {
+        http(pb, "GET", "/readyz", &[], b"").filter(|(c, _)| *c == 200)
+    });
+    assert!(status(pb).unwrap()["lockHolder"].is_null());
+    drop(b);
+}
+
+// ---------------------------------------------------------------------------------------
+// Git sources.
+
+struct Remote {
+    _dir: tempfile::TempDir,
+    bare: PathBuf,
+    work: git2::Repository,
+    work_dir: PathBuf,
+}
+
+fn remote_with_fleet() -> Remote {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("remote.git");
+    git2::Repository::init_bare(&bare).unwrap();
+    let work_dir = dir.path().join("work");
+    let work = git2::Repository::init(&work_dir).unwrap();
+    copy(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet")),
+        &work_dir,
+    );
+    work.remote("origin", bare.to_str().unwrap()).unwrap();
+    Remote {
+        _dir: dir,
+        bare,
+        work,
+        work_dir,
+    }
+}
+
+fn url(r: &Remote) -> String {
+    format!("file://{}", r.bare.display())
+}
+
+/// Stage everything and commit on main, optionally signed with `key`; returns the id.
+fn commit(r: &Remote, msg: &str, key: Option<&ssh_key::PrivateKey>) -> String {
+    let repo = &r.work;
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.update_all(["*"].iter(), None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig =
+        git2::Signature::new("Ops", "ops@example.com", &git2::Time::new(1_795_392_000, 0)).unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let oid = match key {
+        None => repo
+            .commit(Some("HEAD"), &sig, &sig, msg, &tree, &parents)
+            .unwrap(),
+        Some(k) => {
+            let buf = repo
+                .commit_create_buffer(&sig, &sig, msg, &tree, &parents)
+                .unwrap();
+            let content = buf.as_str().unwrap().to_string();
+            let pem = k
+                .sign("git", ssh_key::HashAlg::Sha512, content.as_bytes())
+                .unwrap()
+                .to_pem(ssh_key::LineEnding::LF)
+                .unwrap();
+            let oid = repo.commit_signed(&content, &pem, None).unwrap();
+            repo.reference("refs/heads/main", oid, true, msg).unwrap();
+            repo.set_head("refs/heads/main").unwrap();
+            oid
+        }
+    };
+    if repo.head().unwrap().shorthand() != Some("main") {
+        repo.reference("refs/heads/main", oid, true, msg).unwrap();
+        repo.set_head("refs/heads/main").unwrap();
+    }
+    oid.to_string()
+}
+
+fn push(r: &Remote, force: bool) {
+    let mut remote = r.work.find_remote("origin").unwrap();
+    let spec = if force {
+        "+refs/heads/main:refs/heads/main"
+    } else {
+        "refs/heads/main:refs/heads/main"
+    };
+    remote.push(&[spec], None).unwrap();
+}
+
+fn git_once(r: &Remote, cache: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let u = url(r);
+    let mut args = vec![
+        "run",
+        "--git",
+        &u,
+        "--branch",
+        "main",
+        "--cache-dir",
+        s(cache),
+        "--once",
+        "--listen",
+        "none",
+        "--sim-speed",
+        "instant",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = keelson(&args);
+    let st: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", text(&o)));
+    (o.status.code(), st, text(&o))
+}
+
+#[test]
+fn git_source_follows_pushes_force_pushes_and_keeps_the_last_good_revision() {
+    let r = remote_with_fleet();
+    let cache = r.work_dir.parent().unwrap().join("cache");
+    let c1 = commit(&r, "fleet", None);
+    push(&r, false);
+    let (code, st, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(st["revision"], c1.as_str());
+    assert_eq!(st["clusters"]["staging-apne1"]["state"], "converged");
+
+    // A bad commit: refused, nothing applied, the last good revision stays.
+    edit(
+        &r.work_dir.join("clusters/staging-apne1/cluster.yaml"),
+        "region:",
+        "regoin:",
+    );
+    let c2 = commit(&r, "typo", None);
+    push(&r, false);
+    let (code, st, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(st["revision"], c1.as_str(), "{out}");
+    assert_eq!(st["rejected"]["revision"], c2.as_str());
+    assert!(cache.join(format!("rev-{c1}")).is_dir());
+    assert!(!cache.join(format!("rev-{c2}")).exists());
+
+    // The fix.
+    edit(
+        &r.work_dir.join("clusters/staging-apne1/cluster.yaml"),
+        "regoin:",
+        "region:",
+    );
+    bump_staging(&r.work_dir);
+    let c3 = commit(&r, "fix, and 1.35 for staging", None);
+    push(&r, false);
+    let (code, st, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(st["revision"], c3.as_str());
+    assert!(st["rejected"].is_null());
+    let sim: Value =
+        serde_json::from_slice(&std::fs::read(cache.join("sim.json")).unwrap()).unwrap();
+    assert_eq!(sim["clusters"]["staging-apne1"]["live"]["version"], "1.35");
+
+    // A force-push that rewrites history onto c1.
+    let c1_commit = r
+        .work
+        .find_commit(git2::Oid::from_str(&c1).unwrap())
+        .unwrap();
+    r.work
+        .reset(c1_commit.as_object(), git2::ResetType::Hard, None)
+        .unwrap();
+    edit(
+        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
+        "version: \"1.34\"",
+        "version: \"1.35\"",
+    );
+    let c4 = commit(&r, "rewritten", None);
+    push(&r, true);
+    let (code, st, out) = git_once(&r, &cache, &[]);
+    assert_ne!(code, Some(1), "{out}");
+    assert_eq!(st["revision"], c4.as_str(), "{out}");
+    assert!(!cache.join(format!("rev-{c3}")).exists());
+
+    // `--repo URL` is the same as `--git URL`.
+    let u = url(&r);
+    let o = keelson(&[
+        "run",
+        "--repo",
+        &u,
+        "--cache-dir",
+        s(&cache),
+        "--once",
+        "--listen",
+        "none",
+        "--sim-speed",
+        "instant",
+        "--output",
+        "json",
+    ]);
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["revision"], c4.as_str(), "{}", text(&o));
+}
+
+#[test]
+fn webhook_with_a_good_signature_triggers_a_fetch_and_a_bad_one_nothing() {
+    let r = remote_with_fleet();
+    let base = r.work_dir.parent().unwrap().to_path_buf();
+    let cache = base.join("cache");
+    let secret = base.join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let c1 = commit(&r, "fleet", None);
+    push(&r, false);
+    let port = free_port();
+    let u = url(&r);
+    let _d = spawn(&[
+        "run",
+        "--git",
+        &u,
+        "--cache-dir",
+        s(&cache),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--sim-speed",
+        "instant",
+        "--interval",
+        "1h",
+        "--webhook-secret-file",
+        s(&secret),
+    ]);
+    wait_until("first sync", 60, || {
+        status(port).filter(|s| s["revision"] == c1.as_str())
+    });
+
+    edit(
+        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
+        "version: \"1.34\"",
+        "version: \"1.35\"",
+    );
+    let c2 = commit(&r, "prod-use1 to 1.35", None);
+    push(&r, false);
+    let body = format!(r#"{{"ref":"refs/heads/main","after":"{c2}"}}"#);
+    let bad = keelson::daemon::webhook::sign(b"wrong", body.as_bytes());
+    let (code, _) = http(
+        port,
+        "POST",
+        "/webhook",
+        &[("X-Hub-Signature-256", &bad)],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(code, 401);
+    let (code, _) = http(port, "POST", "/webhook", &[], body.as_bytes()).unwrap();
+    assert_eq!(code, 401);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        status(port).unwrap()["revision"],
+        c1.as_str(),
+        "a refused webhook triggered a fetch"
+    );
+
+    let good = keelson::daemon::webhook::sign(b"s3cret", body.as_bytes());
+    let (code, _) = http(
+        port,
+        "POST",
+        "/webhook",
+        &[("X-Hub-Signature-256", &good)],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(code, 202);
+    wait_until("the pushed revision", 30, || {
+        status(port).filter(|s| s["revision"] == c2.as_str())
+    });
+}
+
+fn key(seed: u8) -> ssh_key::PrivateKey {
+    ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[seed; 32]))
+}
+
+#[test]
+fn only_commits_signed_by_an_allowed_key_are_applied() {
+    let r = remote_with_fleet();
+    let base = r.work_dir.parent().unwrap().to_path_buf();
+    let cache = base.join("cache");
+    let trusted = key(7);
+    let stranger = key(9);
+    let signers = base.join("allowed_signers");
+    std::fs::write(
+        &signers,
+        format!(
+            "# ops team\nops@example.com namespaces=\"git\" {}\n",
+            trusted.public_key().to_openssh().unwrap()
+        ),
+    )
+    .unwrap();
+    let args = ["--allowed-signers", s(&signers)];
+
+    let c1 = commit(&r, "fleet", Some(&trusted));
+    push(&r, false);
+    let (code, st, out) = git_once(&r, &cache, &args);
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(st["revision"], c1.as_str());
+
+    edit(
+        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
+        "version: \"1.34\"",
+        "version: \"1.35\"",
+    );
+    let c2 = commit(&r, "unsigned", None);
+    push(&r, false);
+    let (code, st, out) = git_once(&r, &cache, &args);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(st["revision"], c1.as_str());
+    assert_eq!(st["rejected"]["revision"], c2.as_str());
+    assert!(
+        st["rejected"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not signed"),
+        "{out}"
+    );
+
+    edit(
+        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
+        "version: \"1.35\"",
+        "version: \"1.34\"",
+    );
+    let c3 = commit(&r, "signed by someone else", Some(&stranger));
+    push(&r, false);
+    let (code, st, out) = git_once(&r, &cache, &args);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(st["revision"], c1.as_str());
+    assert_eq!(st["rejected"]["revision"], c3.as_str());
+    assert!(
+        st["rejected"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not in the allowed signers"),
+        "{out}"
+    );
+
+    let c4 = commit(&r, "signed again", Some(&trusted));
+    push(&r, false);
+    let (code, st, out) = git_once(&r, &cache, &args);
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(st["revision"], c4.as_str());
+}
