@@ -137,6 +137,7 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     // Compile the JSON Schemas on this thread: they live as long as the process, and
     // belong in the main allocator arena rather than among a sync's short-lived data.
     let _ = crate::config::schema::Schemas::get();
+    let _ = crate::deprecations::table::ApiTable::shared();
     let rt = runtime()?;
     let secret = match &args.webhook_secret_file {
         Some(p) => {
