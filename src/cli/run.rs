@@ -77,8 +77,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "10m", value_parser = parse_secs)]
     pub resync: u64,
     /// Address for /healthz, /readyz, /status, /metrics and /webhook; `none` turns it off.
-    #[arg(long, default_value = "127.0.0.1:9898")]
-    pub listen: String,
+    /// Default: 127.0.0.1:9898, or none with --once.
+    #[arg(long)]
+    pub listen: Option<String>,
     /// A file holding the webhook secret (enables POST /webhook).
     #[arg(long, value_name = "FILE")]
     pub webhook_secret_file: Option<PathBuf>,
@@ -232,14 +233,18 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
             shared.wake(Wake::Shutdown);
         });
     }
-    if args.listen != "none" {
+    let listen = args.listen.clone().unwrap_or_else(|| {
+        if args.once {
+            "none".to_string()
+        } else {
+            "127.0.0.1:9898".to_string()
+        }
+    });
+    if listen != "none" {
         let listener = rt
-            .block_on(tokio::net::TcpListener::bind(&args.listen))
+            .block_on(tokio::net::TcpListener::bind(&listen))
             .with_context(|| {
-                format!(
-                    "listening on {} (pass --listen ADDR or --listen none)",
-                    args.listen
-                )
+                format!("listening on {listen} (pass --listen ADDR or --listen none)")
             })?;
         let addr = listener
             .local_addr()

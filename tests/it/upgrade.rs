@@ -595,27 +595,63 @@ fn one_daemon_sync_over_the_example_upgrades_staging_and_reports_the_rest() {
     let (_d, root) = example();
     let repo = root.to_str().unwrap();
     let o = keelson(&[
-        "run", "--repo", repo, "--target", "sim", "--once", "--sim-seed", "1.33", "--listen",
-        "none", "--output", "json",
+        "run",
+        "--repo",
+        repo,
+        "--target",
+        "sim",
+        "--once",
+        "--sim-seed",
+        "1.33",
+        "--listen",
+        "none",
+        "--output",
+        "json",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let all = text(&o);
-    assert!(all.contains("seeded 3 cluster(s) at Kubernetes 1.33"), "{all}");
+    assert!(
+        all.contains("seeded 3 cluster(s) at Kubernetes 1.33"),
+        "{all}"
+    );
     let o = keelson(&["sim", "report", "--repo", repo]);
     let report = text(&o);
-    assert!(report.contains("cluster staging-euw1: Kubernetes 1.35"), "{report}");
+    assert!(
+        report.contains("cluster staging-euw1: Kubernetes 1.35"),
+        "{report}"
+    );
     assert!(report.contains("completed 1.33-1.34 at"), "{report}");
-    assert!(report.contains("cluster prod-euw1: Kubernetes 1.33"), "{report}");
-    assert!(report.contains("cluster prod-use1: Kubernetes 1.33"), "{report}");
+    assert!(
+        report.contains("cluster prod-euw1: Kubernetes 1.33"),
+        "{report}"
+    );
+    assert!(
+        report.contains("cluster prod-use1: Kubernetes 1.33"),
+        "{report}"
+    );
     // A second sync: the state exists, so nothing is seeded again; prod-euw1 is held by
     // the soak, reported as pending with that reason.
     let o = keelson(&[
-        "run", "--repo", repo, "--target", "sim", "--once", "--sim-seed", "1.33", "--listen",
+        "run",
+        "--repo",
+        repo,
+        "--target",
+        "sim",
+        "--once",
+        "--sim-seed",
+        "1.33",
+        "--listen",
         "none",
     ]);
     let all = text(&o);
     assert_eq!(o.status.code(), Some(3), "{all}");
     assert!(!all.contains("seeded"), "{all}");
-    assert!(all.contains("upgrade held: upgrade 1.33→1.34: stage staging is soaking"), "{all}");
-    assert!(all.contains("Sync: 1 converged, 1 pending, 1 blocked, 0 failed."), "{all}");
+    assert!(
+        all.contains("upgrade held: upgrade 1.33→1.34: stage staging is soaking"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Sync: 1 converged, 1 pending, 1 blocked, 0 failed."),
+        "{all}"
+    );
 }
