@@ -308,6 +308,107 @@ pub async fn upgrade_signals(
     out
 }
 
+/// The Kubernetes objects an upgrade rehearsal needs, for `keelson snapshot`: Helm release
+/// records (Secrets and ConfigMaps labelled `owner=helm`), objects of the kinds the
+/// deprecated-API table has a later removal for that were written with a version it knows
+/// (trimmed to what the signals read), and self-managed Nodes. Keyed as the simulator
+/// stores them. Lists that fail are skipped with a warning: a snapshot is best effort.
+pub async fn rehearsal_objects(
+    ports: &Ports,
+    name: &str,
+    live_version: &str,
+) -> BTreeMap<String, serde_json::Value> {
+    use serde_json::Value;
+    let mut out = BTreeMap::new();
+    let key = |o: &Value| {
+        let t = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let ns = t("/metadata/namespace");
+        if ns.is_empty() {
+            format!("{}/{}", t("/kind"), t("/metadata/name"))
+        } else {
+            format!("{}/{ns}/{}", t("/kind"), t("/metadata/name"))
+        }
+    };
+    for kind in ["Secret", "ConfigMap"] {
+        match ports.kube.list(name, "v1", kind, Some("owner=helm")).await {
+            Ok(objs) => {
+                for o in objs {
+                    out.insert(key(&o), o);
+                }
+            }
+            Err(e) => tracing::warn!(cluster = name, kind, "not in the snapshot: {e}"),
+        }
+    }
+    let Some(table) = ApiTable::shared() else {
+        return out;
+    };
+    let live = live_version.parse::<Minor>().ok();
+    let served: BTreeSet<String> = match ports.kube.served_versions(name).await {
+        Ok(v) => v.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(
+                cluster = name,
+                "API discovery failed, objects not in the snapshot: {e}"
+            );
+            return out;
+        }
+    };
+    let mut lists: BTreeSet<(String, String)> = BTreeSet::new();
+    for e in table.entries() {
+        let later = e.component.is_none()
+            && e.kind != "*"
+            && e.removed_in.is_some_and(|r| live.is_none_or(|l| r > l));
+        if !later {
+            continue;
+        }
+        let replacement = e
+            .replacement
+            .as_deref()
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string);
+        if let Some(v) = replacement
+            .filter(|r| served.contains(r))
+            .or_else(|| Some(e.api_version()).filter(|v| served.contains(v)))
+        {
+            lists.insert((v, e.kind.clone()));
+        }
+    }
+    for (api_version, kind) in lists {
+        let Ok(objs) = ports.kube.list(name, &api_version, &kind, None).await else {
+            continue;
+        };
+        for o in objs {
+            if live::written_uses(table, &o).is_empty() {
+                continue;
+            }
+            let mut meta = serde_json::Map::new();
+            for k in [
+                "name",
+                "namespace",
+                "labels",
+                "annotations",
+                "managedFields",
+            ] {
+                if let Some(v) = o.pointer(&format!("/metadata/{k}")) {
+                    meta.insert(k.to_string(), v.clone());
+                }
+            }
+            let trimmed = serde_json::json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": meta,
+            });
+            out.insert(key(&trimmed), trimmed);
+        }
+    }
+    if let Ok(nodes) = ports.kube.list(name, "v1", "Node", None).await {
+        for n in nodes {
+            out.insert(key(&n), n);
+        }
+    }
+    out
+}
+
 /// `v1.33.5-eks-3025e55` → `1.33`.
 fn kubelet_minor(v: &str) -> Option<String> {
     let v = v.trim_start_matches('v');

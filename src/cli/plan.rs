@@ -707,14 +707,26 @@ pub fn snapshot_cmd(args: &TargetArgs, out: &Path, today: Date) -> Result<ExitCo
                 .join(", ")
         );
     }
-    let state = crate::adapters::sim::state_from_live(&live, target.ports.clock.now());
+    let mut state = crate::adapters::sim::state_from_live(&live, target.ports.clock.now());
+    // What a rehearsal of an upgrade needs from inside the clusters.
+    let mut objects = 0usize;
+    for (name, c) in state.clusters.iter_mut() {
+        let found = rt.block_on(observe::rehearsal_objects(
+            &target.ports,
+            name,
+            &c.live.version,
+        ));
+        objects += found.len();
+        c.kube.extend(found);
+    }
     let text = serde_json::to_string_pretty(&state)?;
     std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
     println!(
-        "wrote {} ({} cluster{}); replay it with `keelson plan --target sim --state {}`",
+        "wrote {} ({} cluster{}, {objects} Kubernetes object{} for upgrade rehearsals); replay it with `keelson plan --target sim --state {}`",
         out.display(),
         state.clusters.len(),
         if state.clusters.len() == 1 { "" } else { "s" },
+        if objects == 1 { "" } else { "s" },
         out.display()
     );
     Ok(ExitCode::SUCCESS)

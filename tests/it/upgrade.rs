@@ -655,3 +655,68 @@ fn one_daemon_sync_over_the_example_upgrades_staging_and_reports_the_rest() {
         "{all}"
     );
 }
+
+#[test]
+fn a_snapshot_carries_what_an_upgrade_rehearsal_judges() {
+    let (_d, root) = example();
+    let repo = root.to_str().unwrap();
+    let o = keelson(&["sim", "seed", "--repo", repo, "--version", "1.33"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Give prod-euw1 a Helm release that still renders a PodSecurityPolicy.
+    let state_file = root.join(".keelson/sim.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    let release = json!({
+        "name": "legacy", "namespace": "ops", "version": 2, "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": "legacy", "version": "0.9.0"}},
+        "manifest": "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: legacy\n",
+        "hooks": []
+    });
+    state["clusters"]["prod-euw1"]["kube"]["Secret/ops/sh.helm.release.v1.legacy.v2"] = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": "sh.helm.release.v1.legacy.v2", "namespace": "ops",
+                     "labels": {"owner": "helm", "status": "deployed"}},
+        "data": {"release": crate::deprecations::secret_data(&release)}
+    });
+    std::fs::write(&state_file, state.to_string()).unwrap();
+
+    let snap = root.join("prod-euw1.json");
+    let o = keelson(&[
+        "snapshot",
+        "--repo",
+        repo,
+        "--cluster",
+        "prod-euw1",
+        "-o",
+        snap.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("2 clusters, 1 Kubernetes object for upgrade rehearsals"),
+        "{}",
+        text(&o)
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&snap).unwrap()).unwrap();
+    assert!(
+        saved["clusters"]["prod-euw1"]["kube"]["Secret/ops/sh.helm.release.v1.legacy.v2"]
+            .is_object()
+    );
+
+    // The replayed snapshot is judged like the live cluster.
+    let o = keelson(&[
+        "check",
+        "--repo",
+        repo,
+        "--cluster",
+        "prod-euw1",
+        "--state",
+        snap.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("helm release legacy (revision 2, chart legacy-0.9.0) in namespace ops (helm-manifest): PodSecurityPolicy legacy uses policy/v1beta1"),
+        "{}",
+        text(&o)
+    );
+}
