@@ -235,27 +235,7 @@ pub async fn upgrade_signals(
         match ports.kube.served_versions(name).await {
             Ok(served) => {
                 let served: BTreeSet<String> = served.into_iter().collect();
-                let mut lists: BTreeSet<(String, String)> = BTreeSet::new();
-                for e in table.entries() {
-                    let due = e.component.is_none()
-                        && e.kind != "*"
-                        && e.removed_in
-                            .is_some_and(|r| r <= to && live_version.is_none_or(|l| r > l));
-                    if !due {
-                        continue;
-                    }
-                    let replacement = e
-                        .replacement
-                        .as_deref()
-                        .and_then(|r| r.split_whitespace().next())
-                        .map(str::to_string);
-                    let version = replacement
-                        .filter(|r| served.contains(r))
-                        .or_else(|| Some(e.api_version()).filter(|v| served.contains(v)));
-                    if let Some(v) = version {
-                        lists.insert((v, e.kind.clone()));
-                    }
-                }
+                let lists = kinds_to_list(table, &served, live_version, Some(to));
                 for (api_version, kind) in lists {
                     match ports.kube.list(name, &api_version, &kind, None).await {
                         Ok(objects) => {
@@ -353,26 +333,7 @@ pub async fn rehearsal_objects(
             return out;
         }
     };
-    let mut lists: BTreeSet<(String, String)> = BTreeSet::new();
-    for e in table.entries() {
-        let later = e.component.is_none()
-            && e.kind != "*"
-            && e.removed_in.is_some_and(|r| live.is_none_or(|l| r > l));
-        if !later {
-            continue;
-        }
-        let replacement = e
-            .replacement
-            .as_deref()
-            .and_then(|r| r.split_whitespace().next())
-            .map(str::to_string);
-        if let Some(v) = replacement
-            .filter(|r| served.contains(r))
-            .or_else(|| Some(e.api_version()).filter(|v| served.contains(v)))
-        {
-            lists.insert((v, e.kind.clone()));
-        }
-    }
+    let lists = kinds_to_list(table, &served, live, None);
     for (api_version, kind) in lists {
         let Ok(objs) = ports.kube.list(name, &api_version, &kind, None).await else {
             continue;
@@ -407,6 +368,39 @@ pub async fn rehearsal_objects(
         }
     }
     out
+}
+
+/// The (apiVersion, kind) lists that show how objects were written: every kind the table
+/// has a removal for after `live` (and by `to`, when given), listed at its replacement's
+/// version when the cluster serves it, else at its own.
+fn kinds_to_list(
+    table: &ApiTable,
+    served: &BTreeSet<String>,
+    live: Option<Minor>,
+    to: Option<Minor>,
+) -> BTreeSet<(String, String)> {
+    let mut lists = BTreeSet::new();
+    for e in table.entries() {
+        let ahead = e.component.is_none()
+            && e.kind != "*"
+            && e.removed_in
+                .is_some_and(|r| live.is_none_or(|l| r > l) && to.is_none_or(|t| r <= t));
+        if !ahead {
+            continue;
+        }
+        let replacement = e
+            .replacement
+            .as_deref()
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string);
+        if let Some(v) = replacement
+            .filter(|r| served.contains(r))
+            .or_else(|| Some(e.api_version()).filter(|v| served.contains(v)))
+        {
+            lists.insert((v, e.kind.clone()));
+        }
+    }
+    lists
 }
 
 /// `v1.33.5-eks-3025e55` → `1.33`.
