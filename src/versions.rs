@@ -59,6 +59,17 @@ impl Date {
     }
 }
 
+/// `YYYY-MM-DD HH:MM UTC` of a Unix timestamp (seconds).
+pub fn utc_minute(secs: i64) -> String {
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02} UTC",
+        Date::from_unix(secs),
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)

@@ -21,7 +21,7 @@ use crate::adapters::sim::{Sim, Speed};
 use crate::apply::{self, ApplyOptions, Quiet};
 use crate::model::live::{InsightStatus, TRANSITION_TAG_PREFIX, UPGRADING_TAG};
 use crate::ports::Clock;
-use crate::versions::{Date, Minor};
+use crate::versions::{utc_minute, Date, Minor};
 
 /// `keelson sim` subcommands.
 #[derive(Debug, Subcommand)]
@@ -93,8 +93,8 @@ pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
             sim.flush()?;
             println!(
                 "simulator clock: {} → {}",
-                stamp(now),
-                stamp(now + secs as i64)
+                utc_minute(now),
+                utc_minute(now + secs as i64)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -106,16 +106,6 @@ pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn stamp(secs: i64) -> String {
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{} {:02}:{:02} UTC",
-        Date::from_unix(secs),
-        rem / 3600,
-        (rem % 3600) / 60
-    )
 }
 
 /// Seed the simulator state `state` with the repository at `repo` at `version` (what
@@ -245,7 +235,7 @@ fn seed(args: &TargetArgs, version: &str, today: Date) -> Result<ExitCode> {
 pub fn report(sim: &Sim) -> String {
     let state = sim.snapshot();
     let mut out = String::new();
-    let _ = writeln!(out, "simulator clock: {}", stamp(state.now));
+    let _ = writeln!(out, "simulator clock: {}", utc_minute(state.now));
     for (name, c) in &state.clusters {
         let _ = writeln!(
             out,
@@ -258,7 +248,7 @@ pub fn report(sim: &Sim) -> String {
         for (k, v) in &c.live.tags {
             if let Some(hop) = k.strip_prefix(TRANSITION_TAG_PREFIX) {
                 let at = crate::plan::upgrade::parse_transition(v)
-                    .map(|t| stamp(t.at))
+                    .map(|t| utc_minute(t.at))
                     .unwrap_or_else(|| "?".into());
                 let _ = writeln!(out, "  completed {hop} at {at}");
             }

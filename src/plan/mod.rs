@@ -1199,16 +1199,7 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
     // Version hops, one minor each: the control plane, then the add-ons the new minor
     // needs moved, then the node groups that follow the cluster's version, then the record
     // of the transition that later stages wait for. Each hop is judged by the gates first.
-    let mut addon_versions: BTreeMap<String, String> = o
-        .addons
-        .iter()
-        .map(|(k, a)| (k.clone(), a.version.clone()))
-        .collect();
-    let mut ng_versions: BTreeMap<String, String> = o
-        .node_groups
-        .iter()
-        .map(|(k, n)| (k.clone(), n.spec.version.clone().unwrap_or_default()))
-        .collect();
+    let (mut addon_versions, mut ng_versions) = upgrade::live_versions(o);
     let shared = cx.shared;
     let input = upgrade::HopInput {
         cluster: c,

@@ -556,21 +556,28 @@ impl Readiness {
     }
 }
 
-/// Judge every hop from the live version to `to`.
-pub fn readiness(input: HopInput<'_>, to: Minor) -> Readiness {
-    let live = &input.live.cluster;
-    let mut addons: BTreeMap<String, String> = input
-        .live
+/// Add-on versions and node-group minors of a live cluster, by name: what the first hop
+/// starts from.
+pub fn live_versions(
+    live: &ObservedCluster,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let addons = live
         .addons
         .iter()
         .map(|(k, a)| (k.clone(), a.version.clone()))
         .collect();
-    let mut node_groups: BTreeMap<String, String> = input
-        .live
+    let node_groups = live
         .node_groups
         .iter()
         .map(|(k, n)| (k.clone(), n.spec.version.clone().unwrap_or_default()))
         .collect();
+    (addons, node_groups)
+}
+
+/// Judge every hop from the live version to `to`.
+pub fn readiness(input: HopInput<'_>, to: Minor) -> Readiness {
+    let live = &input.live.cluster;
+    let (mut addons, mut node_groups) = live_versions(input.live);
     let mut hops = Vec::new();
     if let Ok(mut from) = live.version.parse::<Minor>() {
         let mut first = true;
@@ -687,12 +694,6 @@ pub fn is_upgrade_tag(key: &str) -> bool {
 
 // ───────────────────────────── stages ─────────────────────────────
 
-fn human_time(secs: i64) -> String {
-    let d = Date::from_unix(secs);
-    let rem = secs.rem_euclid(86_400);
-    format!("{d} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
-}
-
 /// The stage gate: every cluster of an earlier stage completed `from → to` with the same
 /// add-on versions (on the add-ons both have) and soaked for its stage's `soak`.
 ///
@@ -793,9 +794,9 @@ pub fn stage_gate(
             holds.push(format!(
                 "stage {} is soaking: cluster {name} completed {from}→{to} at {}; the soak of {} ends {}",
                 stage.name,
-                human_time(record.at),
+                versions::utc_minute(record.at),
                 stage.soak.as_deref().unwrap_or("0s"),
-                human_time(ready_at)
+                versions::utc_minute(ready_at)
             ));
         }
     }

@@ -20,29 +20,9 @@ fn keelson(args: &[&str]) -> Output {
     bin().args(args).output().expect("run keelson")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::util::out_and_err as text;
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &to.join(name));
-        } else {
-            std::fs::copy(e.path(), to.join(name)).unwrap();
-        }
-    }
-}
+use crate::plan_cli::copy;
 
 /// A copy of examples/fleet in a temp dir.
 fn fleet() -> (tempfile::TempDir, PathBuf) {

@@ -14,6 +14,16 @@ use keelson::plan::{ClusterPlan, Op, Plan};
 use crate::simkit::*;
 use crate::util::TODAY;
 
+/// A Helm 3 release record (a Secret, as Helm stores it) for `release` in namespace `ns`.
+fn helm_secret(name: &str, ns: &str, release: &serde_json::Value) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": name, "namespace": ns,
+                     "labels": {"owner": "helm", "status": "deployed"}},
+        "data": {"release": crate::deprecations::secret_data(release)}
+    })
+}
+
 /// A copy of examples/upgrade in a temp dir.
 fn example() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -316,12 +326,7 @@ async fn live_signals_block_a_hop_helm_records_insights_and_old_kubelets() {
     });
     c.kube.insert(
         "Secret/sh.helm.release.v1.legacy.v7".into(),
-        json!({
-            "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
-            "metadata": {"name": "sh.helm.release.v1.legacy.v7", "namespace": "ops",
-                         "labels": {"owner": "helm", "status": "deployed"}},
-            "data": {"release": crate::deprecations::secret_data(&release)}
-        }),
+        helm_secret("sh.helm.release.v1.legacy.v7", "ops", &release),
     );
     // A self-managed node that would be 3 minors behind after the hop to 1.34.
     c.kube.insert(
@@ -441,22 +446,7 @@ async fn a_pinned_node_group_behind_the_control_plane_blocks_the_next_hop() {
     );
 }
 
-fn keelson(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_keelson"))
-        .args(["--today", "2026-11-23"])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::util::{keelson_cli as keelson, out_and_err as text};
 
 #[test]
 fn check_seed_advance_and_a_rehearsal_from_the_command_line() {
@@ -672,12 +662,8 @@ fn a_snapshot_carries_what_an_upgrade_rehearsal_judges() {
         "manifest": "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: legacy\n",
         "hooks": []
     });
-    state["clusters"]["prod-euw1"]["kube"]["Secret/ops/sh.helm.release.v1.legacy.v2"] = json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
-        "metadata": {"name": "sh.helm.release.v1.legacy.v2", "namespace": "ops",
-                     "labels": {"owner": "helm", "status": "deployed"}},
-        "data": {"release": crate::deprecations::secret_data(&release)}
-    });
+    state["clusters"]["prod-euw1"]["kube"]["Secret/ops/sh.helm.release.v1.legacy.v2"] =
+        helm_secret("sh.helm.release.v1.legacy.v2", "ops", &release);
     std::fs::write(&state_file, state.to_string()).unwrap();
 
     let snap = root.join("prod-euw1.json");

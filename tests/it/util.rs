@@ -94,3 +94,22 @@ pub fn line_of(text: &str, line: u32) -> &str {
 pub fn show(diags: &[Diagnostic]) -> String {
     diags.iter().map(|d| format!("{d}\n")).collect()
 }
+
+/// Run the keelson binary on [`TODAY`], without stdin.
+pub fn keelson_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_keelson"))
+        .args(["--today", "2026-11-23"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run keelson")
+}
+
+/// stdout then stderr of a run.
+pub fn out_and_err(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

@@ -44,19 +44,33 @@ fn served(c: &SimCluster) -> BTreeSet<String> {
         v.insert(KARPENTER_API.into());
         v.insert(EKS_NODECLASS_API.into());
     }
-    let minor = c.live.version.parse::<Minor>().ok();
-    if let (Some(table), Some(minor)) = (ApiTable::shared(), minor) {
-        for e in table.entries() {
-            if e.component.is_none()
-                && e.version != "*"
-                && !e.version.contains("alpha")
-                && e.removed_in.is_none_or(|r| r > minor)
-            {
-                v.insert(e.api_version());
+    if let Ok(minor) = c.live.version.parse::<Minor>() {
+        for (api_version, removed_in) in table_versions() {
+            if removed_in.is_none_or(|r| r > minor) {
+                v.insert(api_version.clone());
             }
         }
     }
     v
+}
+
+/// The beta and GA group/versions of the deprecated-API table with the minor that removes
+/// them, worked out once per process (discovery runs on every simulated list and apply).
+fn table_versions() -> &'static [(String, Option<Minor>)] {
+    static VERSIONS: std::sync::OnceLock<Vec<(String, Option<Minor>)>> = std::sync::OnceLock::new();
+    VERSIONS.get_or_init(|| {
+        ApiTable::shared()
+            .map(|t| {
+                t.entries()
+                    .iter()
+                    .filter(|e| {
+                        e.component.is_none() && e.version != "*" && !e.version.contains("alpha")
+                    })
+                    .map(|e| (e.api_version(), e.removed_in))
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// After the control plane moved to a new minor: every Helm release and object that was
