@@ -5,6 +5,7 @@
 
 mod aws_mocks;
 mod daemon;
+mod daemon_loop;
 mod deprecations;
 mod fuzz;
 mod kube_mock;
