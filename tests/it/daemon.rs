@@ -22,18 +22,7 @@ fn keelson(args: &[&str]) -> Output {
 
 use crate::util::out_and_err as text;
 
-use crate::plan_cli::copy;
-
-/// A copy of examples/fleet in a temp dir.
-fn fleet() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("fleet");
-    copy(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet")),
-        &root,
-    );
-    (dir, root)
-}
+use crate::plan_cli::{copy, fleet};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

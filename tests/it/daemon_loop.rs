@@ -15,18 +15,12 @@ use keelson::daemon::status::{ClusterState, Phase};
 use keelson::daemon::{Shared, Wake};
 use keelson::sync::TargetSpec;
 
-use crate::plan_cli::copy;
 use crate::util::TODAY;
 
+/// A copy of examples/fleet, by its canonical path (as `keelson run` resolves it).
 fn fleet() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("fleet");
-    copy(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet")),
-        &root,
-    );
-    let root = root.canonicalize().unwrap();
-    (dir, root)
+    let (dir, root) = crate::plan_cli::fleet();
+    (dir, root.canonicalize().unwrap())
 }
 
 fn reconciler(root: &Path, shared: &Arc<Shared>) -> Reconciler {
@@ -47,12 +41,22 @@ fn reconciler(root: &Path, shared: &Arc<Shared>) -> Reconciler {
     )
 }
 
-fn opts(once: bool) -> LoopOptions {
-    LoopOptions {
+/// The loop over the directory `root` on the simulator, as `keelson run --repo DIR` runs it.
+fn run(
+    root: &Path,
+    shared: &Arc<Shared>,
+    (tx, rx): (mpsc::Sender<Wake>, mpsc::Receiver<Wake>),
+    once: bool,
+) -> Option<u8> {
+    let mut rec = reconciler(root, shared);
+    let rt = keelson::sync::runtime().unwrap();
+    let mut src = Source::Dir(root.to_path_buf());
+    let opts = LoopOptions {
         resync: Duration::from_secs(3600),
         interval: Duration::from_secs(60),
         once,
-    }
+    };
+    run_loop(&mut src, &mut rec, shared, &rt, (&tx, &rx), opts)
 }
 
 #[test]
@@ -60,10 +64,7 @@ fn once_runs_one_full_sync_and_returns_its_exit_code() {
     let (_d, root) = fleet();
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared::new(tx.clone(), None));
-    let mut rec = reconciler(&root, &shared);
-    let rt = keelson::sync::runtime().unwrap();
-    let mut src = Source::Dir(root.clone());
-    let code = run_loop(&mut src, &mut rec, &shared, &rt, (&tx, &rx), opts(true));
+    let code = run(&root, &shared, (tx, rx), true);
     // The auto stage converges; the manual prod stage leaves changes pending: exit 2.
     assert_eq!(code, Some(2));
     let st = shared.status().clone();
@@ -89,22 +90,8 @@ fn a_file_change_wakes_an_incremental_sync_and_shutdown_ends_the_loop() {
     let (_d, root) = fleet();
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared::new(tx.clone(), None));
-    let mut rec = reconciler(&root, &shared);
-    let rt = keelson::sync::runtime().unwrap();
-    let loop_shared = shared.clone();
-    let loop_tx = tx.clone();
-    let root_for_loop = root.clone();
-    let handle = std::thread::spawn(move || {
-        let mut src = Source::Dir(root_for_loop);
-        run_loop(
-            &mut src,
-            &mut rec,
-            &loop_shared,
-            &rt,
-            (&loop_tx, &rx),
-            opts(false),
-        )
-    });
+    let (loop_root, loop_shared, loop_tx) = (root.clone(), shared.clone(), tx.clone());
+    let handle = std::thread::spawn(move || run(&loop_root, &loop_shared, (loop_tx, rx), false));
     wait_for(&shared, "the first full sync", |s| {
         s.ready && s.phase == Phase::Idle
     });
