@@ -63,8 +63,16 @@ pub struct RunArgs {
     /// Where the git clone and the checkouts live (default: ~/.cache/keelson/git).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Where the lock file and the journal live (default: the repo's `.keelson/`, or the
-    /// cache directory with --git).
+    /// Follow rewritten history: apply a new head that does not descend from the last
+    /// applied revision (by default it is refused, so a force-push to an older commit
+    /// cannot roll the fleet back).
+    #[arg(long)]
+    pub allow_force_push: bool,
+    /// Stop a fetch of the git remote that downloads more than this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_fetch_mib: u64,
+    /// Where the lock file and the journal live (default: the repo's `.keelson/`, or with
+    /// --git this source's own directory in the cache, keyed by URL and ref).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// The fleet lock file (default: STATE_DIR/keelson.lock).
@@ -170,8 +178,15 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
                 Some(t) => GitRef::Tag(t.clone()),
                 None => GitRef::Branch(args.branch.clone()),
             };
-            let g = GitSource::open(url, reference, &cache, signers)?;
-            let state_dir = args.state_dir.clone().unwrap_or_else(|| cache.clone());
+            let g = GitSource::open(url, reference, &cache, signers)?
+                .allow_force_push(args.allow_force_push)
+                .max_fetch_bytes(args.max_fetch_mib.saturating_mul(1024 * 1024));
+            // The lock, the journal and the simulator's state belong to this source, not
+            // to every fleet that shares the cache directory.
+            let state_dir = args
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| g.dir().to_path_buf());
             let sim = args
                 .target
                 .state

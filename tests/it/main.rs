@@ -5,6 +5,7 @@
 
 mod aws_mocks;
 mod daemon;
+mod daemon_git;
 mod daemon_loop;
 mod deprecations;
 mod fuzz;
