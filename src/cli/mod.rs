@@ -95,6 +95,11 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// The fleet lock to hold while applying, shared with `keelson run` (default:
+        /// `.keelson/keelson.lock` under the repository, where a daemon watching it keeps
+        /// its lock).
+        #[arg(long, value_name = "FILE")]
+        lock_file: Option<PathBuf>,
     },
     /// The readiness of one cluster for an upgrade: every hop from its live version to
     /// `--to` (default: the version in git), gate by gate. Exit 0 ready, 2 waiting for
@@ -195,7 +200,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             target,
             plan: plan_file,
             auto_approve,
-        } => plan::apply_cmd(&target, plan_file.as_deref(), auto_approve, today),
+            lock_file,
+        } => {
+            let lock =
+                lock_file.unwrap_or_else(|| target.repo.join(".keelson").join("keelson.lock"));
+            plan::apply_cmd(&target, plan_file.as_deref(), auto_approve, &lock, today)
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use clap::{Args, ValueEnum};
 use crate::adapters::sim::Speed;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::Loaded;
+use crate::daemon::lock;
 use crate::observe;
 use crate::plan::{self, render, Plan};
 pub use crate::sync::Target;
@@ -262,19 +263,32 @@ fn confirm() -> Result<bool> {
     Ok(line.trim() == "yes")
 }
 
-/// `keelson apply`.
+/// `keelson apply`, holding the fleet lock `lock_file` throughout.
 ///
 /// # Errors
-/// Unreadable repo, target or plan file; a plan whose live state has moved on.
+/// Unreadable repo, target or plan file; a plan whose live state has moved on; the
+/// fleet lock held by another process.
 pub fn apply_cmd(
     args: &TargetArgs,
     plan_file: Option<&Path>,
     auto_approve: bool,
+    lock_file: &Path,
     today: Date,
 ) -> Result<ExitCode> {
     let rt = runtime()?;
     let Some(loaded) = load_valid(&args.repo, today)? else {
         return Ok(ExitCode::from(1));
+    };
+    // One writer per fleet: the daemon and every CLI apply take the same lock.
+    let _lock = match lock::try_acquire(lock_file, &lock::Holder::me())? {
+        Some(l) => l,
+        None => bail!(
+            "another keelson process holds the fleet lock {} ({}); wait for it to finish or stop it",
+            lock_file.display(),
+            lock::read_holder(lock_file)
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "holder unknown".into())
+        ),
     };
     let target = connect(&args.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();

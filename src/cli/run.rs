@@ -25,7 +25,7 @@ use clap::{Args, ValueEnum};
 
 use super::plan::TargetArgs;
 use crate::apply::ApplyOptions;
-use crate::daemon::driver::{acquire_lock, log, run_loop, LoopOptions, Source};
+use crate::daemon::driver::{acquire_lock, guard_lock, log, run_loop, LoopOptions, Source};
 use crate::daemon::journal::Journal;
 use crate::daemon::reconcile::{Options, Reconciler};
 use crate::daemon::source::{GitRef, GitSource};
@@ -258,9 +258,10 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         .lock_file
         .clone()
         .unwrap_or_else(|| state_dir.join("keelson.lock"));
-    let Some(_lock) = acquire_lock(&lock_path, args.once, &shared, &rx)? else {
+    let Some(lock) = acquire_lock(&lock_path, args.once, &shared, &rx)? else {
         return Ok(ExitCode::SUCCESS);
     };
+    rt.spawn(guard_lock(lock, shared.clone()));
     if let Some(version) = &args.sim_seed {
         if args.target.target != crate::sync::Target::Sim {
             bail!("--sim-seed is for the simulator (--target sim)");
@@ -287,6 +288,9 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| state_dir.join("journal.jsonl"));
     let (journal, flying) = Journal::open(&journal_path)?;
+    for bad in journal.skipped() {
+        log(bad);
+    }
     for f in &flying {
         log(&format!(
             "resuming: cluster {} was being changed (revision {}, last step {}) when the last daemon stopped",
@@ -349,6 +353,12 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         Some(code) => {
             print_once(&shared, args.output)?;
             Ok(ExitCode::from(code))
+        }
+        None if shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst) => {
+            bail!(
+                "another process took the fleet lock {}; stopped",
+                lock_path.display()
+            )
         }
         None => Ok(ExitCode::SUCCESS),
     }

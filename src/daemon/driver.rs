@@ -113,6 +113,46 @@ pub fn acquire_lock(
     }
 }
 
+/// Keep the fleet lock while the daemon runs: every second, check that the lock file is
+/// still the one held. When it was deleted, take the new file if nobody has; when another
+/// process has, stop: shutdown begins (a running apply stops at its next step, the
+/// journal records it) and [`Shared::lock_lost`] is set.
+pub async fn guard_lock(mut lock: FleetLock, shared: Arc<Shared>) {
+    let me = Holder::me();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if lock.is_current() {
+            continue;
+        }
+        match lock::try_acquire(lock.path(), &me) {
+            Ok(Some(fresh)) => {
+                log(&format!(
+                    "the fleet lock file {} was removed; it is held again",
+                    fresh.path().display()
+                ));
+                lock = fresh;
+            }
+            Ok(None) | Err(_) => {
+                let holder = lock::read_holder(lock.path())
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "another process".into());
+                let msg = format!(
+                    "the fleet lock file {} was removed and is now held by {holder}; this daemon stops writing and exits",
+                    lock.path().display()
+                );
+                log(&msg);
+                shared.status().last_error = Some(msg);
+                shared
+                    .lock_lost
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                shared.shutdown.send_replace(true);
+                shared.wake(Wake::Shutdown);
+                return;
+            }
+        }
+    }
+}
+
 /// Run `sync` on a thread of its own and give its memory back afterwards. The sync's
 /// many short-lived allocations land in another malloc arena than the little that
 /// outlives it, which is copied back into fresh allocations here (`compact`); then the

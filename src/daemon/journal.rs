@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -85,6 +85,7 @@ pub struct JournalError {
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    skipped: Vec<String>,
 }
 
 /// In-flight clusters after replaying `entries` in order.
@@ -132,15 +133,28 @@ impl Journal {
                 std::fs::create_dir_all(dir).map_err(err)?;
             }
         }
-        let entries: Vec<Entry> = match File::open(path) {
-            Ok(f) => BufReader::new(f)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| serde_json::from_str(&l).ok())
-                .collect(),
+        // Every line that parses counts, whatever comes before or after it: a torn last
+        // line (a crash mid-write) or a damaged one in the middle is skipped and reported.
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(err(e)),
         };
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut skipped = Vec::new();
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice(line) {
+                Ok(e) => entries.push(e),
+                Err(e) => skipped.push(format!(
+                    "{}:{}: not a journal entry ({e}); skipped",
+                    path.display(),
+                    i + 1
+                )),
+            }
+        }
         let flying = in_flight(&entries);
         let keep: Vec<&Entry> = entries
             .iter()
@@ -166,9 +180,15 @@ impl Journal {
             Journal {
                 path: path.to_path_buf(),
                 file: Mutex::new(file),
+                skipped,
             },
             flying,
         ))
+    }
+
+    /// The lines that could not be read when the journal was opened (FILE:LINE: why).
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Append one event and fsync it.
@@ -274,16 +294,25 @@ mod tests {
                 assert!(j.record("b", Event::End { error: None }).is_ok());
             }
         }
+        // A damaged line in the middle (bytes that are not UTF-8) and a torn last line:
+        // both skipped and reported, and the good line after the damaged one still counts.
         let mut f = OpenOptions::new().append(true).open(&path).ok();
         if let Some(f) = f.as_mut() {
+            let _ = f.write_all(b"\xff\xfe garbage\n");
+            let _ = f.write_all(
+                b"{\"t\":5,\"cluster\":\"c\",\"event\":\"begin\",\"revision\":\"r\",\"steps\":2}\n",
+            );
             let _ = f.write_all(b"{\"t\":9,\"clus");
         }
-        let (_, flying) = Journal::open(&path).ok().unzip();
+        let (j, flying) = Journal::open(&path).ok().unzip();
+        let skipped = j.map(|j| j.skipped().to_vec()).unwrap_or_default();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].contains("journal.jsonl:4:"), "{skipped:?}");
         let flying = flying.unwrap_or_default();
-        assert_eq!(flying.len(), 1);
-        assert_eq!(flying[0].cluster, "a");
+        let names: Vec<&str> = flying.iter().map(|f| f.cluster.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(text.lines().count(), 1, "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -7,6 +7,10 @@
 //!
 //! The kernel releases an advisory `flock` when its holder's file is closed, which includes
 //! the holder being killed with SIGKILL, so a crashed daemon never leaves a stale lock.
+//! A lock file deleted while held would let a second process lock a new file at the same
+//! path: the holder watches for that ([`FleetLock::is_current`]), takes the new file when
+//! it can, and stops writing when another process got it first. `keelson apply` takes the
+//! same lock, so a CLI apply and a daemon never write to one fleet at once.
 //! The lock covers daemons sharing a filesystem (one host, or one volume). Run in a
 //! Kubernetes cluster with several replicas, the same protocol maps onto a
 //! `coordination.k8s.io/v1` Lease: `holderIdentity` is the holder info below, the lock is
@@ -77,6 +81,27 @@ impl FleetLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether the file at the lock's path is still the one this lock holds. When someone
+    /// deleted or replaced it (say, by removing `.keelson/` to start over), another
+    /// process can lock the new file, and this lock no longer keeps it out.
+    pub fn is_current(&self) -> bool {
+        same_file(&self._file, &self.path)
+    }
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_file: &File, path: &Path) -> bool {
+    path.exists()
 }
 
 /// Take the lock if it is free. `Ok(None)`: another process holds it.
@@ -93,16 +118,25 @@ pub fn try_acquire(path: &Path, me: &Holder) -> Result<Option<FleetLock>, LockEr
             std::fs::create_dir_all(dir).map_err(err)?;
         }
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(err)?;
-    if !flock_nb(&file).map_err(err)? {
-        return Ok(None);
-    }
+    // The file may be deleted between opening and locking it; a lock on a file that is
+    // no longer at the path keeps nobody out, so try again on the new one.
+    let mut tries = 0;
+    let mut file = loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(err)?;
+        if !flock_nb(&file).map_err(err)? {
+            return Ok(None);
+        }
+        tries += 1;
+        if same_file(&file, path) || tries >= 5 {
+            break file;
+        }
+    };
     let info = serde_json::to_vec(me).unwrap_or_default();
     file.set_len(0).map_err(err)?;
     file.seek(SeekFrom::Start(0)).map_err(err)?;
@@ -156,7 +190,13 @@ mod tests {
         assert!(try_acquire(&path, &me).ok().flatten().is_none());
         assert_eq!(read_holder(&path), Some(me.clone()));
         drop(first);
-        assert!(try_acquire(&path, &me).ok().flatten().is_some());
+        let again = try_acquire(&path, &me).ok().flatten();
+        assert!(again.as_ref().is_some_and(FleetLock::is_current));
+        // Deleted while held: no longer current, and a newcomer can lock the new file.
+        std::fs::remove_file(&path).ok();
+        assert!(again.as_ref().is_some_and(|l| !l.is_current()));
+        let newcomer = try_acquire(&path, &me).ok().flatten();
+        assert!(newcomer.as_ref().is_some_and(FleetLock::is_current));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -54,6 +54,9 @@ pub struct Shared {
     pub webhook_secret: Option<Vec<u8>>,
     /// Set once shutdown began; a running apply stops at its next await point.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Set when another process took the fleet lock from under this one (its file was
+    /// deleted and re-created): the daemon stops writing and exits with an error.
+    pub lock_lost: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -65,6 +68,7 @@ impl Shared {
             wake: Mutex::new(wake),
             webhook_secret,
             shutdown: tokio::sync::watch::Sender::new(false),
+            lock_lost: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -582,3 +582,100 @@ fn a_second_daemon_waits_on_standby_and_takes_over() {
     assert!(status(pb).unwrap()["lockHolder"].is_null());
     drop(b);
 }
+
+/// Whether the other end closed `c` (EOF after whatever it sent last, or a reset).
+fn closed_by_peer(c: &mut TcpStream) -> bool {
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
+#[test]
+fn held_open_sockets_are_closed_and_healthz_keeps_answering() {
+    let (_d, repo) = fleet();
+    let port = free_port();
+    let _daemon = spawn(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--sim-speed",
+        "instant",
+        "--suspend",
+    ]);
+    wait_until("the listener", 60, || status(port));
+    // Slowloris: 300 connections that start a request and never finish its headers.
+    let mut held: Vec<TcpStream> = (0..300)
+        .filter_map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            c.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n").ok()?;
+            Some(c)
+        })
+        .collect();
+    assert!(held.len() >= 250, "only {} connections opened", held.len());
+    let started = Instant::now();
+    let (code, body) = http(port, "GET", "/healthz", &[], b"").expect("/healthz answers");
+    assert_eq!((code, body.as_str()), (200, "ok\n"));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The server closes connections whose headers do not arrive in time.
+    std::thread::sleep(Duration::from_secs(7));
+    let total = held.len();
+    let closed = held.iter_mut().map(closed_by_peer).filter(|c| *c).count();
+    assert_eq!(closed, total, "sockets still held open by the server");
+    let (code, _) = http(port, "GET", "/healthz", &[], b"").expect("/healthz answers");
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn cli_apply_and_a_deleted_lock_file_never_make_a_second_writer() {
+    let (_d, repo) = fleet();
+    let port = free_port();
+    let _a = spawn(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--sim-speed",
+        "instant",
+    ]);
+    wait_until("the daemon's first sync", 60, || {
+        status(port).filter(|st| st["ready"] == true)
+    });
+    // A CLI apply on the same fleet waits for nobody: it refuses, naming the holder.
+    let o = keelson(&[
+        "apply",
+        "--repo",
+        s(&repo),
+        "--auto-approve",
+        "--sim-speed",
+        "instant",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds the fleet lock") && text(&o).contains("pid"),
+        "{}",
+        text(&o)
+    );
+    // The lock file deleted (".keelson/ removed to start over") while the daemon runs:
+    // the daemon holds the new file at once, so a second daemon still stands by.
+    std::fs::remove_file(repo.join(".keelson/keelson.lock")).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(repo.join(".keelson/keelson.lock").exists());
+    let o = keelson(&["run", "--repo", s(&repo), "--once", "--listen", "none"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("holds the fleet lock"), "{}", text(&o));
+}
