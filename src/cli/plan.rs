@@ -112,11 +112,35 @@ impl Connected {
     }
 }
 
-/// Open the target.
+/// Open the target; every remote call has a timeout.
 ///
 /// # Errors
 /// When the simulator state is unreadable, corrupt or foreign.
 pub fn connect(
+    args: &TargetArgs,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Connected> {
+    connect_with(args, loaded, rt, None)
+}
+
+/// Open the target; every remote call has a timeout and, with a `recorder`, its metric.
+///
+/// # Errors
+/// When the simulator state is unreadable, corrupt or foreign.
+pub fn connect_with(
+    args: &TargetArgs,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+    recorder: Option<Arc<dyn crate::adapters::instrumented::CallRecorder>>,
+) -> Result<Connected> {
+    use crate::adapters::instrumented::{instrument, Timeouts};
+    let mut target = open_target(args, loaded, rt)?;
+    target.ports = instrument(target.ports, Timeouts::default(), recorder);
+    Ok(target)
+}
+
+fn open_target(
     args: &TargetArgs,
     loaded: &Loaded,
     rt: &tokio::runtime::Runtime,

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  Revision dir ──load (full │ one cluster's files)──► valid? ──no──► Invalid (nothing applied)
-//!      └─► connect target (EksApi wrapped in CountingEks) ─► observe + plan() ─► decide per cluster
+//!      └─► connect target (ports instrumented with the metrics) ─► observe + plan() ─► decide per cluster
 //!          ─► journal begin ─► apply (bounded by Fleet maxConcurrency) ─► journal end ─► re-plan applied
 //!          ─► status + metrics ─► drop the repo and live state, trim the heap
 //! ```
@@ -20,13 +20,12 @@ use std::time::Instant;
 
 use crate::adapters::fs::{pending_file, walk_repo, walk_repo_from};
 use crate::apply::{self, ApplyOptions, Progress};
-use crate::cli::plan::{connect, make_plan, Connected, Target, TargetArgs};
+use crate::cli::plan::{connect_with, make_plan, Connected, Target, TargetArgs};
 use crate::config::{self, LoadOptions, Loaded};
 use crate::model::{ApplyMode, MaintenanceWindow};
 use crate::plan::{Action, Plan};
 use crate::versions::Date;
 
-use super::counting::CountingEks;
 use super::journal::{Event, Journal};
 use super::metrics::FleetGauges;
 use super::status::{self, ClusterStatus, Counts, Decision, Facts};
@@ -405,12 +404,8 @@ impl Reconciler {
     ) -> anyhow::Result<Connected> {
         // The target options as given, with the revision's directory as the repository.
         self.opts.target.repo = rev.dir.clone();
-        let mut target = connect(&self.opts.target, loaded, rt)?;
-        target.ports.eks = Arc::new(CountingEks::new(
-            target.ports.eks.clone(),
-            self.shared.metrics.clone(),
-        ));
-        Ok(target)
+        let metrics = self.shared.metrics.clone();
+        connect_with(&self.opts.target, loaded, rt, Some(metrics))
     }
 
     fn plan_and_apply(
