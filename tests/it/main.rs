@@ -5,6 +5,7 @@
 
 mod aws_mocks;
 mod aws_mocks_transport;
+mod contract;
 mod daemon;
 mod deprecations;
 mod fuzz;
