@@ -180,29 +180,19 @@ impl Metrics {
             let _ = writeln!(o, "keelson_reconciles_total{{result=\"{r}\"}} {n}");
         }
 
-        let _ = writeln!(
-            o,
-            "# HELP keelson_eks_api_calls_total EKS API calls by operation and outcome."
-        );
-        let _ = writeln!(o, "# TYPE keelson_eks_api_calls_total counter");
-        for ((op, outcome), n) in &g.api_calls {
-            let _ = writeln!(
-                o,
-                "keelson_eks_api_calls_total{{operation=\"{}\",outcome=\"{outcome}\"}} {n}",
-                escape(op)
-            );
-        }
-        let _ = writeln!(
-            o,
-            "# HELP keelson_kube_api_calls_total Kubernetes API calls by operation and outcome."
-        );
-        let _ = writeln!(o, "# TYPE keelson_kube_api_calls_total counter");
-        for ((op, outcome), n) in &g.kube_calls {
-            let _ = writeln!(
-                o,
-                "keelson_kube_api_calls_total{{operation=\"{}\",outcome=\"{outcome}\"}} {n}",
-                escape(op)
-            );
+        for (name, api, calls) in [
+            ("keelson_eks_api_calls_total", "EKS", &g.api_calls),
+            ("keelson_kube_api_calls_total", "Kubernetes", &g.kube_calls),
+        ] {
+            let _ = writeln!(o, "# HELP {name} {api} API calls by operation and outcome.");
+            let _ = writeln!(o, "# TYPE {name} counter");
+            for ((op, outcome), n) in calls {
+                let _ = writeln!(
+                    o,
+                    "{name}{{operation=\"{}\",outcome=\"{outcome}\"}} {n}",
+                    escape(op)
+                );
+            }
         }
         let name = "keelson_api_call_duration_seconds";
         let _ = writeln!(

@@ -49,13 +49,31 @@ const CNI_ROLE: &str = "arn:aws:iam::111122223333:role/cni";
 const APP_ROLE: &str = "arn:aws:iam::111122223333:role/app";
 
 /// What a scenario puts on the cluster besides the cluster itself.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Scenario {
     addons: bool,
     node_group: bool,
     access_entry: bool,
     pod_identity: bool,
     fargate: bool,
+}
+
+/// One part each.
+const ADDONS: usize = 0;
+const NODE_GROUP: usize = 1;
+const ACCESS_ENTRY: usize = 2;
+const POD_IDENTITY: usize = 3;
+const FARGATE: usize = 4;
+
+/// The scenario with only part `i` (in field order) besides the cluster.
+fn only(i: usize) -> Scenario {
+    Scenario {
+        addons: i == ADDONS,
+        node_group: i == NODE_GROUP,
+        access_entry: i == ACCESS_ENTRY,
+        pod_identity: i == POD_IDENTITY,
+        fargate: i == FARGATE,
+    }
 }
 
 const ALL: Scenario = Scenario {
@@ -378,6 +396,15 @@ fn pod_identity_answer(
         .build()
 }
 
+/// `names` when the scenario has the part, else nothing.
+fn listed(has: bool, names: &[&str]) -> Vec<String> {
+    if has {
+        names.iter().map(|n| n.to_string()).collect()
+    } else {
+        Vec::new()
+    }
+}
+
 /// Mock rules answering every call `observe` makes for the scenario.
 fn eks_answers(s: Scenario) -> Vec<Rule> {
     let mut rules = vec![
@@ -392,33 +419,19 @@ fn eks_answers(s: Scenario) -> Vec<Rule> {
             )
         }),
         mock!(Client::list_addons).then_output(move || {
-            let names: &[&str] = if s.addons {
-                &["coredns", "vpc-cni"]
-            } else {
-                &[]
-            };
-            ListAddonsOutput::builder()
-                .set_addons(Some(names.iter().map(|n| n.to_string()).collect()))
-                .build()
+            let names = listed(s.addons, &["coredns", "vpc-cni"]);
+            ListAddonsOutput::builder().set_addons(Some(names)).build()
         }),
         mock!(Client::describe_addon).then_output(|| addon_answer("coredns")),
         mock!(Client::list_nodegroups).then_output(move || {
-            let names = if s.node_group {
-                vec!["general".to_string()]
-            } else {
-                vec![]
-            };
+            let names = listed(s.node_group, &["general"]);
             ListNodegroupsOutput::builder()
                 .set_nodegroups(Some(names))
                 .build()
         }),
         mock!(Client::describe_nodegroup).then_output(nodegroup_answer),
         mock!(Client::list_fargate_profiles).then_output(move || {
-            let names = if s.fargate {
-                vec!["jobs".to_string()]
-            } else {
-                vec![]
-            };
+            let names = listed(s.fargate, &["jobs"]);
             ListFargateProfilesOutput::builder()
                 .set_fargate_profile_names(Some(names))
                 .build()
@@ -582,65 +595,47 @@ fn assert_same(sim: &ObservedCluster, aws: &ObservedCluster) {
     );
 }
 
+/// Observe the scenario on both sides; what the simulator saw, once both agree.
+async fn alike(s: Scenario) -> ObservedCluster {
+    let (sim, aws) = both(s).await;
+    assert_same(&sim, &aws);
+    sim
+}
+
 #[tokio::test]
 async fn a_cluster_with_add_ons_is_reported_alike() {
-    let (sim, aws) = both(Scenario {
-        addons: true,
-        ..Scenario::default()
-    })
-    .await;
-    assert_eq!(sim.addons.len(), 2);
-    assert_same(&sim, &aws);
+    let seen = alike(only(ADDONS)).await;
+    assert_eq!(seen.addons.len(), 2);
 }
 
 #[tokio::test]
 async fn a_node_group_is_reported_alike() {
-    let (sim, aws) = both(Scenario {
-        node_group: true,
-        ..Scenario::default()
-    })
-    .await;
-    assert_eq!(sim.node_groups.len(), 1);
-    assert_same(&sim, &aws);
+    let seen = alike(only(NODE_GROUP)).await;
+    assert_eq!(seen.node_groups.len(), 1);
 }
 
 #[tokio::test]
 async fn an_access_entry_is_reported_alike() {
-    let (sim, aws) = both(Scenario {
-        access_entry: true,
-        ..Scenario::default()
-    })
-    .await;
-    assert!(sim.access_entries.contains_key(ADMIN));
-    assert_same(&sim, &aws);
+    let seen = alike(only(ACCESS_ENTRY)).await;
+    assert!(seen.access_entries.contains_key(ADMIN));
 }
 
 #[tokio::test]
 async fn a_pod_identity_association_is_reported_alike() {
-    let (sim, aws) = both(Scenario {
-        pod_identity: true,
-        ..Scenario::default()
-    })
-    .await;
-    assert!(sim.pod_identities.contains_key("apps/app"));
-    assert_same(&sim, &aws);
+    let seen = alike(only(POD_IDENTITY)).await;
+    assert!(seen.pod_identities.contains_key("apps/app"));
 }
 
 #[tokio::test]
 async fn a_fargate_profile_is_reported_alike() {
-    let (sim, aws) = both(Scenario {
-        fargate: true,
-        ..Scenario::default()
-    })
-    .await;
-    assert_eq!(sim.fargate_profiles.len(), 1);
-    assert_same(&sim, &aws);
+    let seen = alike(only(FARGATE)).await;
+    assert_eq!(seen.fargate_profiles.len(), 1);
 }
 
 #[tokio::test]
 async fn everything_at_once_is_reported_alike() {
-    let (sim, aws) = both(ALL).await;
-    assert_same(&sim, &aws);
+    let seen = alike(ALL).await;
+    assert_eq!(seen.access_entries.len(), 4);
 }
 
 #[tokio::test]
