@@ -16,4 +16,5 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod ports;
+pub mod sync;
 pub mod versions;

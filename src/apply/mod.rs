@@ -74,7 +74,45 @@ pub struct ClusterOutcome {
     /// Steps in the plan.
     pub steps_total: usize,
     /// Why it stopped early.
-    pub error: Option<String>,
+    pub error: Option<Failure>,
+}
+
+/// Why a cluster's apply stopped, worded for people and classified for the retry policy.
+/// Serialised as its message alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct Failure {
+    /// What failed and why, with the whole cause chain.
+    pub message: String,
+    transient: bool,
+}
+
+impl Failure {
+    /// A failure with this message; `transient` when retrying later may succeed.
+    pub fn new(message: impl Into<String>, transient: bool) -> Failure {
+        Failure {
+            message: message.into(),
+            transient,
+        }
+    }
+
+    /// Whether the same apply may succeed later without a change to the repository
+    /// (throttling, a 5xx, a timed-out call that outlasted the executor's own retries).
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<Failure> for String {
+    fn from(f: Failure) -> String {
+        f.message
+    }
 }
 
 /// What `apply` did.
@@ -121,6 +159,18 @@ pub enum ApplyError {
     },
 }
 
+impl ApplyError {
+    /// Whether the operation may succeed when tried again later: only a call whose API
+    /// error is transient. An operation EKS reports as failed, or one that outlasted the
+    /// executor's wait, needs a person or a new revision.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApplyError::Call { source, .. } => source.is_transient(),
+            ApplyError::Failed { .. } | ApplyError::Timeout { .. } => false,
+        }
+    }
+}
+
 /// Apply a plan. Clusters without steps or with blockers are left alone.
 pub async fn apply(
     ports: &Ports,
@@ -149,7 +199,7 @@ pub async fn apply(
                 name: "?".into(),
                 steps_done: 0,
                 steps_total: 0,
-                error: Some(format!("task failed: {e}")),
+                error: Some(Failure::new(format!("task failed: {e}"), false)),
             }),
         }
     }
@@ -177,7 +227,7 @@ async fn run_cluster(
     };
     if c.exists {
         if let Err(e) = x.wait_cluster_idle().await {
-            outcome.error = Some(format!("{e:#}"));
+            outcome.error = Some(Failure::new(format!("{e:#}"), e.is_transient()));
             return outcome;
         }
     }
@@ -191,6 +241,7 @@ async fn run_cluster(
         progress.event(&c.name, &label);
         for op in &step.ops {
             if let Err(e) = x.run(op).await {
+                let mut transient = e.is_transient();
                 let mut msg = e.to_string();
                 let mut src = std::error::Error::source(&e);
                 while let Some(s) = src {
@@ -201,10 +252,11 @@ async fn run_cluster(
                 if c.exists || outcome.steps_done > 0 {
                     if let Some(gone) = x.cluster_vanished(&label).await {
                         msg = gone;
+                        transient = false;
                     }
                 }
                 progress.event(&c.name, &format!("failed: {label}: {msg}"));
-                outcome.error = Some(format!("{label}: {msg}"));
+                outcome.error = Some(Failure::new(format!("{label}: {msg}"), transient));
                 return outcome;
             }
         }
@@ -781,5 +833,46 @@ pub fn human(secs: u64) -> String {
         format!("{m}m{s:02}s")
     } else {
         format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(source: ApiError) -> ApplyError {
+        ApplyError::Call {
+            call: "UpdateClusterConfig on cluster a".into(),
+            source,
+        }
+    }
+
+    #[test]
+    fn only_transient_api_errors_make_a_transient_failure() {
+        assert!(call(ApiError::Throttled("Rate exceeded".into())).is_transient());
+        assert!(call(ApiError::Unavailable("503".into())).is_transient());
+        assert!(!call(ApiError::InvalidParameter("no such version".into())).is_transient());
+        assert!(!call(ApiError::AccessDenied("eks:UpdateClusterConfig".into())).is_transient());
+        assert!(!ApplyError::Failed {
+            what: "update".into(),
+            detail: "boom".into()
+        }
+        .is_transient());
+        assert!(!ApplyError::Timeout {
+            what: "update".into(),
+            secs: 5400
+        }
+        .is_transient());
+    }
+
+    #[test]
+    fn a_failure_serialises_as_its_message() {
+        let f = Failure::new("~ Cluster a: throttled: Rate exceeded", true);
+        assert!(f.is_transient());
+        assert_eq!(
+            serde_json::to_value(&f).ok(),
+            Some(serde_json::json!("~ Cluster a: throttled: Rate exceeded"))
+        );
+        assert_eq!(f.to_string(), "~ Cluster a: throttled: Rate exceeded");
     }
 }

@@ -12,10 +12,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::plan::PlanFormat as ReportFormat3;
-use super::plan::{connect, load_valid, runtime, scope_for, TargetArgs};
-use crate::deprecations::table::ApiTable;
+use super::plan::{load_valid, TargetArgs};
 use crate::observe;
 use crate::plan::upgrade::{self, HopInput, Outcome, Readiness};
+use crate::sync::{connect, runtime, scope_for};
 use crate::versions::{Date, Minor};
 
 /// Options of `keelson check`.
@@ -54,7 +54,7 @@ pub fn check_cmd(args: &CheckArgs, today: Date) -> Result<ExitCode> {
         .parse()
         .map_err(|_| anyhow::anyhow!("--to `{to_text}` is not a Kubernetes minor such as 1.35"))?;
     let rt = runtime()?;
-    let target = connect(&args.target, &loaded, &rt)?;
+    let target = connect(&args.target.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = [cluster.clone()].into();
     let mut scope = scope_for(&loaded, &only, args.target.concurrency)?;
     scope
@@ -73,13 +73,12 @@ pub fn check_cmd(args: &CheckArgs, today: Date) -> Result<ExitCode> {
         .as_ref()
         .map(|f| f.value.spec.policy.clone())
         .unwrap_or_default();
-    let apis = ApiTable::shared();
     let input = HopInput {
         cluster: config,
         live: observed,
         repo: &loaded.repo,
         fleet_live: &live,
-        apis,
+        apis: Some(&target.apis),
         policy: &policy,
         now: target.ports.clock.now(),
     };

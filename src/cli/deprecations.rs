@@ -47,7 +47,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
-use crate::deprecations::table::{self, ApiTable, Targets};
+use crate::deprecations::table::{ApiTable, Targets};
 use crate::deprecations::{Checker, Finding, Report, Signal, Stats};
 use crate::versions::Minor;
 
@@ -117,7 +117,7 @@ pub fn deprecations_cmd(args: &DeprecationsArgs) -> Result<ExitCode> {
     if args.paths.is_empty() {
         bail!("no PATH given: name files or directories to scan, or `-` for standard input");
     }
-    let table = load_table(&args.extra_rules)?;
+    let table = crate::sync::api_table(&args.extra_rules)?;
     let inputs = collect_inputs(&args.paths);
     let (findings, stats) = scan_inputs(&table, &targets, &inputs, args.threads);
     tracing::debug!(
@@ -167,16 +167,6 @@ fn parse_version(s: &str) -> Result<Minor> {
         Ok(m) if patch_ok => Ok(m),
         _ => bail!("`{s}` is not a version such as 1.33"),
     }
-}
-
-fn load_table(extra: &[PathBuf]) -> Result<ApiTable> {
-    let mut t = ApiTable::builtin()?;
-    for path in extra {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading rules file {}", path.display()))?;
-        t.extend(table::parse(&path.display().to_string(), &text)?);
-    }
-    Ok(t)
 }
 
 /// Something to scan.

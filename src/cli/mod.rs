@@ -10,9 +10,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::adapters::fs::walk_repo;
-use crate::config::{self, LoadOptions, Loaded};
+use crate::config;
 use crate::model::Kind;
+use crate::sync::{load_repo, summary};
 use crate::versions::Date;
 
 pub mod check;
@@ -199,20 +199,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Read and load a repo from disk.
-///
-/// # Errors
-/// When the repo directory cannot be read at all.
-pub fn load_repo(repo: &Path, today: Date) -> Result<Loaded> {
-    let walk = walk_repo(repo)?;
-    let mut loaded = config::load_from(&walk, &LoadOptions::new(today));
-    if !walk.diagnostics.is_empty() {
-        loaded.diagnostics.extend(walk.diagnostics);
-        config::diag::sort(&mut loaded.diagnostics);
-    }
-    Ok(loaded)
-}
-
 fn validate(repo: &Path, format: ReportFormat, today: Date) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let loaded = load_repo(repo, today)?;
@@ -255,32 +241,6 @@ fn validate(repo: &Path, format: ReportFormat, today: Date) -> Result<ExitCode> 
     // add to the run time of a large repo.
     std::mem::forget(loaded);
     Ok(code)
-}
-
-/// The one-line summary of a validation.
-pub fn summary(loaded: &Loaded) -> String {
-    let plural = |n: usize, word: &str| {
-        if n == 1 {
-            format!("{n} {word}")
-        } else {
-            format!("{n} {word}s")
-        }
-    };
-    let counts = format!(
-        "{}, {}, {}",
-        plural(loaded.stats.files, "file"),
-        plural(loaded.stats.documents, "document"),
-        plural(loaded.repo.clusters.len(), "cluster")
-    );
-    if loaded.is_valid() {
-        format!("valid: {counts} ({})", plural(loaded.warnings(), "warning"))
-    } else {
-        format!(
-            "invalid: {} and {} in {counts}",
-            plural(loaded.errors(), "error"),
-            plural(loaded.warnings(), "warning")
-        )
-    }
 }
 
 fn schema(out: Option<&Path>, kind: Option<&str>) -> Result<ExitCode> {

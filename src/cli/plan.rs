@@ -1,4 +1,6 @@
-//! `keelson plan` and `keelson apply`.
+//! `keelson plan`, `keelson apply` and `keelson snapshot`: clap's arguments turned into a
+//! [`TargetSpec`], then the sync layer ([`crate::sync`]) does the work and this module
+//! prints it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
@@ -7,23 +9,31 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
+use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
-use crate::adapters::sim::{Sim, Speed};
+use crate::adapters::sim::Speed;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::Loaded;
-use crate::observe::{self, Ports, Scope};
-use crate::plan::{self, render, Plan, PlanOptions};
+use crate::observe;
+use crate::plan::{self, render, Plan};
+pub use crate::sync::Target;
+use crate::sync::{connect, make_plan, runtime, scope_for, Connected, TargetSpec};
 use crate::versions::Date;
 
-/// Where live state comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Target {
-    /// The embedded simulator (state in `--state`).
-    Sim,
-    /// A real AWS account: the standard credential chain, the cluster's region,
-    /// `AWS_ENDPOINT_URL_EKS` honoured.
-    Aws,
+impl ValueEnum for Target {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Target::Sim, Target::Aws]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Target::Sim => PossibleValue::new("sim").help("The embedded simulator (state in `--state`)"),
+            Target::Aws => PossibleValue::new("aws").help(
+                "A real AWS account: the standard credential chain, the cluster's region, `AWS_ENDPOINT_URL_EKS` honoured",
+            ),
+        })
+    }
 }
 
 /// Plan output format.
@@ -63,6 +73,50 @@ pub struct TargetArgs {
     /// The failures are shown as notes.
     #[arg(long = "ignore-gate", value_name = "GATE", value_parser = parse_gate)]
     pub ignore_gates: Vec<crate::plan::upgrade::Gate>,
+    /// More deprecated/removed API rules for the upgrade gates, in the format of
+    /// `keelson deprecations --extra-rules` (repeatable; later files win).
+    #[arg(long = "extra-rules", value_name = "FILE")]
+    pub extra_rules: Vec<PathBuf>,
+}
+
+impl TargetArgs {
+    /// The sync layer's view of these arguments: the simulator's state file resolved
+    /// (default `.keelson/sim.json` under the repository), the API table loaded.
+    ///
+    /// # Errors
+    /// An unreadable or malformed `--extra-rules` file.
+    pub fn spec(&self) -> Result<TargetSpec> {
+        Ok(TargetSpec {
+            target: self.target,
+            state: self
+                .state
+                .clone()
+                .unwrap_or_else(|| self.repo.join(".keelson").join("sim.json")),
+            clusters: self.clusters.iter().cloned().collect(),
+            concurrency: self.concurrency,
+            sim_speed: self.sim_speed,
+            ignore_gates: self.ignore_gates.iter().copied().collect(),
+            apis: Arc::new(crate::sync::api_table(&self.extra_rules)?),
+        })
+    }
+}
+
+/// Load the repository; print its diagnostics on stderr, and when it is invalid say that
+/// nothing was done and return `None`.
+///
+/// # Errors
+/// When the repository directory cannot be read at all.
+pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
+    let loaded = crate::sync::load_repo(repo, today)?;
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    if loaded.is_valid() {
+        return Ok(Some(loaded));
+    }
+    eprintln!("{}", crate::sync::summary(&loaded));
+    eprintln!("error: the repository is invalid; nothing was planned or applied");
+    Ok(None)
 }
 
 fn parse_gate(s: &str) -> Result<crate::plan::upgrade::Gate, String> {
@@ -85,339 +139,6 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
     }
 }
 
-/// A connected target: ports plus whatever must be flushed at the end.
-pub struct Connected {
-    /// The ports.
-    pub ports: Ports,
-    sim: Option<Sim>,
-    /// Upgrade gates turned into notes (simulator rehearsals only).
-    pub ignore_gates: BTreeSet<crate::plan::upgrade::Gate>,
-}
-
-impl Connected {
-    /// Persist what the target keeps locally (the simulator's state).
-    ///
-    /// # Errors
-    /// When the simulator state cannot be written.
-    pub fn flush(&self) -> Result<()> {
-        if let Some(sim) = &self.sim {
-            sim.flush()?;
-        }
-        Ok(())
-    }
-
-    /// The simulator, when the target is one.
-    pub fn sim(&self) -> Option<&Sim> {
-        self.sim.as_ref()
-    }
-}
-
-/// Open the target; every remote call has a timeout.
-///
-/// # Errors
-/// When the simulator state is unreadable, corrupt or foreign.
-pub fn connect(
-    args: &TargetArgs,
-    loaded: &Loaded,
-    rt: &tokio::runtime::Runtime,
-) -> Result<Connected> {
-    connect_with(args, loaded, rt, None)
-}
-
-/// Open the target; every remote call has a timeout and, with a `recorder`, its metric.
-///
-/// # Errors
-/// When the simulator state is unreadable, corrupt or foreign.
-pub fn connect_with(
-    args: &TargetArgs,
-    loaded: &Loaded,
-    rt: &tokio::runtime::Runtime,
-    recorder: Option<Arc<dyn crate::adapters::instrumented::CallRecorder>>,
-) -> Result<Connected> {
-    use crate::adapters::instrumented::{instrument, Timeouts};
-    let mut target = open_target(args, loaded, rt)?;
-    target.ports = instrument(target.ports, Timeouts::default(), recorder);
-    Ok(target)
-}
-
-fn open_target(
-    args: &TargetArgs,
-    loaded: &Loaded,
-    rt: &tokio::runtime::Runtime,
-) -> Result<Connected> {
-    match args.target {
-        Target::Sim => {
-            let path = args
-                .state
-                .clone()
-                .unwrap_or_else(|| args.repo.join(".keelson").join("sim.json"));
-            let now = crate::ports::Clock::now(&crate::ports::SystemClock);
-            let sim = Sim::open(&path, now, args.sim_speed)?;
-            let ports = Ports {
-                eks: Arc::new(sim.clone()),
-                kube: Arc::new(sim.clone()),
-                clock: Arc::new(sim.clone()),
-            };
-            Ok(Connected {
-                ports,
-                sim: Some(sim),
-                ignore_gates: args.ignore_gates.iter().copied().collect(),
-            })
-        }
-        Target::Aws => {
-            if !args.ignore_gates.is_empty() {
-                bail!("--ignore-gate is for rehearsals on the simulator (--target sim) only; against AWS every gate holds");
-            }
-            connect_aws(loaded, rt)
-        }
-    }
-}
-
-/// The annotation on a Cluster document that names a kubeconfig context to reach the
-/// cluster with, instead of keelson's native access.
-pub const KUBECONFIG_CONTEXT_ANNOTATION: &str = "keelson.dev/kubeconfig-context";
-
-fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Connected> {
-    use crate::adapters::aws::{eks::AwsEks, EksAccess};
-    use crate::adapters::kube::KubeClients;
-    let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
-    let regions: BTreeMap<String, String> = loaded
-        .repo
-        .clusters
-        .iter()
-        .map(|c| (c.name().to_string(), c.cluster.value.spec.region.clone()))
-        .collect();
-    let contexts: BTreeMap<String, String> = loaded
-        .repo
-        .clusters
-        .iter()
-        .filter_map(|c| {
-            c.cluster
-                .value
-                .metadata
-                .annotations
-                .get(KUBECONFIG_CONTEXT_ANNOTATION)
-                .map(|ctx| (c.name().to_string(), ctx.clone()))
-        })
-        .collect();
-    let default_region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .or_else(|| regions.values().next().cloned())
-        .unwrap_or_else(|| "us-east-1".to_string());
-    let (cluster_roles, role_credentials) = assumed_roles(loaded, &sdk, &default_region, rt);
-    let eks = Arc::new(
-        AwsEks::new(&sdk, default_region.clone(), regions.clone(), 8)
-            .with_roles(cluster_roles.clone(), role_credentials.clone()),
-    );
-    let credentials = sdk.credentials_provider().context(
-        "no AWS credentials provider is configured; set AWS_PROFILE, run `aws sso login`, or export credentials",
-    )?;
-    let cluster_credentials = cluster_roles
-        .iter()
-        .filter_map(|(c, role)| Some((c.clone(), role_credentials.get(role)?.clone())))
-        .collect();
-    let access = EksAccess::new(eks.clone(), credentials, regions, default_region, contexts)
-        .with_cluster_credentials(cluster_credentials);
-    let ports = Ports {
-        eks,
-        kube: Arc::new(KubeClients::new(Arc::new(access))),
-        clock: Arc::new(crate::ports::SystemClock),
-    };
-    Ok(Connected {
-        ports,
-        sim: None,
-        ignore_gates: BTreeSet::new(),
-    })
-}
-
-/// The role keelson assumes for each cluster: the Cluster's `operatorRoleArn`, else the
-/// Fleet's role for the cluster's account; and one STS AssumeRole credentials provider per
-/// distinct role (session name `keelson`, the account's external id when set).
-pub fn assumed_roles(
-    loaded: &Loaded,
-    sdk: &aws_config::SdkConfig,
-    default_region: &str,
-    rt: &tokio::runtime::Runtime,
-) -> (
-    BTreeMap<String, String>,
-    BTreeMap<String, aws_credential_types::provider::SharedCredentialsProvider>,
-) {
-    use aws_config::sts::AssumeRoleProvider;
-    use aws_credential_types::provider::SharedCredentialsProvider;
-    let accounts = loaded
-        .repo
-        .fleet
-        .as_ref()
-        .map(|f| f.value.spec.policy.accounts.clone())
-        .unwrap_or_default();
-    let mut cluster_roles = BTreeMap::new();
-    let mut external_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for c in &loaded.repo.clusters {
-        let spec = &c.cluster.value.spec;
-        let account = spec
-            .account
-            .as_ref()
-            .and_then(|id| accounts.iter().find(|a| &a.id == id));
-        let role = match (&spec.operator_role_arn, account) {
-            (Some(role), _) => {
-                let external = account
-                    .filter(|a| &a.operator_role_arn == role)
-                    .and_then(|a| a.external_id.clone());
-                external_ids.entry(role.clone()).or_insert(external);
-                role.clone()
-            }
-            (None, Some(a)) => {
-                external_ids
-                    .entry(a.operator_role_arn.clone())
-                    .or_insert_with(|| a.external_id.clone());
-                a.operator_role_arn.clone()
-            }
-            (None, None) => continue,
-        };
-        cluster_roles.insert(c.name().to_string(), role);
-    }
-    let mut providers = BTreeMap::new();
-    for (role, external_id) in external_ids {
-        let mut builder = AssumeRoleProvider::builder(role.clone())
-            .session_name("keelson")
-            .configure(sdk);
-        if sdk.region().is_none() {
-            builder = builder.region(aws_config::Region::new(default_region.to_string()));
-        }
-        if let Some(id) = external_id {
-            builder = builder.external_id(id);
-        }
-        let provider = rt.block_on(builder.build());
-        providers.insert(role, SharedCredentialsProvider::new(provider));
-    }
-    (cluster_roles, providers)
-}
-
-/// Load the repo and stop with its diagnostics if it is invalid.
-pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
-    let loaded = super::load_repo(repo, today)?;
-    if loaded.is_valid() {
-        for d in &loaded.diagnostics {
-            eprintln!("{d}");
-        }
-        return Ok(Some(loaded));
-    }
-    for d in &loaded.diagnostics {
-        eprintln!("{d}");
-    }
-    eprintln!("{}", super::summary(&loaded));
-    eprintln!("error: the repository is invalid; nothing was planned or applied");
-    Ok(None)
-}
-
-pub(crate) fn scope_for(
-    loaded: &Loaded,
-    only: &BTreeSet<String>,
-    concurrency: usize,
-) -> Result<Scope> {
-    let names: BTreeSet<String> = loaded
-        .repo
-        .clusters
-        .iter()
-        .map(|c| c.name().to_string())
-        .collect();
-    for n in only {
-        if !names.contains(n) {
-            bail!(
-                "no cluster named `{n}` in the repository (clusters: {})",
-                names.iter().cloned().collect::<Vec<_>>().join(", ")
-            );
-        }
-    }
-    let mut clusters = if only.is_empty() { names } else { only.clone() };
-    // The stage gate reads the transition records of earlier stages' clusters.
-    if !only.is_empty() {
-        let stages: Vec<String> = loaded
-            .repo
-            .fleet
-            .as_ref()
-            .map(|f| f.value.spec.stages.iter().map(|s| s.name.clone()).collect())
-            .unwrap_or_default();
-        let rank = |stage: &str| stages.iter().position(|s| s == stage);
-        let latest = loaded
-            .repo
-            .clusters
-            .iter()
-            .filter(|c| only.contains(c.name()))
-            .filter_map(|c| rank(&c.cluster.value.spec.stage))
-            .max();
-        if let Some(latest) = latest {
-            for c in &loaded.repo.clusters {
-                if rank(&c.cluster.value.spec.stage).is_some_and(|r| r < latest) {
-                    clusters.insert(c.name().to_string());
-                }
-            }
-        }
-    }
-    let upgrade_targets = loaded
-        .repo
-        .clusters
-        .iter()
-        .filter(|c| clusters.contains(c.name()))
-        .map(|c| (c.name().to_string(), c.cluster.value.spec.version.clone()))
-        .collect();
-    let addon_names = loaded
-        .repo
-        .clusters
-        .iter()
-        .filter(|c| clusters.contains(c.name()))
-        .flat_map(|c| c.addons.iter().map(|a| a.value.metadata.name.clone()))
-        .collect();
-    Ok(Scope {
-        clusters,
-        discover_fleet: if only.is_empty() {
-            loaded
-                .repo
-                .fleet
-                .as_ref()
-                .map(|f| f.value.metadata.name.clone())
-        } else {
-            None
-        },
-        addon_names,
-        concurrency,
-        upgrade_targets,
-    })
-}
-
-/// Observe and plan.
-///
-/// # Errors
-/// When live state cannot be read.
-pub async fn make_plan(
-    target: &Connected,
-    loaded: &Loaded,
-    only: &BTreeSet<String>,
-    concurrency: usize,
-) -> Result<Plan> {
-    let scope = scope_for(loaded, only, concurrency)?;
-    let live = observe::observe(&target.ports, &scope).await?;
-    let now = target.ports.clock.now();
-    Ok(plan::plan(
-        &loaded.repo,
-        &live,
-        &PlanOptions {
-            only: only.clone(),
-            now,
-            ignore_gates: target.ignore_gates.clone(),
-        },
-    ))
-}
-
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
 /// `keelson plan`.
 ///
 /// # Errors
@@ -433,7 +154,7 @@ pub fn plan_cmd(
         return Ok(ExitCode::from(1));
     };
     let rt = runtime()?;
-    let target = connect(args, &loaded, &rt)?;
+    let target = connect(&args.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
@@ -555,7 +276,7 @@ pub fn apply_cmd(
     let Some(loaded) = load_valid(&args.repo, today)? else {
         return Ok(ExitCode::from(1));
     };
-    let target = connect(args, &loaded, &rt)?;
+    let target = connect(&args.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let plan = match plan_file {
         Some(path) => {
@@ -712,7 +433,7 @@ pub fn snapshot_cmd(args: &TargetArgs, out: &Path, today: Date) -> Result<ExitCo
     if args.clusters.is_empty() {
         bail!("name the clusters to snapshot with --cluster NAME (repeatable)");
     }
-    let target = connect(args, &loaded, &rt)?;
+    let target = connect(&args.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let mut scope = scope_for(&loaded, &only, args.concurrency)?;
     scope.discover_fleet = None;

@@ -1,9 +1,11 @@
-//! `keelson run`: the daemon (and `--once`, one full sync).
+//! `keelson run`: the daemon (and `--once`, one full sync). This module sets it up from
+//! the command line — source, state directory, signals, HTTP listener, fleet lock,
+//! journal, simulator seed — and hands over to [`crate::daemon::driver::run_loop`].
 //!
 //! ```text
 //!  signals ─┐   http (status, metrics, webhook) ─┐   watch / git poll / resync timers
 //!           └──────────────► Wake channel ◄──────┘──────────────┐
-//!  lock (standby until free) ─► journal ─► loop: revision ─► Reconciler::sync ─► accept │ reject ─► wait
+//!  lock (standby until free) ─► journal ─► daemon::driver loop (Schedule + Reconciler) ─► --once output
 //! ```
 //!
 //! Exit codes of `--once`: 0 converged, 2 changes pending (a manual stage, a closed
@@ -14,22 +16,23 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::plan::TargetArgs;
 use crate::apply::ApplyOptions;
+use crate::daemon::driver::{acquire_lock, log, run_loop, LoopOptions, Source};
 use crate::daemon::journal::Journal;
-use crate::daemon::lock::{self, Holder};
-use crate::daemon::reconcile::{Options, Outcome, Reconciler, Revision};
+use crate::daemon::reconcile::{Options, Reconciler};
 use crate::daemon::source::{GitRef, GitSource};
-use crate::daemon::status::{self, Phase, Rejected};
+use crate::daemon::status::{ClusterState, Phase};
 use crate::daemon::verify::AllowedSigners;
 use crate::daemon::{http, watch, Shared, Wake};
+use crate::sync::{runtime, TargetSpec};
 use crate::versions::Date;
 
 /// Output of `--once`.
@@ -60,8 +63,16 @@ pub struct RunArgs {
     /// Where the git clone and the checkouts live (default: ~/.cache/keelson/git).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Where the lock file and the journal live (default: the repo's `.keelson/`, or the
-    /// cache directory with --git).
+    /// Follow rewritten history: apply a new head that does not descend from the last
+    /// applied revision (by default it is refused, so a force-push to an older commit
+    /// cannot roll the fleet back).
+    #[arg(long)]
+    pub allow_force_push: bool,
+    /// Stop a fetch of the git remote that downloads more than this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_fetch_mib: u64,
+    /// Where the lock file and the journal live (default: the repo's `.keelson/`, or with
+    /// --git this source's own directory in the cache, keyed by URL and ref).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// The fleet lock file (default: STATE_DIR/keelson.lock).
@@ -109,23 +120,6 @@ fn parse_secs(s: &str) -> Result<u64, String> {
     crate::config::rules::parse_duration(s)
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("`{s}` is not a duration such as 30s, 5m or 1h"))
-}
-
-enum Src {
-    Dir(PathBuf),
-    Git(Box<GitSource>),
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
-fn log(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "keelson run: {msg}");
 }
 
 /// `keelson run`.
@@ -184,14 +178,21 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
                 Some(t) => GitRef::Tag(t.clone()),
                 None => GitRef::Branch(args.branch.clone()),
             };
-            let g = GitSource::open(url, reference, &cache, signers)?;
-            let state_dir = args.state_dir.clone().unwrap_or_else(|| cache.clone());
+            let g = GitSource::open(url, reference, &cache, signers)?
+                .allow_force_push(args.allow_force_push)
+                .max_fetch_bytes(args.max_fetch_mib.saturating_mul(1024 * 1024));
+            // The lock, the journal and the simulator's state belong to this source, not
+            // to every fleet that shares the cache directory.
+            let state_dir = args
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| g.dir().to_path_buf());
             let sim = args
                 .target
                 .state
                 .clone()
                 .unwrap_or_else(|| state_dir.join("sim.json"));
-            (Src::Git(Box::new(g)), state_dir, sim)
+            (Source::Git(Box::new(g)), state_dir, sim)
         }
         None => {
             let dir = args.target.repo.canonicalize().with_context(|| {
@@ -209,17 +210,13 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
                 .state
                 .clone()
                 .unwrap_or_else(|| dir.join(".keelson").join("sim.json"));
-            (Src::Dir(dir), state_dir, sim)
+            (Source::Dir(dir), state_dir, sim)
         }
-    };
-    let source_name = match &src {
-        Src::Dir(d) => format!("dir {}", d.display()),
-        Src::Git(g) => g.describe(),
     };
     {
         let mut st = shared.status();
-        st.source = source_name.clone();
-        if let Src::Git(g) = &src {
+        st.source = src.describe();
+        if let Source::Git(g) = &src {
             st.revision = g.current().map(|c| c.id.clone());
         }
     }
@@ -261,55 +258,15 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         .lock_file
         .clone()
         .unwrap_or_else(|| state_dir.join("keelson.lock"));
-    let me = Holder::me();
-    let mut announced = false;
-    let _lock = loop {
-        if let Some(l) = lock::try_acquire(&lock_path, &me)? {
-            break l;
-        }
-        let holder = lock::read_holder(&lock_path);
-        if args.once {
-            bail!(
-                "another keelson daemon holds the fleet lock {} ({}); stop it or wait",
-                lock_path.display(),
-                holder
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "holder unknown".into())
-            );
-        }
-        if !announced {
-            log(&format!(
-                "standby: the fleet lock {} is held by {}; taking over when it is released",
-                lock_path.display(),
-                holder
-                    .as_ref()
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "another process".into())
-            ));
-            announced = true;
-        }
-        {
-            let mut st = shared.status();
-            st.phase = Phase::Standby;
-            st.ready = false;
-            st.lock_holder = holder;
-        }
-        match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
-                return Ok(ExitCode::SUCCESS)
-            }
-            _ => {}
-        }
+    let Some(_lock) = acquire_lock(&lock_path, args.once, &shared, &rx)? else {
+        return Ok(ExitCode::SUCCESS);
     };
-    if announced {
-        log("took over the fleet lock");
-    }
     if let Some(version) = &args.sim_seed {
-        if args.target.target != super::plan::Target::Sim {
+        if args.target.target != crate::sync::Target::Sim {
             bail!("--sim-seed is for the simulator (--target sim)");
         }
         if !sim_state.exists() {
-            let Src::Dir(dir) = &src else {
+            let Source::Dir(dir) = &src else {
                 bail!("--sim-seed needs a local directory (--repo DIR)");
             };
             log(&format!("seeding the simulator at Kubernetes {version}"));
@@ -342,8 +299,10 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     shared.status().resumed = flying;
 
     let concurrency = args.target.concurrency;
-    let mut target = args.target;
-    target.state = Some(sim_state);
+    let target = TargetSpec {
+        state: sim_state,
+        ..args.target.spec()?
+    };
     let mut reconciler = Reconciler::new(
         Options {
             target,
@@ -361,7 +320,7 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     );
 
     let _watch = match (&src, args.once) {
-        (Src::Dir(d), false) => match watch::watch(d, tx.clone()) {
+        (Source::Dir(d), false) => match watch::watch(d, tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
                 log(&format!(
@@ -374,270 +333,24 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         _ => None,
     };
 
-    let resync = Duration::from_secs(args.resync);
-    let interval = Duration::from_secs(args.interval);
-    let mut next_resync = Instant::now();
-    let mut next_fetch = Instant::now();
-    let mut retry_at: Option<Instant> = None;
-    let mut failures = 0u32;
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut last_rejected: Option<String> = None;
-    let mut full = true;
-    let mut dir_generation = 0u64;
-    loop {
-        if shared.stopping() {
-            break;
-        }
-        let now = Instant::now();
-        let fetch_due = matches!(src, Src::Git(_)) && now >= next_fetch;
-        let resync_due = now >= next_resync || retry_at.is_some_and(|t| now >= t);
-        if resync_due {
-            full = true;
-        }
-        // Which revision, and is there anything to do?
-        let mut candidate: Option<Revision> = None;
-        let mut source_error: Option<(String, bool)> = None;
-        match &mut src {
-            Src::Dir(d) => {
-                if !files.is_empty() {
-                    dir_generation += 1;
-                }
-                if full || !files.is_empty() {
-                    candidate = Some(Revision {
-                        // Each batch of changes is a new revision of the directory, so a
-                        // failed apply is tried again once the files change.
-                        id: format!("dir:{}#{dir_generation}", d.display()),
-                        dir: d.clone(),
-                    });
-                }
-            }
-            Src::Git(g) => {
-                if fetch_due {
-                    next_fetch = now + interval;
-                    match g.fetch() {
-                        Ok(head) => {
-                            let known = g.current().map(|c| c.id.as_str()) == Some(head.as_str());
-                            if !known && last_rejected.as_deref() != Some(head.as_str()) {
-                                log(&format!("new revision {head}"));
-                                match g.checkout(&head) {
-                                    Ok(rev) => candidate = Some(rev),
-                                    Err(e) => {
-                                        let msg = format!("{e}");
-                                        log(&format!("revision {head} refused: {msg}"));
-                                        last_rejected = Some(head.clone());
-                                        let mut st = shared.status();
-                                        st.rejected = Some(Rejected {
-                                            revision: head,
-                                            reason: msg.clone(),
-                                        });
-                                        if !e.is_transient() {
-                                            st.last_error = Some(msg.clone());
-                                        }
-                                        drop(st);
-                                        source_error = Some((msg, e.is_transient()));
-                                    }
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let msg = format!("{e}");
-                            log(&msg);
-                            shared.status().last_error = Some(msg.clone());
-                            source_error = Some((msg, e.is_transient()));
-                        }
-                    }
-                }
-                if candidate.is_none() && full {
-                    candidate = g.current().cloned();
-                }
-            }
-        }
-
-        let mut once_code: Option<u8> = None;
-        if let Some(rev) = candidate {
-            shared.status().phase = Phase::Syncing;
-            // A new git revision is a new directory: always loaded in full.
-            let changed = if full || matches!(src, Src::Git(_)) {
-                None
-            } else {
-                Some(std::mem::take(&mut files))
-            };
-            let kind = if changed.is_some() {
-                "change"
-            } else {
-                "full sync"
-            };
-            let started = Instant::now();
-            // The sync runs on its own thread, so that its many short-lived allocations
-            // land in another malloc arena than the little that outlives it, which is
-            // copied back afterwards: the idle daemon then returns nearly all of the
-            // sync's memory (see `compact`).
-            let outcome = std::thread::scope(|scope| {
-                scope
-                    .spawn(|| reconciler.sync(&rt, &rev, changed.as_deref()))
-                    .join()
-            })
-            .unwrap_or_else(|_| Outcome::Error {
-                message: "the sync stopped on an internal error; see the log".into(),
-                transient: true,
-            });
-            reconciler.compact();
-            shared.compact();
-            files.clear();
-            match outcome {
-                Outcome::Done(code) => {
-                    log(&format!(
-                        "{kind} of {} done in {} ms (exit status {code})",
-                        short(&rev.id),
-                        started.elapsed().as_millis()
-                    ));
-                    if let Src::Git(g) = &mut src {
-                        g.accept(rev.clone());
-                    }
-                    let mut st = shared.status();
-                    st.revision = Some(rev.id.clone());
-                    st.ready = true;
-                    if st.rejected.as_ref().is_some_and(|r| r.revision == rev.id) {
-                        st.rejected = None;
-                    }
-                    drop(st);
-                    shared.metrics.set_revision(&rev.id, &source_name);
-                    shared.metrics.set_ready(true);
-                    if reconciler.take_retry() {
-                        failures += 1;
-                        let d = status::backoff(failures);
-                        log(&format!(
-                            "a transient error stopped an apply; retrying in {} s",
-                            d.as_secs()
-                        ));
-                        retry_at = Some(Instant::now() + d);
-                    } else {
-                        failures = 0;
-                        retry_at = None;
-                    }
-                    if full {
-                        next_resync = Instant::now() + resync;
-                    }
-                    full = false;
-                    once_code = Some(code);
-                    // A refused head leaves the last good revision synced, and is still an
-                    // error to report.
-                    if let Some((msg, false)) = &source_error {
-                        shared.status().last_error = Some(msg.clone());
-                        once_code = Some(1);
-                    }
-                }
-                Outcome::Skipped => {
-                    full = false;
-                }
-                Outcome::Invalid(msg) => {
-                    log(&format!("revision {} is invalid; nothing applied, the last good revision stays:\n{msg}", short(&rev.id)));
-                    let mut st = shared.status();
-                    st.rejected = Some(Rejected {
-                        revision: rev.id.clone(),
-                        reason: format!("invalid: {msg}"),
-                    });
-                    st.last_error = Some(format!("revision {} is invalid", rev.id));
-                    drop(st);
-                    if let Src::Git(g) = &src {
-                        g.reject(&rev);
-                        last_rejected = Some(rev.id.clone());
-                    }
-                    full = false;
-                    next_resync = Instant::now() + resync;
-                    once_code = Some(1);
-                }
-                Outcome::Error { message, transient } => {
-                    log(&format!("sync failed: {message}"));
-                    shared.status().last_error = Some(message);
-                    failures += 1;
-                    if transient {
-                        let d = status::backoff(failures);
-                        log(&format!("retrying in {} s", d.as_secs()));
-                        retry_at = Some(Instant::now() + d);
-                    } else {
-                        retry_at = None;
-                        next_resync = Instant::now() + resync;
-                    }
-                    if let Src::Git(g) = &src {
-                        if g.current().map(|c| &c.id) != Some(&rev.id) {
-                            g.reject(&rev);
-                        }
-                    }
-                    full = false;
-                    once_code = Some(1);
-                }
-                Outcome::Stopped => break,
-            }
-        } else if let Some((msg, transient)) = source_error {
-            if transient {
-                failures += 1;
-                let d = status::backoff(failures).min(interval);
-                next_fetch = Instant::now() + d;
-            }
-            once_code = Some(1);
-            if args.once {
-                log(&format!("no revision to sync: {msg}"));
-            }
-        } else if args.once {
-            log("no revision to sync");
-            once_code = Some(1);
-        }
-        shared.status().phase = Phase::Idle;
-
-        if args.once {
-            let code = once_code.unwrap_or(1);
+    let code = run_loop(
+        &mut src,
+        &mut reconciler,
+        &shared,
+        &rt,
+        (&tx, &rx),
+        LoopOptions {
+            resync: Duration::from_secs(args.resync),
+            interval: Duration::from_secs(args.interval),
+            once: args.once,
+        },
+    );
+    match code {
+        Some(code) => {
             print_once(&shared, args.output)?;
-            return Ok(ExitCode::from(code));
+            Ok(ExitCode::from(code))
         }
-
-        // Wait for a change, a webhook, a timer or a signal. The loader frees its
-        // parse trees on a helper thread after a large load; give that memory back
-        // once it is done.
-        if let Ok(w) = rx.recv_timeout(Duration::from_millis(300)) {
-            let _ = tx.send(w);
-        }
-        crate::daemon::trim_memory();
-        let mut deadline = next_resync;
-        if matches!(src, Src::Git(_)) {
-            deadline = deadline.min(next_fetch);
-        }
-        if let Some(t) = retry_at {
-            deadline = deadline.min(t);
-        }
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(wait) {
-            Ok(Wake::Files(p)) => {
-                files.extend(p);
-                while let Ok(w) = rx.try_recv() {
-                    match w {
-                        Wake::Files(p) => files.extend(p),
-                        Wake::Webhook => next_fetch = Instant::now(),
-                        Wake::Shutdown => break,
-                    }
-                }
-            }
-            Ok(Wake::Webhook) => {
-                next_fetch = Instant::now();
-                if matches!(src, Src::Dir(_)) {
-                    full = true;
-                }
-            }
-            Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-    }
-    shared.status().phase = Phase::Stopping;
-    shared.metrics.set_ready(false);
-    log("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-fn short(id: &str) -> &str {
-    if id.starts_with("dir:") {
-        id
-    } else {
-        id.get(..12).unwrap_or(id)
+        None => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -662,7 +375,12 @@ fn print_once(shared: &Shared, output: RunOutput) -> Result<()> {
             }
             let width = st.clusters.keys().map(String::len).max().unwrap_or(0);
             for (name, c) in &st.clusters {
-                let mut line = format!("  {name:width$}  {:8} {:6}  {}", c.stage, c.apply, c.state);
+                let mut line = format!(
+                    "  {name:width$}  {:8} {:6}  {}",
+                    c.stage,
+                    c.apply.as_str(),
+                    c.state
+                );
                 if c.applied_steps > 0 {
                     line.push_str(&format!(", {} step(s) applied", c.applied_steps));
                 }
@@ -683,14 +401,14 @@ fn print_once(shared: &Shared, output: RunOutput) -> Result<()> {
                 }
                 writeln!(out, "{line}")?;
             }
-            let count = |s: &str| st.clusters.values().filter(|c| c.state == s).count();
+            let count = |s: ClusterState| st.clusters.values().filter(|c| c.state == s).count();
             writeln!(
                 out,
                 "Sync: {} converged, {} pending, {} blocked, {} failed.",
-                count("converged"),
-                count("pending"),
-                count("blocked"),
-                count("failed")
+                count(ClusterState::Converged),
+                count(ClusterState::Pending),
+                count(ClusterState::Blocked),
+                count(ClusterState::Failed)
             )?;
             if let Some(e) = &st.last_error {
                 writeln!(out, "Error: {e}")?;

@@ -16,11 +16,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 
-use super::plan::{connect, load_valid, make_plan, runtime, Target, TargetArgs};
+use super::plan::{load_valid, TargetArgs};
 use crate::adapters::sim::{Sim, Speed};
 use crate::apply::{self, ApplyOptions, Quiet};
 use crate::model::live::{InsightStatus, TRANSITION_TAG_PREFIX, UPGRADING_TAG};
 use crate::ports::Clock;
+use crate::sync::{connect, make_plan, runtime, Target, TargetSpec};
 use crate::versions::{utc_minute, Date, Minor};
 
 /// `keelson sim` subcommands.
@@ -71,7 +72,7 @@ fn state_path(repo: &std::path::Path, state: Option<&PathBuf>) -> PathBuf {
 /// Unreadable repo or state, a bad version or duration.
 pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
     match cmd {
-        SimCommand::Seed { target, version } => seed(target, version, today),
+        SimCommand::Seed { target, version } => seed(&target.repo, &target.spec()?, version, today),
         SimCommand::Advance {
             repo,
             state,
@@ -120,26 +121,21 @@ pub fn seed_at(
     today: Date,
     concurrency: usize,
 ) -> Result<ExitCode> {
-    let args = TargetArgs {
-        repo: repo.to_path_buf(),
-        target: Target::Sim,
-        state: Some(state.to_path_buf()),
-        clusters: Vec::new(),
+    let spec = TargetSpec {
         concurrency,
-        sim_speed: Speed::Instant,
-        ignore_gates: Vec::new(),
+        ..TargetSpec::sim(state.to_path_buf())?
     };
-    seed(&args, version, today)
+    seed(repo, &spec, version, today)
 }
 
-fn seed(args: &TargetArgs, version: &str, today: Date) -> Result<ExitCode> {
+fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -> Result<ExitCode> {
     if args.target != Target::Sim {
         bail!("`keelson sim seed` works on the simulator only");
     }
     let minor: Minor = version
         .parse()
         .map_err(|_| anyhow::anyhow!("--version `{version}` is not a minor such as 1.33"))?;
-    let Some(mut loaded) = load_valid(&args.repo, today)? else {
+    let Some(mut loaded) = load_valid(repo, today)? else {
         return Ok(ExitCode::from(1));
     };
     for c in &mut loaded.repo.clusters {

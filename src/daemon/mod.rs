@@ -11,17 +11,20 @@
 //!                                                                        └─ status + metrics; big structures dropped
 //! ```
 //!
-//! Pure parts: [`windows`], [`webhook`], [`status`] (decisions, backoff, exit codes),
-//! [`metrics`] rendering. Everything else does I/O.
+//! Pure parts: [`schedule`] (timers, retries, pending work), [`windows`], [`webhook`],
+//! [`status`] (decisions, backoff, exit codes), [`metrics`] rendering. [`driver`] is the
+//! thin loop around them; everything else does I/O.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub mod counting;
+pub mod driver;
 pub mod http;
 pub mod journal;
 pub mod lock;
 pub mod metrics;
 pub mod reconcile;
+pub mod schedule;
 pub mod source;
 pub mod status;
 pub mod verify;

@@ -20,15 +20,15 @@ use std::time::Instant;
 
 use crate::adapters::fs::{pending_file, walk_repo, walk_repo_from};
 use crate::apply::{self, ApplyOptions, Progress};
-use crate::cli::plan::{connect_with, make_plan, Connected, Target, TargetArgs};
 use crate::config::{self, LoadOptions, Loaded};
 use crate::model::{ApplyMode, MaintenanceWindow};
 use crate::plan::{Action, Plan};
+use crate::sync::{connect_with, make_plan, Connected, TargetSpec};
 use crate::versions::Date;
 
 use super::journal::{Event, Journal};
 use super::metrics::FleetGauges;
-use super::status::{self, ClusterStatus, Counts, Decision, Facts};
+use super::status::{self, ClusterState, ClusterStatus, Counts, Decision, Facts};
 use super::Shared;
 
 /// Whether `rel` lies inside one of `dirs` (cluster directories; the root counts only
@@ -75,8 +75,8 @@ pub enum Outcome {
 
 /// Options of the reconciler.
 pub struct Options {
-    /// Target (the `repo` field is replaced by each revision's directory).
-    pub target: TargetArgs,
+    /// Target, and the clusters a full sync plans (empty: all).
+    pub target: TargetSpec,
     /// Today, for the support calendar.
     pub today: Date,
     /// `--suspend`.
@@ -103,11 +103,6 @@ pub struct Reconciler {
     failed: BTreeMap<String, (String, String)>,
     index: Option<Index>,
     retry: bool,
-}
-
-/// Whether an apply error (as the executor words it) came from a transient API error.
-pub fn is_transient_message(e: &str) -> bool {
-    e.contains("throttled: ") || e.contains("service unavailable: ")
 }
 
 fn counts(c: &crate::plan::ClusterPlan) -> Counts {
@@ -330,7 +325,7 @@ impl Reconciler {
                 .take(5)
                 .map(|d| d.to_string())
                 .collect();
-            text.push(crate::cli::summary(&loaded));
+            text.push(crate::sync::summary(&loaded));
             let msg = text.join("\n");
             self.shared
                 .metrics
@@ -345,7 +340,7 @@ impl Reconciler {
                 .map(|c| c.name().to_string())
                 .collect()
         } else {
-            self.opts.target.clusters.iter().cloned().collect()
+            self.opts.target.clusters.clone()
         };
         if dir.is_none() {
             self.index = Some(Index {
@@ -361,7 +356,6 @@ impl Reconciler {
         }
         let outcome = self.plan_and_apply(rt, rev, &loaded, &only, dir.is_some());
         drop(loaded);
-        super::trim_memory();
         let result = match &outcome {
             Outcome::Done(1) | Outcome::Error { .. } => "error",
             _ => "ok",
@@ -396,14 +390,7 @@ impl Reconciler {
         Outcome::Error { message, transient }
     }
 
-    fn connect(
-        &mut self,
-        rt: &tokio::runtime::Runtime,
-        rev: &Revision,
-        loaded: &Loaded,
-    ) -> anyhow::Result<Connected> {
-        // The target options as given, with the revision's directory as the repository.
-        self.opts.target.repo = rev.dir.clone();
+    fn connect(&self, rt: &tokio::runtime::Runtime, loaded: &Loaded) -> anyhow::Result<Connected> {
         let metrics = self.shared.metrics.clone();
         connect_with(&self.opts.target, loaded, rt, Some(metrics))
     }
@@ -417,7 +404,7 @@ impl Reconciler {
         incremental: bool,
     ) -> Outcome {
         let t0 = Instant::now();
-        let target = match self.connect(rt, rev, loaded) {
+        let target = match self.connect(rt, loaded) {
             Ok(t) => t,
             Err(e) => {
                 return Outcome::Error {
@@ -502,10 +489,10 @@ impl Reconciler {
             };
             let decision = status::decide(&facts);
             let (state, reason) = match &decision {
-                Decision::Converged => ("converged", None),
-                Decision::Apply => ("applying", None),
-                Decision::Pending(r) => ("pending", Some(r.clone())),
-                Decision::Blocked => ("blocked", None),
+                Decision::Converged => (ClusterState::Converged, None),
+                Decision::Apply => (ClusterState::Applying, None),
+                Decision::Pending(r) => (ClusterState::Pending, Some(r.clone())),
+                Decision::Blocked => (ClusterState::Blocked, None),
             };
             if decision == Decision::Apply {
                 to_apply.push(c.clone());
@@ -514,15 +501,12 @@ impl Reconciler {
                 c.name.clone(),
                 ClusterStatus {
                     stage: stage.map(|(s, _)| s.to_string()).unwrap_or_default(),
-                    apply: match stage.map(|(_, p)| p.mode) {
-                        Some(ApplyMode::Auto) => "auto".into(),
-                        _ => "manual".into(),
-                    },
+                    apply: stage.map_or(ApplyMode::Manual, |(_, p)| p.mode),
                     fingerprint: c.fingerprint.clone(),
                     plan: counts(c),
                     drift: c.has_changes(),
                     blocked: c.blocked.iter().map(|b| b.message.clone()).collect(),
-                    state: state.into(),
+                    state,
                     reason,
                     progress: None,
                     applied_steps: 0,
@@ -559,7 +543,7 @@ impl Reconciler {
             }
         }
         for (name, s) in &statuses {
-            if s.state != "converged" {
+            if s.state != ClusterState::Converged {
                 eprintln!(
                     "[{name}] {} ({} to create, {} to change, {} to replace, {} to delete){}",
                     s.state,
@@ -587,7 +571,9 @@ impl Reconciler {
                 // Converged? Plan the applied clusters again against what is there now.
                 let applied: BTreeSet<String> = statuses
                     .iter()
-                    .filter(|(_, s)| s.state == "applied" || s.state == "failed")
+                    .filter(|(_, s)| {
+                        matches!(s.state, ClusterState::Applied | ClusterState::Failed)
+                    })
                     .map(|(n, _)| n.clone())
                     .collect();
                 match rt.block_on(make_plan(&target, loaded, &applied, concurrency)) {
@@ -599,13 +585,13 @@ impl Reconciler {
                                 s.drift = c.has_changes();
                                 s.blocked = c.blocked.iter().map(|b| b.message.clone()).collect();
                                 s.planned_at = target.ports.clock.now();
-                                if s.state == "applied" && !c.has_changes() && c.blocked.is_empty()
-                                {
-                                    s.state = "converged".into();
-                                } else if s.state == "applied" && !c.blocked.is_empty() {
-                                    s.state = "blocked".into();
-                                } else if s.state == "applied" {
-                                    s.state = "pending".into();
+                                let applied = s.state == ClusterState::Applied;
+                                if applied && !c.has_changes() && c.blocked.is_empty() {
+                                    s.state = ClusterState::Converged;
+                                } else if applied && !c.blocked.is_empty() {
+                                    s.state = ClusterState::Blocked;
+                                } else if applied {
+                                    s.state = ClusterState::Pending;
                                     s.reason = Some("more changes remain after this apply (e.g. the next upgrade hop); the next sync continues".into());
                                 }
                             }
@@ -635,12 +621,12 @@ impl Reconciler {
                 blocked: st
                     .clusters
                     .values()
-                    .filter(|c| c.state == "blocked")
+                    .filter(|c| c.state == ClusterState::Blocked)
                     .count() as u64,
                 pending: st
                     .clusters
                     .values()
-                    .filter(|c| c.state == "pending")
+                    .filter(|c| c.state == ClusterState::Pending)
                     .count() as u64,
             };
             self.shared.metrics.set_fleet(g);
@@ -704,7 +690,7 @@ impl Reconciler {
                 let _ = j.record(
                     &o.name,
                     Event::End {
-                        error: o.error.clone(),
+                        error: o.error.as_ref().map(|e| e.message.clone()),
                     },
                 );
             }
@@ -715,21 +701,21 @@ impl Reconciler {
                 s.progress = None;
                 match &o.error {
                     None => {
-                        s.state = "applied".into();
+                        s.state = ClusterState::Applied;
                         s.last_error = None;
                         self.failed.remove(&o.name);
                     }
                     Some(e) => {
                         self.shared.metrics.applied("failed", 1);
-                        s.state = "failed".into();
-                        s.last_error = Some(e.clone());
-                        if is_transient_message(e) {
+                        s.state = ClusterState::Failed;
+                        s.last_error = Some(e.message.clone());
+                        if e.is_transient() {
                             // Throttling or a 5xx outlasted the executor's own retries:
                             // try again after a backoff, not only on a new revision.
                             self.retry = true;
                         } else {
                             self.failed
-                                .insert(o.name.clone(), (rev.id.clone(), e.clone()));
+                                .insert(o.name.clone(), (rev.id.clone(), e.message.clone()));
                         }
                     }
                 }
@@ -787,25 +773,9 @@ impl Progress for DaemonProgress {
     }
 }
 
-/// Whether the target is the simulator (its clock is virtual).
-pub fn is_sim(t: &TargetArgs) -> bool {
-    t.target == Target::Sim
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transient_apply_errors_are_recognised() {
-        assert!(is_transient_message(
-            "~ Cluster a: UpdateClusterConfig on cluster a failed: throttled: Rate exceeded"
-        ));
-        assert!(is_transient_message("x failed: service unavailable: 503"));
-        assert!(!is_transient_message(
-            "x failed: invalid parameter: no such version"
-        ));
-    }
 
     #[test]
     fn files_under_a_cluster_directory() {

@@ -2,11 +2,17 @@
 //! fetched; each revision checked out into its own directory) or a local directory.
 //!
 //! ```text
-//!  remote ──fetch (+refspec: force-pushes are followed)──► cache/repo.git
-//!         ──head commit──► signature check (optional) ──checkout tree──► cache/rev-<id>/
+//!  remote ──fetch (size-capped)──► cache/<url+ref key>/repo.git
+//!         ──head commit──► signature check (optional) ──descendant of the last good?──
+//!         ──blob sizes checked──checkout tree──► cache/<key>/rev-<id>/
 //!         ──validated by the sync──► accept (becomes the last good; older checkouts removed)
 //!                                └─► reject (its checkout removed; the last good stays)
 //! ```
+//!
+//! Everything a source keeps — the clone, the checkouts, the last good revision — lives
+//! in a directory of its own, keyed by the remote's URL and the ref followed, so fleets
+//! that share a cache directory never see each other's revisions. The last good revision
+//! is verified again when the source is opened: a restart trusts nothing it did not check.
 //!
 //! Authentication, tried in order: for SSH, `KEELSON_GIT_SSH_KEY` (a private key file),
 //! the ssh-agent, then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`; for HTTPS,
@@ -14,6 +20,8 @@
 //! credential helpers. Secrets are never logged.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use git2::{
     build::CheckoutBuilder, Cred, CredentialType, FetchOptions, RemoteCallbacks, Repository,
@@ -47,6 +55,35 @@ pub enum SourceError {
     /// The head was refused by signature verification.
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// The new head does not descend from the last applied revision (history was
+    /// rewritten, e.g. by a force-push to an older commit).
+    #[error("commit {commit} does not descend from the last applied revision {last}: history was rewritten (a force-push?); refusing to go back. Push a new commit on top of {last}, or pass --allow-force-push to follow rewritten history")]
+    NotDescendant {
+        /// The refused head.
+        commit: String,
+        /// The last applied revision.
+        last: String,
+    },
+    /// The fetch would download more than the limit.
+    #[error("fetching {url} stopped after {limit_mib} MiB (--max-fetch-size): the repository is too large for a configuration repository")]
+    FetchTooLarge {
+        /// Remote.
+        url: String,
+        /// The limit in MiB.
+        limit_mib: u64,
+    },
+    /// A file in the commit is larger than keelson reads.
+    #[error("commit {commit}: {path} is {size} bytes, more than the {limit} bytes keelson reads from one file; refusing the revision")]
+    FileTooLarge {
+        /// Commit.
+        commit: String,
+        /// Path in the tree.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A local file operation failed.
     #[error("{what} {path}")]
     Io {
@@ -75,9 +112,45 @@ pub struct GitSource {
     repo: Repository,
     signers: Option<AllowedSigners>,
     current: Option<Revision>,
+    allow_force_push: bool,
+    max_fetch_bytes: u64,
 }
 
 const LAST_GOOD: &str = "last-good";
+
+/// The default cap on one fetch.
+pub const DEFAULT_MAX_FETCH_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The directory, below a cache shared by many sources, that belongs to the source
+/// following `reference` of `url`: a readable slug and a hash of both, so two fleets (or
+/// two branches of one) never share a clone, checkouts or a last good revision.
+pub fn source_dir(cache: &Path, url: &str, reference: &GitRef) -> PathBuf {
+    use sha2::Digest;
+    let r = match reference {
+        GitRef::Branch(b) => format!("branch/{b}"),
+        GitRef::Tag(t) => format!("tag/{t}"),
+    };
+    let hash = sha2::Sha256::digest(format!("{url}\0{r}").as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let tail = url
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo");
+    let slug: String = format!("{tail}-{}", r.replace('/', "-"))
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    cache.join(format!("{slug}-{hex}"))
+}
 
 impl GitSource {
     /// Open (or create) the cache and remember the last good revision checked out there.
@@ -95,6 +168,7 @@ impl GitSource {
             url: url.to_string(),
             message: e.message().to_string(),
         };
+        let cache = &source_dir(cache, url, &reference);
         std::fs::create_dir_all(cache).map_err(|source| SourceError::Io {
             what: "creating the cache directory",
             path: cache.display().to_string(),
@@ -115,7 +189,7 @@ impl GitSource {
                     .map_err(|e| git("adding the remote", e))?;
             }
         }
-        let current = std::fs::read_to_string(cache.join(LAST_GOOD))
+        let mut current = std::fs::read_to_string(cache.join(LAST_GOOD))
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|id| !id.is_empty() && cache.join(format!("rev-{id}")).is_dir())
@@ -123,6 +197,21 @@ impl GitSource {
                 dir: cache.join(format!("rev-{id}")),
                 id,
             });
+        // The last good revision is trusted again only if it still verifies (the signers
+        // file may have changed since, or the cache may have been tampered with).
+        if let (Some(cur), Some(signers)) = (&current, &signers) {
+            let verified = git2::Oid::from_str(&cur.id)
+                .ok()
+                .map(|oid| verify_commit(&repo, oid, signers));
+            match verified {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::warn!(revision = %cur.id, error = %e, "the last good revision no longer verifies; it is not used");
+                    current = None;
+                }
+                None => current = None,
+            }
+        }
         Ok(GitSource {
             url: url.to_string(),
             reference,
@@ -130,7 +219,27 @@ impl GitSource {
             repo,
             signers,
             current,
+            allow_force_push: false,
+            max_fetch_bytes: DEFAULT_MAX_FETCH_BYTES,
         })
+    }
+
+    /// Follow rewritten history: take a new head that does not descend from the last
+    /// applied revision (off by default).
+    pub fn allow_force_push(mut self, allow: bool) -> GitSource {
+        self.allow_force_push = allow;
+        self
+    }
+
+    /// Stop a fetch that would download more than `bytes`.
+    pub fn max_fetch_bytes(mut self, bytes: u64) -> GitSource {
+        self.max_fetch_bytes = bytes;
+        self
+    }
+
+    /// The directory this source keeps its clone and checkouts in.
+    pub fn dir(&self) -> &Path {
+        &self.cache
     }
 
     /// `git <url> <ref>` for status and metrics.
@@ -167,12 +276,28 @@ impl GitSource {
             message: e.message().to_string(),
         };
         let mut remote = self.repo.find_remote("origin").map_err(err)?;
+        let mut cb = callbacks();
+        // Stop a fetch that grows past the cap before it fills memory and disk.
+        let too_large = Arc::new(AtomicBool::new(false));
+        let (flag, cap) = (too_large.clone(), self.max_fetch_bytes);
+        cb.transfer_progress(move |p| {
+            let over = p.received_bytes() as u64 > cap;
+            if over {
+                flag.store(true, Ordering::Relaxed);
+            }
+            !over
+        });
         let mut fo = FetchOptions::new();
-        fo.remote_callbacks(callbacks());
+        fo.remote_callbacks(cb);
         fo.download_tags(git2::AutotagOption::None);
-        remote
-            .fetch(&[&refspec], Some(&mut fo), None)
-            .map_err(err)?;
+        let fetched = remote.fetch(&[&refspec], Some(&mut fo), None);
+        if too_large.load(Ordering::Relaxed) {
+            return Err(SourceError::FetchTooLarge {
+                url: self.url.clone(),
+                limit_mib: self.max_fetch_bytes / (1024 * 1024),
+            });
+        }
+        fetched.map_err(err)?;
         let commit = self
             .repo
             .revparse_single(&local)
@@ -201,6 +326,18 @@ impl GitSource {
             let who = verify_commit(&self.repo, oid, signers)?;
             tracing::info!(commit = id, signer = %who, "commit signature verified");
         }
+        if let Some(last) = self.current.as_ref().filter(|_| !self.allow_force_push) {
+            let descends = last.id == id
+                || git2::Oid::from_str(&last.id)
+                    .and_then(|old| self.repo.graph_descendant_of(oid, old))
+                    .unwrap_or(false);
+            if !descends {
+                return Err(SourceError::NotDescendant {
+                    commit: id.to_string(),
+                    last: last.id.clone(),
+                });
+            }
+        }
         let dir = self.cache.join(format!("rev-{id}"));
         if dir.is_dir() {
             return Ok(Revision {
@@ -215,6 +352,7 @@ impl GitSource {
             .find_commit(oid)
             .map_err(|e| git("reading the commit", e))?;
         let tree = commit.tree().map_err(|e| git("reading the tree", e))?;
+        self.check_sizes(id, &tree)?;
         let mut co = CheckoutBuilder::new();
         co.target_dir(&tmp).force().recreate_missing(true);
         self.repo
@@ -231,14 +369,71 @@ impl GitSource {
         })
     }
 
-    /// `rev` validated: it becomes the last good revision; older checkouts go.
+    /// Refuse a tree with a file larger than the loader reads, from the object headers
+    /// alone: a huge blob is never inflated into memory or written out.
+    fn check_sizes(&self, id: &str, tree: &git2::Tree<'_>) -> Result<(), SourceError> {
+        let limit = crate::config::loader::MAX_FILE_BYTES;
+        let odb = self.repo.odb().map_err(|e| SourceError::Git {
+            what: "opening the object database",
+            url: self.url.clone(),
+            message: e.message().to_string(),
+        })?;
+        let mut found: Option<(String, u64)> = None;
+        let walked = tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+            if entry.kind() != Some(git2::ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            match odb.read_header(entry.id()) {
+                Ok((size, _)) if size as u64 > limit => {
+                    let name = entry.name().unwrap_or("?");
+                    found = Some((format!("{root}{name}"), size as u64));
+                    git2::TreeWalkResult::Abort
+                }
+                _ => git2::TreeWalkResult::Ok,
+            }
+        });
+        if let Some((path, size)) = found {
+            return Err(SourceError::FileTooLarge {
+                commit: id.to_string(),
+                path,
+                size,
+                limit,
+            });
+        }
+        walked.map_err(|e| SourceError::Git {
+            what: "reading the tree",
+            url: self.url.clone(),
+            message: e.message().to_string(),
+        })
+    }
+
+    /// `rev` validated: it becomes the last good revision; older checkouts and leftovers
+    /// of interrupted checkouts go, and a clone grown past the fetch cap (objects of
+    /// refused or superseded revisions pile up in it) is started afresh.
     pub fn accept(&mut self, rev: Revision) {
-        if let Some(old) = self.current.take() {
-            if old.dir != rev.dir {
-                let _ = std::fs::remove_dir_all(&old.dir);
+        let _ = std::fs::write(self.cache.join(LAST_GOOD), &rev.id);
+        if let Ok(entries) = std::fs::read_dir(&self.cache) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let stale =
+                    (name.starts_with("rev-") && e.path() != rev.dir) || name.starts_with("tmp-");
+                if stale {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
             }
         }
-        let _ = std::fs::write(self.cache.join(LAST_GOOD), &rev.id);
+        let clone = self.cache.join("repo.git");
+        if dir_size(&clone) > self.max_fetch_bytes {
+            tracing::info!(path = %clone.display(), "the clone outgrew the fetch cap; starting it afresh");
+            let fresh = std::fs::remove_dir_all(&clone)
+                .ok()
+                .and_then(|_| Repository::init_bare(&clone).ok())
+                .filter(|r| r.remote("origin", &self.url).is_ok());
+            match fresh {
+                Some(r) => self.repo = r,
+                None => tracing::warn!(path = %clone.display(), "could not start the clone afresh"),
+            }
+        }
         self.current = Some(rev);
     }
 
@@ -248,6 +443,21 @@ impl GitSource {
             let _ = std::fs::remove_dir_all(&rev.dir);
         }
     }
+}
+
+/// Bytes below `path` (0 when unreadable).
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn callbacks<'a>() -> RemoteCallbacks<'a> {

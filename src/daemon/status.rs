@@ -109,6 +109,45 @@ impl Counts {
     }
 }
 
+/// Where a cluster stands after a sync (serialised in lowercase on `/status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterState {
+    /// The live state matches the repository.
+    #[default]
+    Converged,
+    /// Being applied now.
+    Applying,
+    /// This sync applied every step; the re-plan decides what it becomes.
+    Applied,
+    /// Changes wait (manual stage, closed window, suspended, held by a stage).
+    Pending,
+    /// A gate holds changes back.
+    Blocked,
+    /// The last apply stopped on an error.
+    Failed,
+}
+
+impl ClusterState {
+    /// The word used on `/status` and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterState::Converged => "converged",
+            ClusterState::Applying => "applying",
+            ClusterState::Applied => "applied",
+            ClusterState::Pending => "pending",
+            ClusterState::Blocked => "blocked",
+            ClusterState::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ClusterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One cluster's status. Small on purpose: this is what stays in memory between syncs.
 #[derive(Debug, Clone, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -116,7 +155,7 @@ pub struct ClusterStatus {
     /// Stage.
     pub stage: String,
     /// `auto` or `manual` (the stage's policy).
-    pub apply: String,
+    pub apply: ApplyMode,
     /// Fingerprint of the live state the last plan saw.
     pub fingerprint: String,
     /// The last plan's counts (after any apply: what is still to do).
@@ -125,8 +164,8 @@ pub struct ClusterStatus {
     pub drift: bool,
     /// Gate messages holding changes back.
     pub blocked: Vec<String>,
-    /// `converged`, `applied`, `pending`, `blocked`, `failed`, `applying`.
-    pub state: String,
+    /// Where it stands.
+    pub state: ClusterState,
     /// Why changes wait, when pending.
     pub reason: Option<String>,
     /// A running apply.
@@ -241,9 +280,9 @@ pub fn decide(f: &Facts<'_>) -> Decision {
 
 /// The exit code of `--once`: 1 error, 3 blocked, 2 changes pending, 0 converged.
 pub fn exit_code(clusters: &BTreeMap<String, ClusterStatus>, error: bool) -> u8 {
-    if error || clusters.values().any(|c| c.state == "failed") {
+    if error || clusters.values().any(|c| c.state == ClusterState::Failed) {
         1
-    } else if clusters.values().any(|c| c.state == "blocked") {
+    } else if clusters.values().any(|c| c.state == ClusterState::Blocked) {
         3
     } else if clusters.values().any(|c| c.plan.total() > 0) {
         2
@@ -362,7 +401,7 @@ mod tests {
         m.insert(
             "a".to_string(),
             ClusterStatus {
-                state: "pending".into(),
+                state: ClusterState::Pending,
                 plan: Counts {
                     create: 1,
                     ..Counts::default()
@@ -374,7 +413,7 @@ mod tests {
         m.insert(
             "b".to_string(),
             ClusterStatus {
-                state: "blocked".into(),
+                state: ClusterState::Blocked,
                 ..ClusterStatus::default()
             },
         );
@@ -382,7 +421,7 @@ mod tests {
         m.insert(
             "c".to_string(),
             ClusterStatus {
-                state: "failed".into(),
+                state: ClusterState::Failed,
                 ..ClusterStatus::default()
             },
         );

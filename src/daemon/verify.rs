@@ -7,9 +7,12 @@
 //!
 //! The allowed signers file has git's format (`gpg.ssh.allowedSignersFile`, see
 //! `ssh-keygen(1)` ALLOWED SIGNERS): `principals [options] keytype base64-key [comment]`.
-//! A `namespaces="..."` option that does not list `git` excludes the key. Ed25519 and
-//! ECDSA P-256 keys are supported. OpenPGP signatures are refused with a message saying
-//! so: keelson verifies SSH signatures only.
+//! A `namespaces="..."` option that does not list `git` excludes the key. `valid-after` and
+//! `valid-before` (`YYYYMMDD[Z]` or `YYYYMMDDHHMM[SS][Z]`, read as UTC) bound when the key
+//! may have signed: as `git verify-commit` does, the commit's committer time must fall
+//! inside them. A commit with more than one signature header is refused (which one counts
+//! would be ambiguous). Ed25519 and ECDSA P-256 keys are supported. OpenPGP signatures are
+//! refused with a message saying so: keelson verifies SSH signatures only.
 
 use std::path::Path;
 
@@ -25,6 +28,16 @@ pub struct Signer {
     pub principals: String,
     /// The key.
     pub key: PublicKey,
+    /// Signatures made before this time (unix seconds) are not accepted.
+    pub valid_after: Option<i64>,
+    /// Signatures made after this time (unix seconds) are not accepted.
+    pub valid_before: Option<i64>,
+}
+
+impl Signer {
+    fn valid_at(&self, t: i64) -> bool {
+        self.valid_after.is_none_or(|a| t >= a) && self.valid_before.is_none_or(|b| t <= b)
+    }
 }
 
 /// The allowed signers.
@@ -60,6 +73,18 @@ pub enum VerifyError {
         commit: String,
         /// SHA256 fingerprint of the key.
         fingerprint: String,
+    },
+    /// Signed by an allowed key outside its `valid-after`/`valid-before` window.
+    #[error("commit {commit} is signed by {principals} at {at}, outside the key's validity in the allowed signers file ({window})")]
+    KeyNotValid {
+        /// Commit.
+        commit: String,
+        /// Who the key belongs to.
+        principals: String,
+        /// The commit's committer time (RFC 3339).
+        at: String,
+        /// The key's window as written.
+        window: String,
     },
     /// The signature does not match the commit (or was made for another namespace).
     #[error("commit {commit}: the signature by {principals} does not verify (tampered commit or wrong namespace)")]
@@ -102,8 +127,17 @@ fn is_key_type(s: &str) -> bool {
     s.starts_with("ssh-") || s.starts_with("ecdsa-") || s.starts_with("sk-")
 }
 
-/// Split `namespaces="a,b",valid-after=...` options, honouring quotes.
-fn options_allow_git(opts: &str) -> bool {
+/// What the options field of an allowed signer says.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SignerOptions {
+    /// The key may sign in git's namespace.
+    git: bool,
+    valid_after: Option<i64>,
+    valid_before: Option<i64>,
+}
+
+/// Parse `namespaces="a,b",valid-after=...` options, honouring quotes.
+fn parse_options(opts: &str) -> Result<SignerOptions, String> {
     let mut in_q = false;
     let mut cur = String::new();
     let mut parts = Vec::new();
@@ -115,12 +149,64 @@ fn options_allow_git(opts: &str) -> bool {
         }
     }
     parts.push(cur);
-    parts.iter().all(|p| match p.split_once('=') {
-        Some((k, v)) if k.eq_ignore_ascii_case("namespaces") => {
-            v.split(',').any(|n| n.trim() == GIT_NAMESPACE)
+    let mut out = SignerOptions {
+        git: true,
+        ..SignerOptions::default()
+    };
+    for p in &parts {
+        let Some((k, v)) = p.split_once('=') else {
+            continue;
+        };
+        if k.eq_ignore_ascii_case("namespaces") {
+            out.git = v.split(',').any(|n| n.trim() == GIT_NAMESPACE);
+        } else if k.eq_ignore_ascii_case("valid-after") {
+            out.valid_after = Some(parse_time(v).ok_or_else(|| bad_time(k, v))?);
+        } else if k.eq_ignore_ascii_case("valid-before") {
+            out.valid_before = Some(parse_time(v).ok_or_else(|| bad_time(k, v))?);
         }
-        _ => true,
-    })
+    }
+    Ok(out)
+}
+
+fn bad_time(k: &str, v: &str) -> String {
+    format!("{k}=\"{v}\" is not a time of the form YYYYMMDD[Z] or YYYYMMDDHHMM[SS][Z]")
+}
+
+/// `YYYYMMDD[Z]` or `YYYYMMDDHHMM[SS][Z]` (ssh-keygen's format) as unix seconds, UTC.
+fn parse_time(v: &str) -> Option<i64> {
+    let v = v.strip_suffix(['Z', 'z']).unwrap_or(v);
+    if !v.bytes().all(|b| b.is_ascii_digit()) || !matches!(v.len(), 8 | 12 | 14) {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| v.get(r).and_then(|s| s.parse::<i64>().ok());
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = match v.len() {
+        8 => (0, 0, 0),
+        12 => (num(8..10)?, num(10..12)?, 0),
+        _ => (num(8..10)?, num(10..12)?, num(12..14)?),
+    };
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d < 1 || d > days_in_month || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 impl AllowedSigners {
@@ -143,9 +229,12 @@ impl AllowedSigners {
             let mut fields = line.split_whitespace();
             let principals = fields.next().ok_or_else(|| bad("empty"))?;
             let mut next = fields.next().ok_or_else(|| bad("no key"))?;
-            let mut allowed = true;
+            let mut opts = SignerOptions {
+                git: true,
+                ..SignerOptions::default()
+            };
             if !is_key_type(next) {
-                allowed = options_allow_git(next);
+                opts = parse_options(next).map_err(|e| bad(&e))?;
                 next = fields
                     .next()
                     .ok_or_else(|| bad("no key type after the options"))?;
@@ -153,10 +242,12 @@ impl AllowedSigners {
             let b64 = fields.next().ok_or_else(|| bad("no base64 key"))?;
             let key = PublicKey::from_openssh(&format!("{next} {b64}"))
                 .map_err(|e| bad(&e.to_string()))?;
-            if allowed {
+            if opts.git {
                 out.signers.push(Signer {
                     principals: principals.to_string(),
                     key,
+                    valid_after: opts.valid_after,
+                    valid_before: opts.valid_before,
                 });
             }
         }
@@ -179,7 +270,8 @@ impl AllowedSigners {
         AllowedSigners::parse(&shown, &text)
     }
 
-    /// Check a signature over `data`; returns who signed it.
+    /// Check a signature over `data`, made at `at` (unix seconds: the commit's committer
+    /// time); returns who signed it.
     ///
     /// # Errors
     /// [`VerifyError`] (`commit` is used in messages).
@@ -188,6 +280,7 @@ impl AllowedSigners {
         commit: &str,
         signature: &[u8],
         data: &[u8],
+        at: i64,
     ) -> Result<String, VerifyError> {
         let text = String::from_utf8_lossy(signature);
         if !text
@@ -200,17 +293,31 @@ impl AllowedSigners {
             commit: commit.to_string(),
             detail: e.to_string(),
         })?;
-        let Some(signer) = self
+        let matching: Vec<&Signer> = self
             .signers
             .iter()
-            .find(|s| s.key.key_data() == sig.public_key())
-        else {
+            .filter(|s| s.key.key_data() == sig.public_key())
+            .collect();
+        let Some(first) = matching.first() else {
             let fingerprint = PublicKey::from(sig.public_key().clone())
                 .fingerprint(ssh_key::HashAlg::Sha256)
                 .to_string();
             return Err(VerifyError::Untrusted {
                 commit: commit.to_string(),
                 fingerprint,
+            });
+        };
+        let Some(signer) = matching.iter().find(|s| s.valid_at(at)) else {
+            let show = |t: Option<i64>| t.map(super::rfc3339).unwrap_or_else(|| "any".into());
+            return Err(VerifyError::KeyNotValid {
+                commit: commit.to_string(),
+                principals: first.principals.clone(),
+                at: super::rfc3339(at),
+                window: format!(
+                    "valid after {}, before {}",
+                    show(first.valid_after),
+                    show(first.valid_before)
+                ),
             });
         };
         signer
@@ -234,10 +341,25 @@ pub fn verify_commit(
     signers: &AllowedSigners,
 ) -> Result<String, VerifyError> {
     let id = oid.to_string();
+    let commit = repo
+        .find_commit(oid)
+        .map_err(|_| VerifyError::Unsigned(id.clone()))?;
+    let headers = commit
+        .raw_header_bytes()
+        .split(|b| *b == b'\n')
+        .filter(|l| l.starts_with(b"gpgsig"))
+        .count();
+    if headers > 1 {
+        return Err(VerifyError::Malformed {
+            commit: id,
+            detail: format!("{headers} signature headers; a commit must carry exactly one"),
+        });
+    }
+    let at = commit.committer().when().seconds();
     let (sig, data) = repo
         .extract_signature(&oid, None)
         .map_err(|_| VerifyError::Unsigned(id.clone()))?;
-    signers.verify(&id, &sig, &data)
+    signers.verify(&id, &sig, &data, at)
 }
 
 #[cfg(test)]
@@ -246,9 +368,34 @@ mod tests {
 
     #[test]
     fn namespaces_option() {
-        assert!(options_allow_git("namespaces=\"git,file\""));
-        assert!(!options_allow_git("namespaces=\"file\""));
-        assert!(options_allow_git("valid-after=20240101"));
+        assert!(parse_options("namespaces=\"git,file\"").is_ok_and(|o| o.git));
+        assert!(parse_options("namespaces=\"file\"").is_ok_and(|o| !o.git));
+        assert!(parse_options("valid-after=20240101").is_ok_and(|o| o.git));
+    }
+
+    #[test]
+    fn validity_times() {
+        assert_eq!(parse_time("19700101"), Some(0));
+        assert_eq!(parse_time("20261123Z"), Some(1_795_392_000));
+        assert_eq!(parse_time("202611230200"), Some(1_795_399_200));
+        assert_eq!(parse_time("20261123020030Z"), Some(1_795_399_230));
+        assert_eq!(parse_time("20240229"), Some(1_709_164_800));
+        for bad in [
+            "2026112",
+            "20261323",
+            "20230229",
+            "2026-11-23",
+            "202611232460",
+            "",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+        let o =
+            parse_options("namespaces=\"git\",valid-after=\"20260101\",valid-before=\"20261231Z\"")
+                .unwrap_or_default();
+        assert_eq!(o.valid_after, parse_time("20260101"));
+        assert_eq!(o.valid_before, parse_time("20261231"));
+        assert!(parse_options("valid-before=tomorrow").is_err());
     }
 
     #[test]

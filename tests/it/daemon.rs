@@ -4,49 +4,38 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keelson"));
     c.args(["--today", "2026-11-23"]).stdin(Stdio::null());
     c
 }
 
-fn keelson(args: &[&str]) -> Output {
+pub(crate) fn keelson(args: &[&str]) -> Output {
     bin().args(args).output().expect("run keelson")
 }
 
 use crate::util::out_and_err as text;
 
-use crate::plan_cli::copy;
+use crate::plan_cli::fleet;
 
-/// A copy of examples/fleet in a temp dir.
-fn fleet() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("fleet");
-    copy(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet")),
-        &root,
-    );
-    (dir, root)
-}
-
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn edit(path: &Path, from: &str, to: &str) {
+pub(crate) fn edit(path: &Path, from: &str, to: &str) {
     let t = std::fs::read_to_string(path).unwrap();
     assert!(t.contains(from), "{} lacks {from}", path.display());
     std::fs::write(path, t.replacen(from, to, 1)).unwrap();
 }
 
 /// Ask for the 1.34 -> 1.35 hop of the staging cluster (with the add-on version 1.35 needs).
-fn bump_staging(repo: &Path) {
+pub(crate) fn bump_staging(repo: &Path) {
     let c = repo.join("clusters/staging-apne1");
     edit(
         &c.join("cluster.yaml"),
@@ -60,7 +49,7 @@ fn bump_staging(repo: &Path) {
     );
 }
 
-fn sim_state(repo: &Path) -> Value {
+pub(crate) fn sim_state(repo: &Path) -> Value {
     let p = repo.join(".keelson/sim.json");
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
@@ -89,7 +78,7 @@ fn version_updates(state: &Value, cluster: &str, version: &str) -> usize {
         .count()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -98,7 +87,7 @@ fn free_port() -> u16 {
 }
 
 /// A plain HTTP/1.1 request; returns (status code, body).
-fn http(
+pub(crate) fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -125,7 +114,7 @@ fn http(
     Some((code, body))
 }
 
-fn wait_until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f() {
@@ -136,13 +125,13 @@ fn wait_until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn status(port: u16) -> Option<Value> {
+pub(crate) fn status(port: u16) -> Option<Value> {
     let (code, body) = http(port, "GET", "/status", &[], b"")?;
     (code == 200).then(|| serde_json::from_str(&body).ok())?
 }
 
 /// A daemon child process, killed when dropped.
-struct Daemon(Child);
+pub(crate) struct Daemon(Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -151,7 +140,7 @@ impl Drop for Daemon {
     }
 }
 
-fn spawn(args: &[&str]) -> Daemon {
+pub(crate) fn spawn(args: &[&str]) -> Daemon {
     Daemon(
         bin()
             .args(args)
@@ -592,341 +581,4 @@ fn a_second_daemon_waits_on_standby_and_takes_over() {
     });
     assert!(status(pb).unwrap()["lockHolder"].is_null());
     drop(b);
-}
-
-// ---------------------------------------------------------------------------------------
-// Git sources.
-
-struct Remote {
-    _dir: tempfile::TempDir,
-    bare: PathBuf,
-    work: git2::Repository,
-    work_dir: PathBuf,
-}
-
-fn remote_with_fleet() -> Remote {
-    let dir = tempfile::tempdir().unwrap();
-    let bare = dir.path().join("remote.git");
-    git2::Repository::init_bare(&bare).unwrap();
-    let work_dir = dir.path().join("work");
-    let work = git2::Repository::init(&work_dir).unwrap();
-    copy(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet")),
-        &work_dir,
-    );
-    work.remote("origin", bare.to_str().unwrap()).unwrap();
-    Remote {
-        _dir: dir,
-        bare,
-        work,
-        work_dir,
-    }
-}
-
-fn url(r: &Remote) -> String {
-    format!("file://{}", r.bare.display())
-}
-
-/// Stage everything and commit on main, optionally signed with `key`; returns the id.
-fn commit(r: &Remote, msg: &str, key: Option<&ssh_key::PrivateKey>) -> String {
-    let repo = &r.work;
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.update_all(["*"].iter(), None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig =
-        git2::Signature::new("Ops", "ops@example.com", &git2::Time::new(1_795_392_000, 0)).unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    let oid = match key {
-        None => repo
-            .commit(Some("HEAD"), &sig, &sig, msg, &tree, &parents)
-            .unwrap(),
-        Some(k) => {
-            let buf = repo
-                .commit_create_buffer(&sig, &sig, msg, &tree, &parents)
-                .unwrap();
-            let content = buf.as_str().unwrap().to_string();
-            let pem = k
-                .sign("git", ssh_key::HashAlg::Sha512, content.as_bytes())
-                .unwrap()
-                .to_pem(ssh_key::LineEnding::LF)
-                .unwrap();
-            let oid = repo.commit_signed(&content, &pem, None).unwrap();
-            repo.reference("refs/heads/main", oid, true, msg).unwrap();
-            repo.set_head("refs/heads/main").unwrap();
-            oid
-        }
-    };
-    if repo.head().unwrap().shorthand() != Some("main") {
-        repo.reference("refs/heads/main", oid, true, msg).unwrap();
-        repo.set_head("refs/heads/main").unwrap();
-    }
-    oid.to_string()
-}
-
-fn push(r: &Remote, force: bool) {
-    let mut remote = r.work.find_remote("origin").unwrap();
-    let spec = if force {
-        "+refs/heads/main:refs/heads/main"
-    } else {
-        "refs/heads/main:refs/heads/main"
-    };
-    remote.push(&[spec], None).unwrap();
-}
-
-fn git_once(r: &Remote, cache: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
-    let u = url(r);
-    let mut args = vec![
-        "run",
-        "--git",
-        &u,
-        "--branch",
-        "main",
-        "--cache-dir",
-        s(cache),
-        "--once",
-        "--listen",
-        "none",
-        "--sim-speed",
-        "instant",
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    let o = keelson(&args);
-    let st: Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", text(&o)));
-    (o.status.code(), st, text(&o))
-}
-
-#[test]
-fn git_source_follows_pushes_force_pushes_and_keeps_the_last_good_revision() {
-    let r = remote_with_fleet();
-    let cache = r.work_dir.parent().unwrap().join("cache");
-    let c1 = commit(&r, "fleet", None);
-    push(&r, false);
-    let (code, st, out) = git_once(&r, &cache, &[]);
-    assert_eq!(code, Some(2), "{out}");
-    assert_eq!(st["revision"], c1.as_str());
-    assert_eq!(st["clusters"]["staging-apne1"]["state"], "converged");
-
-    // A bad commit: refused, nothing applied, the last good revision stays.
-    edit(
-        &r.work_dir.join("clusters/staging-apne1/cluster.yaml"),
-        "region:",
-        "regoin:",
-    );
-    let c2 = commit(&r, "typo", None);
-    push(&r, false);
-    let (code, st, out) = git_once(&r, &cache, &[]);
-    assert_eq!(code, Some(1), "{out}");
-    assert_eq!(st["revision"], c1.as_str(), "{out}");
-    assert_eq!(st["rejected"]["revision"], c2.as_str());
-    assert!(cache.join(format!("rev-{c1}")).is_dir());
-    assert!(!cache.join(format!("rev-{c2}")).exists());
-
-    // The fix.
-    edit(
-        &r.work_dir.join("clusters/staging-apne1/cluster.yaml"),
-        "regoin:",
-        "region:",
-    );
-    bump_staging(&r.work_dir);
-    let c3 = commit(&r, "fix, and 1.35 for staging", None);
-    push(&r, false);
-    let (code, st, out) = git_once(&r, &cache, &[]);
-    assert_eq!(code, Some(2), "{out}");
-    assert_eq!(st["revision"], c3.as_str());
-    assert!(st["rejected"].is_null());
-    let sim: Value =
-        serde_json::from_slice(&std::fs::read(cache.join("sim.json")).unwrap()).unwrap();
-    assert_eq!(sim["clusters"]["staging-apne1"]["live"]["version"], "1.35");
-
-    // A force-push that rewrites history onto c1.
-    let c1_commit = r
-        .work
-        .find_commit(git2::Oid::from_str(&c1).unwrap())
-        .unwrap();
-    r.work
-        .reset(c1_commit.as_object(), git2::ResetType::Hard, None)
-        .unwrap();
-    edit(
-        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
-        "version: \"1.34\"",
-        "version: \"1.35\"",
-    );
-    let c4 = commit(&r, "rewritten", None);
-    push(&r, true);
-    let (code, st, out) = git_once(&r, &cache, &[]);
-    assert_ne!(code, Some(1), "{out}");
-    assert_eq!(st["revision"], c4.as_str(), "{out}");
-    assert!(!cache.join(format!("rev-{c3}")).exists());
-
-    // `--repo URL` is the same as `--git URL`.
-    let u = url(&r);
-    let o = keelson(&[
-        "run",
-        "--repo",
-        &u,
-        "--cache-dir",
-        s(&cache),
-        "--once",
-        "--listen",
-        "none",
-        "--sim-speed",
-        "instant",
-        "--output",
-        "json",
-    ]);
-    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(st["revision"], c4.as_str(), "{}", text(&o));
-}
-
-#[test]
-fn webhook_with_a_good_signature_triggers_a_fetch_and_a_bad_one_nothing() {
-    let r = remote_with_fleet();
-    let base = r.work_dir.parent().unwrap().to_path_buf();
-    let cache = base.join("cache");
-    let secret = base.join("secret");
-    std::fs::write(&secret, "s3cret\n").unwrap();
-    let c1 = commit(&r, "fleet", None);
-    push(&r, false);
-    let port = free_port();
-    let u = url(&r);
-    let _d = spawn(&[
-        "run",
-        "--git",
-        &u,
-        "--cache-dir",
-        s(&cache),
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--sim-speed",
-        "instant",
-        "--interval",
-        "1h",
-        "--webhook-secret-file",
-        s(&secret),
-    ]);
-    wait_until("first sync", 60, || {
-        status(port).filter(|s| s["revision"] == c1.as_str())
-    });
-
-    edit(
-        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
-        "version: \"1.34\"",
-        "version: \"1.35\"",
-    );
-    let c2 = commit(&r, "prod-use1 to 1.35", None);
-    push(&r, false);
-    let body = format!(r#"{{"ref":"refs/heads/main","after":"{c2}"}}"#);
-    let bad = keelson::daemon::webhook::sign(b"wrong", body.as_bytes());
-    let (code, _) = http(
-        port,
-        "POST",
-        "/webhook",
-        &[("X-Hub-Signature-256", &bad)],
-        body.as_bytes(),
-    )
-    .unwrap();
-    assert_eq!(code, 401);
-    let (code, _) = http(port, "POST", "/webhook", &[], body.as_bytes()).unwrap();
-    assert_eq!(code, 401);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        status(port).unwrap()["revision"],
-        c1.as_str(),
-        "a refused webhook triggered a fetch"
-    );
-
-    let good = keelson::daemon::webhook::sign(b"s3cret", body.as_bytes());
-    let (code, _) = http(
-        port,
-        "POST",
-        "/webhook",
-        &[("X-Hub-Signature-256", &good)],
-        body.as_bytes(),
-    )
-    .unwrap();
-    assert_eq!(code, 202);
-    wait_until("the pushed revision", 30, || {
-        status(port).filter(|s| s["revision"] == c2.as_str())
-    });
-}
-
-fn key(seed: u8) -> ssh_key::PrivateKey {
-    ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[seed; 32]))
-}
-
-#[test]
-fn only_commits_signed_by_an_allowed_key_are_applied() {
-    let r = remote_with_fleet();
-    let base = r.work_dir.parent().unwrap().to_path_buf();
-    let cache = base.join("cache");
-    let trusted = key(7);
-    let stranger = key(9);
-    let signers = base.join("allowed_signers");
-    std::fs::write(
-        &signers,
-        format!(
-            "# ops team\nops@example.com namespaces=\"git\" {}\n",
-            trusted.public_key().to_openssh().unwrap()
-        ),
-    )
-    .unwrap();
-    let args = ["--allowed-signers", s(&signers)];
-
-    let c1 = commit(&r, "fleet", Some(&trusted));
-    push(&r, false);
-    let (code, st, out) = git_once(&r, &cache, &args);
-    assert_eq!(code, Some(2), "{out}");
-    assert_eq!(st["revision"], c1.as_str());
-
-    edit(
-        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
-        "version: \"1.34\"",
-        "version: \"1.35\"",
-    );
-    let c2 = commit(&r, "unsigned", None);
-    push(&r, false);
-    let (code, st, out) = git_once(&r, &cache, &args);
-    assert_eq!(code, Some(1), "{out}");
-    assert_eq!(st["revision"], c1.as_str());
-    assert_eq!(st["rejected"]["revision"], c2.as_str());
-    assert!(
-        st["rejected"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not signed"),
-        "{out}"
-    );
-
-    edit(
-        &r.work_dir.join("clusters/prod-use1/cluster.yaml"),
-        "version: \"1.35\"",
-        "version: \"1.34\"",
-    );
-    let c3 = commit(&r, "signed by someone else", Some(&stranger));
-    push(&r, false);
-    let (code, st, out) = git_once(&r, &cache, &args);
-    assert_eq!(code, Some(1), "{out}");
-    assert_eq!(st["revision"], c1.as_str());
-    assert_eq!(st["rejected"]["revision"], c3.as_str());
-    assert!(
-        st["rejected"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not in the allowed signers"),
-        "{out}"
-    );
-
-    let c4 = commit(&r, "signed again", Some(&trusted));
-    push(&r, false);
-    let (code, st, out) = git_once(&r, &cache, &args);
-    assert_eq!(code, Some(2), "{out}");
-    assert_eq!(st["revision"], c4.as_str());
 }

@@ -7,6 +7,8 @@ mod aws_mocks;
 mod aws_mocks_transport;
 mod contract;
 mod daemon;
+mod daemon_git;
+mod daemon_loop;
 mod deprecations;
 mod fuzz;
 mod kube_mock;

@@ -21,7 +21,7 @@ fn err(o: &Output) -> String {
 }
 
 /// A copy of examples/fleet in a temp dir.
-fn fleet() -> (tempfile::TempDir, PathBuf) {
+pub fn fleet() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("fleet");
     copy(

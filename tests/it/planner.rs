@@ -638,8 +638,12 @@ async fn a_cluster_deleted_out_of_band_mid_apply_ends_clearly_and_is_recreated_o
     let mng = report.clusters.iter().find(|c| c.name == "mng1").unwrap();
     let error = mng.error.clone().unwrap();
     assert!(
-        error.contains("cluster mng1 no longer exists: it was deleted outside keelson")
-            && error.contains("`~ NodeGroup general` was in progress"),
+        error
+            .message
+            .contains("cluster mng1 no longer exists: it was deleted outside keelson")
+            && error
+                .message
+                .contains("`~ NodeGroup general` was in progress"),
         "{error}"
     );
 

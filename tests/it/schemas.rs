@@ -190,7 +190,7 @@ fn schema_and_serde_accept_and_reject_the_same_documents() {
 #[test]
 fn every_example_document_serialises_back_to_something_its_schema_accepts() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
-    let loaded = keelson::cli::load_repo(&dir, crate::util::TODAY).unwrap();
+    let loaded = keelson::sync::load_repo(&dir, crate::util::TODAY).unwrap();
     assert!(
         loaded.is_valid(),
         "{}",

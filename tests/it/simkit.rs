@@ -24,33 +24,9 @@ pub fn ports(sim: &Sim) -> Ports {
     }
 }
 
+/// Everything in the repository, as `keelson plan` scopes it.
 pub fn scope(loaded: &Loaded) -> Scope {
-    Scope {
-        clusters: loaded
-            .repo
-            .clusters
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect(),
-        discover_fleet: loaded
-            .repo
-            .fleet
-            .as_ref()
-            .map(|f| f.value.metadata.name.clone()),
-        addon_names: loaded
-            .repo
-            .clusters
-            .iter()
-            .flat_map(|c| c.addons.iter().map(|a| a.value.metadata.name.clone()))
-            .collect(),
-        concurrency: 4,
-        upgrade_targets: loaded
-            .repo
-            .clusters
-            .iter()
-            .map(|c| (c.name().to_string(), c.cluster.value.spec.version.clone()))
-            .collect(),
-    }
+    keelson::sync::scope_for(loaded, &BTreeSet::new(), 4).expect("scope")
 }
 
 /// Observe the simulator and plan `loaded` against it.

@@ -36,7 +36,7 @@ fn example() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn load(root: &Path) -> Loaded {
-    let l = keelson::cli::load_repo(root, TODAY).unwrap();
+    let l = keelson::sync::load_repo(root, TODAY).unwrap();
     assert!(l.is_valid(), "{:?}", l.diagnostics);
     l
 }

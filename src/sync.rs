@@ -1,0 +1,471 @@
+//! One sync, as every entry point runs it: load a valid repository, connect a target,
+//! scope, observe, plan. The CLI (`plan`, `apply`, `check`, `snapshot`, `sim seed`), the
+//! daemon and the tests all go through here, so none of them imports another's code.
+//!
+//! ```text
+//!  repo dir ──load_repo──► Loaded ─┐
+//!  TargetSpec ──connect──► Connected (ports: sim │ aws-sdk-eks + kube-rs)
+//!                                  └─► scope_for ─► observe ─► plan::plan(…, PlanOptions{apis}) ─► Plan
+//! ```
+//!
+//! [`TargetSpec`] is plain data: `cli/` builds it from clap's arguments, the daemon keeps
+//! one for its whole life, tests write one by hand.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use crate::adapters::fs::walk_repo;
+use crate::adapters::sim::{Sim, Speed};
+use crate::config::{self, LoadOptions, Loaded};
+use crate::deprecations::table::ApiTable;
+use crate::observe::{self, Ports, Scope};
+use crate::plan::upgrade::Gate;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::versions::Date;
+
+/// Where live state comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The embedded simulator, with its state in a file.
+    Sim,
+    /// A real AWS account: the standard credential chain, the cluster's region,
+    /// `AWS_ENDPOINT_URL_EKS` honoured.
+    Aws,
+}
+
+/// Everything needed to connect a target and plan against it.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// Simulator or AWS.
+    pub target: Target,
+    /// The simulator's state file (unused for AWS).
+    pub state: PathBuf,
+    /// Only these clusters (empty: every cluster in the repository).
+    pub clusters: BTreeSet<String>,
+    /// Most clusters read or changed at once.
+    pub concurrency: usize,
+    /// How fast the simulator's clock runs while waiting.
+    pub sim_speed: Speed,
+    /// Gates whose failures become notes (simulator rehearsals only).
+    pub ignore_gates: BTreeSet<Gate>,
+    /// The deprecated/removed API table the upgrade gates judge with (the built-in table
+    /// plus any `--extra-rules`).
+    pub apis: Arc<ApiTable>,
+}
+
+impl TargetSpec {
+    /// The simulator with its state in `state`, every cluster, default pacing and the
+    /// built-in API table.
+    ///
+    /// # Errors
+    /// When the built-in API table does not parse (a test reads it; never in a release).
+    pub fn sim(state: PathBuf) -> Result<TargetSpec> {
+        Ok(TargetSpec {
+            target: Target::Sim,
+            state,
+            clusters: BTreeSet::new(),
+            concurrency: 8,
+            sim_speed: Speed::Instant,
+            ignore_gates: BTreeSet::new(),
+            apis: Arc::new(builtin_apis()?),
+        })
+    }
+}
+
+/// The built-in deprecated/removed API table.
+///
+/// # Errors
+/// When the shipped table does not parse (a test reads it).
+pub fn builtin_apis() -> Result<ApiTable> {
+    ApiTable::builtin().context("the built-in deprecated-API table is damaged")
+}
+
+/// The built-in table plus the entries of each `--extra-rules` file, later entries
+/// winning for the same group, version and kind.
+///
+/// # Errors
+/// An unreadable or malformed rules file, named with its position.
+pub fn api_table(extra: &[PathBuf]) -> Result<ApiTable> {
+    let mut t = builtin_apis()?;
+    for path in extra {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading rules file {}", path.display()))?;
+        t.extend(crate::deprecations::table::parse(
+            &path.display().to_string(),
+            &text,
+        )?);
+    }
+    Ok(t)
+}
+
+/// A connected target: ports plus whatever must be flushed at the end.
+pub struct Connected {
+    /// The ports.
+    pub ports: Ports,
+    sim: Option<Sim>,
+    /// Upgrade gates turned into notes (simulator rehearsals only).
+    pub ignore_gates: BTreeSet<Gate>,
+    /// The API table the gates judge with.
+    pub apis: Arc<ApiTable>,
+}
+
+impl Connected {
+    /// Persist what the target keeps locally (the simulator's state).
+    ///
+    /// # Errors
+    /// When the simulator state cannot be written.
+    pub fn flush(&self) -> Result<()> {
+        if let Some(sim) = &self.sim {
+            sim.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The simulator, when the target is one.
+    pub fn sim(&self) -> Option<&Sim> {
+        self.sim.as_ref()
+    }
+}
+
+/// Read and load a repository from disk (valid or not: look at
+/// [`Loaded::is_valid`] and its diagnostics).
+///
+/// # Errors
+/// When the repository directory cannot be read at all.
+pub fn load_repo(repo: &Path, today: Date) -> Result<Loaded> {
+    let walk = walk_repo(repo)?;
+    let mut loaded = config::load_from(&walk, &LoadOptions::new(today));
+    if !walk.diagnostics.is_empty() {
+        loaded.diagnostics.extend(walk.diagnostics);
+        config::diag::sort(&mut loaded.diagnostics);
+    }
+    Ok(loaded)
+}
+
+/// The one-line summary of a validation: `valid: 3 files, 9 documents, 2 clusters (0
+/// warnings)` or `invalid: …`.
+pub fn summary(loaded: &Loaded) -> String {
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    let counts = format!(
+        "{}, {}, {}",
+        plural(loaded.stats.files, "file"),
+        plural(loaded.stats.documents, "document"),
+        plural(loaded.repo.clusters.len(), "cluster")
+    );
+    if loaded.is_valid() {
+        format!("valid: {counts} ({})", plural(loaded.warnings(), "warning"))
+    } else {
+        format!(
+            "invalid: {} and {} in {counts}",
+            plural(loaded.errors(), "error"),
+            plural(loaded.warnings(), "warning")
+        )
+    }
+}
+
+/// Open the target; every remote call has a timeout.
+///
+/// # Errors
+/// When the simulator state is unreadable, corrupt or foreign; `--ignore-gate` against
+/// AWS; no AWS credentials provider.
+pub fn connect(
+    spec: &TargetSpec,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Connected> {
+    connect_with(spec, loaded, rt, None)
+}
+
+/// Open the target; every remote call has a timeout and, with a `recorder`, its metric.
+///
+/// # Errors
+/// As [`connect`].
+pub fn connect_with(
+    spec: &TargetSpec,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+    recorder: Option<Arc<dyn crate::adapters::instrumented::CallRecorder>>,
+) -> Result<Connected> {
+    use crate::adapters::instrumented::{instrument, Timeouts};
+    let mut target = open_target(spec, loaded, rt)?;
+    target.ports = instrument(target.ports, Timeouts::default(), recorder);
+    Ok(target)
+}
+
+fn open_target(
+    spec: &TargetSpec,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Connected> {
+    match spec.target {
+        Target::Sim => {
+            let now = crate::ports::Clock::now(&crate::ports::SystemClock);
+            let sim = Sim::open(&spec.state, now, spec.sim_speed)?;
+            let ports = Ports {
+                eks: Arc::new(sim.clone()),
+                kube: Arc::new(sim.clone()),
+                clock: Arc::new(sim.clone()),
+            };
+            Ok(Connected {
+                ports,
+                sim: Some(sim),
+                ignore_gates: spec.ignore_gates.clone(),
+                apis: spec.apis.clone(),
+            })
+        }
+        Target::Aws => {
+            if !spec.ignore_gates.is_empty() {
+                bail!("--ignore-gate is for rehearsals on the simulator (--target sim) only; against AWS every gate holds");
+            }
+            let ports = connect_aws(loaded, rt)?;
+            Ok(Connected {
+                ports,
+                sim: None,
+                ignore_gates: BTreeSet::new(),
+                apis: spec.apis.clone(),
+            })
+        }
+    }
+}
+
+/// The annotation on a Cluster document that names a kubeconfig context to reach the
+/// cluster with, instead of keelson's native access.
+pub const KUBECONFIG_CONTEXT_ANNOTATION: &str = "keelson.dev/kubeconfig-context";
+
+fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Ports> {
+    use crate::adapters::aws::{eks::AwsEks, EksAccess};
+    use crate::adapters::kube::KubeClients;
+    let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
+    let regions: BTreeMap<String, String> = loaded
+        .repo
+        .clusters
+        .iter()
+        .map(|c| (c.name().to_string(), c.cluster.value.spec.region.clone()))
+        .collect();
+    let contexts: BTreeMap<String, String> = loaded
+        .repo
+        .clusters
+        .iter()
+        .filter_map(|c| {
+            c.cluster
+                .value
+                .metadata
+                .annotations
+                .get(KUBECONFIG_CONTEXT_ANNOTATION)
+                .map(|ctx| (c.name().to_string(), ctx.clone()))
+        })
+        .collect();
+    let default_region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .or_else(|| regions.values().next().cloned())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let (cluster_roles, role_credentials) = assumed_roles(loaded, &sdk, &default_region, rt);
+    let eks = Arc::new(
+        AwsEks::new(&sdk, default_region.clone(), regions.clone(), 8)
+            .with_roles(cluster_roles.clone(), role_credentials.clone()),
+    );
+    let credentials = sdk.credentials_provider().context(
+        "no AWS credentials provider is configured; set AWS_PROFILE, run `aws sso login`, or export credentials",
+    )?;
+    let cluster_credentials = cluster_roles
+        .iter()
+        .filter_map(|(c, role)| Some((c.clone(), role_credentials.get(role)?.clone())))
+        .collect();
+    let access = EksAccess::new(eks.clone(), credentials, regions, default_region, contexts)
+        .with_cluster_credentials(cluster_credentials);
+    Ok(Ports {
+        eks,
+        kube: Arc::new(KubeClients::new(Arc::new(access))),
+        clock: Arc::new(crate::ports::SystemClock),
+    })
+}
+
+/// Role ARN per cluster, and one credentials provider per role.
+type AssumedRoles = (
+    BTreeMap<String, String>,
+    BTreeMap<String, aws_credential_types::provider::SharedCredentialsProvider>,
+);
+
+/// The role keelson assumes for each cluster: the Cluster's `operatorRoleArn`, else the
+/// Fleet's role for the cluster's account; and one STS AssumeRole credentials provider per
+/// distinct role (session name `keelson`, the account's external id when set).
+pub fn assumed_roles(
+    loaded: &Loaded,
+    sdk: &aws_config::SdkConfig,
+    default_region: &str,
+    rt: &tokio::runtime::Runtime,
+) -> AssumedRoles {
+    use aws_config::sts::AssumeRoleProvider;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    let accounts = loaded
+        .repo
+        .fleet
+        .as_ref()
+        .map(|f| f.value.spec.policy.accounts.clone())
+        .unwrap_or_default();
+    let mut cluster_roles = BTreeMap::new();
+    let mut external_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for c in &loaded.repo.clusters {
+        let spec = &c.cluster.value.spec;
+        let account = spec
+            .account
+            .as_ref()
+            .and_then(|id| accounts.iter().find(|a| &a.id == id));
+        let role = match (&spec.operator_role_arn, account) {
+            (Some(role), _) => {
+                let external = account
+                    .filter(|a| &a.operator_role_arn == role)
+                    .and_then(|a| a.external_id.clone());
+                external_ids.entry(role.clone()).or_insert(external);
+                role.clone()
+            }
+            (None, Some(a)) => {
+                external_ids
+                    .entry(a.operator_role_arn.clone())
+                    .or_insert_with(|| a.external_id.clone());
+                a.operator_role_arn.clone()
+            }
+            (None, None) => continue,
+        };
+        cluster_roles.insert(c.name().to_string(), role);
+    }
+    let mut providers = BTreeMap::new();
+    for (role, external_id) in external_ids {
+        let mut builder = AssumeRoleProvider::builder(role.clone())
+            .session_name("keelson")
+            .configure(sdk);
+        if sdk.region().is_none() {
+            builder = builder.region(aws_config::Region::new(default_region.to_string()));
+        }
+        if let Some(id) = external_id {
+            builder = builder.external_id(id);
+        }
+        let provider = rt.block_on(builder.build());
+        providers.insert(role, SharedCredentialsProvider::new(provider));
+    }
+    (cluster_roles, providers)
+}
+
+/// What to observe for a plan of `only` (empty: the whole repository): the clusters, plus
+/// the earlier stages' clusters whose transition records the stage gate reads.
+///
+/// # Errors
+/// A name in `only` that is not a cluster of the repository.
+pub fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -> Result<Scope> {
+    let names: BTreeSet<String> = loaded
+        .repo
+        .clusters
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    for n in only {
+        if !names.contains(n) {
+            bail!(
+                "no cluster named `{n}` in the repository (clusters: {})",
+                names.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let mut clusters = if only.is_empty() { names } else { only.clone() };
+    // The stage gate reads the transition records of earlier stages' clusters.
+    if !only.is_empty() {
+        let stages: Vec<String> = loaded
+            .repo
+            .fleet
+            .as_ref()
+            .map(|f| f.value.spec.stages.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default();
+        let rank = |stage: &str| stages.iter().position(|s| s == stage);
+        let latest = loaded
+            .repo
+            .clusters
+            .iter()
+            .filter(|c| only.contains(c.name()))
+            .filter_map(|c| rank(&c.cluster.value.spec.stage))
+            .max();
+        if let Some(latest) = latest {
+            for c in &loaded.repo.clusters {
+                if rank(&c.cluster.value.spec.stage).is_some_and(|r| r < latest) {
+                    clusters.insert(c.name().to_string());
+                }
+            }
+        }
+    }
+    let upgrade_targets = loaded
+        .repo
+        .clusters
+        .iter()
+        .filter(|c| clusters.contains(c.name()))
+        .map(|c| (c.name().to_string(), c.cluster.value.spec.version.clone()))
+        .collect();
+    let addon_names = loaded
+        .repo
+        .clusters
+        .iter()
+        .filter(|c| clusters.contains(c.name()))
+        .flat_map(|c| c.addons.iter().map(|a| a.value.metadata.name.clone()))
+        .collect();
+    Ok(Scope {
+        clusters,
+        discover_fleet: if only.is_empty() {
+            loaded
+                .repo
+                .fleet
+                .as_ref()
+                .map(|f| f.value.metadata.name.clone())
+        } else {
+            None
+        },
+        addon_names,
+        concurrency,
+        upgrade_targets,
+    })
+}
+
+/// Observe and plan `only` (empty: everything).
+///
+/// # Errors
+/// When live state cannot be read (an [`observe::ObserveError`] in the chain says whether
+/// a retry may help).
+pub async fn make_plan(
+    target: &Connected,
+    loaded: &Loaded,
+    only: &BTreeSet<String>,
+    concurrency: usize,
+) -> Result<Plan> {
+    let scope = scope_for(loaded, only, concurrency)?;
+    let live = observe::observe(&target.ports, &scope).await?;
+    let now = target.ports.clock.now();
+    Ok(plan::plan(
+        &loaded.repo,
+        &live,
+        &PlanOptions {
+            only: only.clone(),
+            now,
+            ignore_gates: target.ignore_gates.clone(),
+        },
+    ))
+}
+
+/// The async runtime every command and the daemon run their I/O on: two worker threads,
+/// the size of the machines keelson is sized for.
+///
+/// # Errors
+/// When the runtime cannot start (no threads).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
