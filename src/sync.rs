@@ -172,12 +172,36 @@ pub fn summary(loaded: &Loaded) -> String {
     }
 }
 
-/// Open the target.
+/// Open the target; every remote call has a timeout.
 ///
 /// # Errors
 /// When the simulator state is unreadable, corrupt or foreign; `--ignore-gate` against
 /// AWS; no AWS credentials provider.
 pub fn connect(
+    spec: &TargetSpec,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Connected> {
+    connect_with(spec, loaded, rt, None)
+}
+
+/// Open the target; every remote call has a timeout and, with a `recorder`, its metric.
+///
+/// # Errors
+/// As [`connect`].
+pub fn connect_with(
+    spec: &TargetSpec,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+    recorder: Option<Arc<dyn crate::adapters::instrumented::CallRecorder>>,
+) -> Result<Connected> {
+    use crate::adapters::instrumented::{instrument, Timeouts};
+    let mut target = open_target(spec, loaded, rt)?;
+    target.ports = instrument(target.ports, Timeouts::default(), recorder);
+    Ok(target)
+}
+
+fn open_target(
     spec: &TargetSpec,
     loaded: &Loaded,
     rt: &tokio::runtime::Runtime,

@@ -3,5 +3,6 @@
 
 pub mod aws;
 pub mod fs;
+pub mod instrumented;
 pub mod kube;
 pub mod sim;

@@ -24,6 +24,8 @@ struct Inner {
     reconcile_count: u64,
     reconciles: BTreeMap<&'static str, u64>,
     api_calls: BTreeMap<(String, &'static str), u64>,
+    kube_calls: BTreeMap<(String, &'static str), u64>,
+    call_seconds: BTreeMap<(&'static str, String), Latency>,
     drift: u64,
     blocked: u64,
     pending: u64,
@@ -31,6 +33,17 @@ struct Inner {
     revision: Option<(String, String)>,
     ready: bool,
     last_sync: Option<i64>,
+}
+
+/// Histogram bucket bounds of one remote call's duration, in seconds.
+pub const CALL_BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// The latency histogram of one operation.
+#[derive(Debug, Default)]
+struct Latency {
+    counts: [u64; CALL_BUCKETS.len()],
+    sum: f64,
+    count: u64,
 }
 
 /// The daemon's metrics registry.
@@ -74,6 +87,34 @@ impl Metrics {
         *g.api_calls
             .entry((operation.to_string(), outcome))
             .or_default() += 1;
+    }
+
+    /// One remote call (`api` is `eks` or `kube`) finished with `outcome` after `secs`.
+    pub fn remote_call(
+        &self,
+        api: &'static str,
+        operation: &str,
+        outcome: &'static str,
+        secs: f64,
+    ) {
+        let mut g = self.lock();
+        let counter = if api == "eks" {
+            &mut g.api_calls
+        } else {
+            &mut g.kube_calls
+        };
+        *counter.entry((operation.to_string(), outcome)).or_default() += 1;
+        let h = g
+            .call_seconds
+            .entry((api, operation.to_string()))
+            .or_default();
+        for (i, b) in CALL_BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
     }
 
     /// Set the fleet gauges.
@@ -139,17 +180,34 @@ impl Metrics {
             let _ = writeln!(o, "keelson_reconciles_total{{result=\"{r}\"}} {n}");
         }
 
+        for (name, api, calls) in [
+            ("keelson_eks_api_calls_total", "EKS", &g.api_calls),
+            ("keelson_kube_api_calls_total", "Kubernetes", &g.kube_calls),
+        ] {
+            let _ = writeln!(o, "# HELP {name} {api} API calls by operation and outcome.");
+            let _ = writeln!(o, "# TYPE {name} counter");
+            for ((op, outcome), n) in calls {
+                let _ = writeln!(
+                    o,
+                    "{name}{{operation=\"{}\",outcome=\"{outcome}\"}} {n}",
+                    escape(op)
+                );
+            }
+        }
+        let name = "keelson_api_call_duration_seconds";
         let _ = writeln!(
             o,
-            "# HELP keelson_eks_api_calls_total EKS API calls by operation and outcome."
+            "# HELP {name} Time one EKS or Kubernetes call took, retries included."
         );
-        let _ = writeln!(o, "# TYPE keelson_eks_api_calls_total counter");
-        for ((op, outcome), n) in &g.api_calls {
-            let _ = writeln!(
-                o,
-                "keelson_eks_api_calls_total{{operation=\"{}\",outcome=\"{outcome}\"}} {n}",
-                escape(op)
-            );
+        let _ = writeln!(o, "# TYPE {name} histogram");
+        for ((api, op), h) in &g.call_seconds {
+            let labels = format!("api=\"{api}\",operation=\"{}\"", escape(op));
+            for (b, n) in CALL_BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(o, "{name}_bucket{{{labels},le=\"{b}\"}} {n}");
+            }
+            let _ = writeln!(o, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(o, "{name}_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(o, "{name}_count{{{labels}}} {}", h.count);
         }
 
         for (name, help, v) in [
@@ -215,20 +273,7 @@ fn escape(s: &str) -> String {
 }
 
 /// The outcome label of an API result.
-pub fn outcome<T>(r: &crate::ports::ApiResult<T>) -> &'static str {
-    use crate::ports::ApiError as E;
-    match r {
-        Ok(_) => "ok",
-        Err(E::NotFound(_)) => "not_found",
-        Err(E::ResourceInUse(_)) => "resource_in_use",
-        Err(E::InvalidParameter(_) | E::InvalidRequest(_)) => "invalid",
-        Err(E::Throttled(_)) => "throttled",
-        Err(E::Unavailable(_)) => "unavailable",
-        Err(E::AccessDenied(_)) => "access_denied",
-        Err(E::NotImplemented(_)) => "not_implemented",
-        Err(E::Other(_)) => "error",
-    }
-}
+pub use crate::adapters::instrumented::outcome;
 
 #[cfg(test)]
 mod tests {
@@ -240,6 +285,8 @@ mod tests {
         m.observe_reconcile(0.02, "ok");
         m.observe_reconcile(3.0, "ok");
         m.api_call("Describe\"Cluster", "ok");
+        m.remote_call("kube", "list", "ok", 0.2);
+        m.remote_call("eks", "DescribeCluster", "throttled", 3.0);
         m.set_revision("abc", "git file:///x");
         let t = m.render();
         assert!(
@@ -252,6 +299,19 @@ mod tests {
         );
         assert!(t.contains("keelson_reconcile_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(t.contains("operation=\"Describe\\\"Cluster\""));
+        assert!(t.contains("keelson_kube_api_calls_total{operation=\"list\",outcome=\"ok\"} 1\n"));
+        assert!(t.contains(
+            "keelson_eks_api_calls_total{operation=\"DescribeCluster\",outcome=\"throttled\"} 1\n"
+        ));
+        assert!(t.contains(
+            "keelson_api_call_duration_seconds_bucket{api=\"kube\",operation=\"list\",le=\"0.25\"} 1\n"
+        ));
+        assert!(t.contains(
+            "keelson_api_call_duration_seconds_bucket{api=\"eks\",operation=\"DescribeCluster\",le=\"2.5\"} 0\n"
+        ));
+        assert!(t.contains(
+            "keelson_api_call_duration_seconds_count{api=\"eks\",operation=\"DescribeCluster\"} 1\n"
+        ));
         assert!(
             t.contains("keelson_source_revision_info{revision=\"abc\",source=\"git file:///x\"} 1")
         );

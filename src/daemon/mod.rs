@@ -5,7 +5,7 @@
 //!  source (git2 fetch │ notify watch │ webhook) ──Wake──► loop ──► reconcile::sync
 //!     │ revision refused if invalid or unsigned (last good stays)        │
 //!     ▼                                                                  ├─ load (full, or one cluster's files)
-//!  lock (flock; standby until free) ── journal (in-flight applies) ──────├─ observe (CountingEks) ─► plan()
+//!  lock (flock; standby until free) ── journal (in-flight applies) ──────├─ observe (Instrumented) ─► plan()
 //!                                                                        ├─ decide per cluster (stage auto/manual,
 //!  http: /healthz /readyz /status /metrics /webhook ◄── Shared ◄─────────│   window, suspend) ─► apply ─► re-plan
 //!                                                                        └─ status + metrics; big structures dropped

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  Revision dir ──load (full │ one cluster's files)──► valid? ──no──► Invalid (nothing applied)
-//!      └─► connect target (EksApi wrapped in CountingEks) ─► observe + plan() ─► decide per cluster
+//!      └─► connect target (ports instrumented with the metrics) ─► observe + plan() ─► decide per cluster
 //!          ─► journal begin ─► apply (bounded by Fleet maxConcurrency) ─► journal end ─► re-plan applied
 //!          ─► status + metrics ─► drop the repo and live state, trim the heap
 //! ```
@@ -23,10 +23,9 @@ use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, LoadOptions, Loaded};
 use crate::model::{ApplyMode, MaintenanceWindow};
 use crate::plan::{Action, Plan};
-use crate::sync::{connect, make_plan, Connected, TargetSpec};
+use crate::sync::{connect_with, make_plan, Connected, TargetSpec};
 use crate::versions::Date;
 
-use super::counting::CountingEks;
 use super::journal::{Event, Journal};
 use super::metrics::FleetGauges;
 use super::status::{self, ClusterState, ClusterStatus, Counts, Decision, Facts};
@@ -392,12 +391,8 @@ impl Reconciler {
     }
 
     fn connect(&self, rt: &tokio::runtime::Runtime, loaded: &Loaded) -> anyhow::Result<Connected> {
-        let mut target = connect(&self.opts.target, loaded, rt)?;
-        target.ports.eks = Arc::new(CountingEks::new(
-            target.ports.eks.clone(),
-            self.shared.metrics.clone(),
-        ));
-        Ok(target)
+        let metrics = self.shared.metrics.clone();
+        connect_with(&self.opts.target, loaded, rt, Some(metrics))
     }
 
     fn plan_and_apply(

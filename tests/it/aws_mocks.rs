@@ -4,12 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_credential_types::provider::{future, ProvideCredentials};
-use aws_credential_types::Credentials;
 use aws_sdk_eks::config::retry::RetryConfig;
-use aws_sdk_eks::config::Region;
 use aws_sdk_eks::operation::associate_access_policy::{
     AssociateAccessPolicyInput, AssociateAccessPolicyOutput,
 };
@@ -18,7 +13,7 @@ use aws_sdk_eks::operation::create_cluster::{CreateClusterInput, CreateClusterOu
 use aws_sdk_eks::operation::describe_access_entry::DescribeAccessEntryOutput;
 use aws_sdk_eks::operation::describe_addon::DescribeAddonOutput;
 use aws_sdk_eks::operation::describe_addon_versions::DescribeAddonVersionsOutput;
-use aws_sdk_eks::operation::describe_cluster::{DescribeClusterError, DescribeClusterOutput};
+use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
 use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
 use aws_sdk_eks::operation::describe_pod_identity_association::DescribePodIdentityAssociationOutput;
 use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
@@ -27,21 +22,15 @@ use aws_sdk_eks::operation::update_cluster_config::{
     UpdateClusterConfigInput, UpdateClusterConfigOutput,
 };
 use aws_sdk_eks::operation::update_cluster_version::{
-    UpdateClusterVersionError, UpdateClusterVersionInput, UpdateClusterVersionOutput,
+    UpdateClusterVersionInput, UpdateClusterVersionOutput,
 };
 use aws_sdk_eks::operation::update_nodegroup_config::{
     UpdateNodegroupConfigInput, UpdateNodegroupConfigOutput,
 };
 use aws_sdk_eks::types as sdk;
-use aws_sdk_eks::types::error::{InvalidParameterException, ResourceNotFoundException};
 use aws_sdk_eks::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::body::SdkBody;
 use serde_json::json;
 
@@ -50,10 +39,10 @@ use keelson::model::live::{AddonVersion, Compatibility, Status, UpdateStatus, Up
 use keelson::model::*;
 use keelson::ports::*;
 
-const REGION: &str = "eu-west-1";
-const CLUSTER: &str = "prod-eu";
+pub(crate) const REGION: &str = "eu-west-1";
+pub(crate) const CLUSTER: &str = "prod-eu";
 
-fn fast_retries() -> RetryConfig {
+pub(crate) fn fast_retries() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(1))
@@ -61,14 +50,14 @@ fn fast_retries() -> RetryConfig {
 }
 
 /// The adapter on a mocked client; rules are matched by operation and predicate.
-fn eks(rules: &[&Rule]) -> AwsEks {
+pub(crate) fn eks(rules: &[&Rule]) -> AwsEks {
     let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, |b| b
         .retry_config(fast_retries()));
     AwsEks::from_client(client, REGION)
 }
 
 /// An EKS error answer the way the service sends it.
-fn aws_error(status: u16, code: &str, message: &str) -> HttpResponse {
+pub(crate) fn aws_error(status: u16, code: &str, message: &str) -> HttpResponse {
     let body = json!({ "message": message }).to_string();
     let resp = http::Response::builder()
         .status(status)
@@ -79,11 +68,11 @@ fn aws_error(status: u16, code: &str, message: &str) -> HttpResponse {
     HttpResponse::try_from(resp).unwrap()
 }
 
-fn calls(eks: &AwsEks, op: &str) -> u64 {
+pub(crate) fn calls(eks: &AwsEks, op: &str) -> u64 {
     eks.calls().get(op).copied().unwrap_or(0)
 }
 
-fn cluster_output() -> DescribeClusterOutput {
+pub(crate) fn cluster_output() -> DescribeClusterOutput {
     DescribeClusterOutput::builder()
         .cluster(
             sdk::Cluster::builder()
@@ -940,580 +929,4 @@ async fn associate_access_policy_sends_the_policy_and_its_scope() {
     assert_eq!(scope.r#type(), Some(&sdk::AccessScopeType::Namespace));
     assert_eq!(scope.namespaces(), ["apps".to_string(), "jobs".to_string()]);
     assert_eq!(calls(&eks, "AssociateAccessPolicy"), 1);
-}
-
-// ───────────────────────────── Retries and errors ─────────────────────────────
-
-#[tokio::test]
-async fn throttling_is_retried_until_it_succeeds() {
-    let rule = mock!(Client::describe_cluster)
-        .sequence()
-        .http_response(|| aws_error(400, "ThrottlingException", "Rate exceeded"))
-        .times(2)
-        .output(cluster_output)
-        .build();
-    let eks = eks(&[&rule]);
-
-    let c = eks.describe_cluster(CLUSTER).await.unwrap();
-
-    assert_eq!(c.name, CLUSTER);
-    assert_eq!(rule.num_calls(), 3);
-    assert_eq!(calls(&eks, "DescribeCluster"), 3);
-}
-
-#[tokio::test]
-async fn a_bare_http_429_is_retried() {
-    let rule = mock!(Client::describe_cluster)
-        .sequence()
-        .http_status(429, None)
-        .output(cluster_output)
-        .build();
-    let eks = eks(&[&rule]);
-
-    eks.describe_cluster(CLUSTER).await.unwrap();
-
-    assert_eq!(calls(&eks, "DescribeCluster"), 2);
-}
-
-#[tokio::test]
-async fn server_errors_exhaust_the_retries_as_unavailable() {
-    let rule = mock!(Client::describe_cluster)
-        .sequence()
-        .http_status(503, None)
-        .repeatedly()
-        .build();
-    let eks = eks(&[&rule]);
-
-    let err = eks.describe_cluster(CLUSTER).await.unwrap_err();
-
-    assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
-    assert!(err.is_transient());
-    assert_eq!(calls(&eks, "DescribeCluster"), 3);
-}
-
-#[tokio::test]
-async fn access_denied_is_not_retried_and_names_the_operation_and_cluster() {
-    let rule = mock!(Client::describe_cluster).then_http_response(|| {
-        aws_error(
-            403,
-            "AccessDeniedException",
-            "User: arn:aws:sts::111122223333:assumed-role/dev/me is not authorized to perform: eks:DescribeCluster",
-        )
-    });
-    let eks = eks(&[&rule]);
-
-    let err = eks.describe_cluster(CLUSTER).await.unwrap_err();
-
-    let ApiError::AccessDenied(msg) = &err else {
-        panic!("expected AccessDenied, got {err:?}");
-    };
-    assert!(msg.contains("DescribeCluster"), "{msg}");
-    assert!(msg.contains(CLUSTER), "{msg}");
-    assert!(msg.contains("eks:DescribeCluster"), "{msg}");
-    assert!(!err.is_transient());
-    assert_eq!(rule.num_calls(), 1);
-    assert_eq!(calls(&eks, "DescribeCluster"), 1);
-}
-
-#[tokio::test]
-async fn invalid_parameter_is_not_retried_and_names_the_operation_and_cluster() {
-    let rule = mock!(Client::update_cluster_version).then_error(|| {
-        UpdateClusterVersionError::InvalidParameterException(
-            InvalidParameterException::builder()
-                .message("Unsupported Kubernetes minor version update from 1.33 to 1.35")
-                .build(),
-        )
-    });
-    let eks = eks(&[&rule]);
-
-    let err = eks
-        .update_cluster_version(CLUSTER, "1.35")
-        .await
-        .unwrap_err();
-
-    let ApiError::InvalidParameter(msg) = &err else {
-        panic!("expected InvalidParameter, got {err:?}");
-    };
-    assert!(msg.contains("UpdateClusterVersion"), "{msg}");
-    assert!(msg.contains(CLUSTER), "{msg}");
-    assert!(msg.contains("from 1.33 to 1.35"), "{msg}");
-    assert_eq!(calls(&eks, "UpdateClusterVersion"), 1);
-}
-
-#[tokio::test]
-async fn resource_not_found_is_not_found() {
-    let rule = mock!(Client::describe_cluster).then_error(|| {
-        DescribeClusterError::ResourceNotFoundException(
-            ResourceNotFoundException::builder()
-                .message("No cluster found for name: prod-eu.")
-                .build(),
-        )
-    });
-    let eks = eks(&[&rule]);
-
-    let err = eks.describe_cluster(CLUSTER).await.unwrap_err();
-
-    let ApiError::NotFound(msg) = &err else {
-        panic!("expected NotFound, got {err:?}");
-    };
-    assert!(msg.contains("No cluster found for name: prod-eu."), "{msg}");
-    assert_eq!(calls(&eks, "DescribeCluster"), 1);
-}
-
-#[tokio::test]
-async fn expired_credentials_are_access_denied_with_a_refresh_hint() {
-    let rule = mock!(Client::describe_cluster).then_http_response(|| {
-        aws_error(
-            403,
-            "ExpiredTokenException",
-            "The security token included in the request is expired",
-        )
-    });
-    let eks = eks(&[&rule]);
-
-    let err = eks.describe_cluster(CLUSTER).await.unwrap_err();
-
-    let ApiError::AccessDenied(msg) = &err else {
-        panic!("expected AccessDenied, got {err:?}");
-    };
-    assert!(msg.contains("ExpiredTokenException"), "{msg}");
-    assert!(msg.contains("DescribeCluster on cluster prod-eu"), "{msg}");
-    assert!(
-        msg.contains("refresh your credentials (aws sso login / new session)"),
-        "{msg}"
-    );
-    assert_eq!(calls(&eks, "DescribeCluster"), 1);
-}
-
-#[derive(Debug)]
-struct NoCredentials;
-
-impl ProvideCredentials for NoCredentials {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
-            "no environment variables, profile or SSO session",
-        )))
-    }
-}
-
-#[tokio::test]
-async fn missing_credentials_are_access_denied_and_send_nothing() {
-    // An HTTP answer, not a modeled one: the mock would put a modeled answer in place of
-    // the failed attempt, but an HTTP one only reaches the client if a request is sent.
-    let rule = mock!(Client::describe_cluster).then_http_response(|| {
-        let resp = http::Response::builder()
-            .status(200)
-            .body(SdkBody::from(r#"{"cluster":{"name":"prod-eu"}}"#))
-            .unwrap();
-        HttpResponse::try_from(resp).unwrap()
-    });
-    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, &[&rule], |b| b
-        .retry_config(fast_retries())
-        .credentials_provider(NoCredentials));
-    let eks = AwsEks::from_client(client, REGION);
-
-    let err = eks.describe_cluster(CLUSTER).await.unwrap_err();
-
-    let ApiError::AccessDenied(msg) = &err else {
-        panic!("expected AccessDenied, got {err:?}");
-    };
-    assert!(msg.contains("DescribeCluster on cluster prod-eu"), "{msg}");
-    assert!(msg.contains("aws sso login"), "{msg}");
-    assert_eq!(calls(&eks, "DescribeCluster"), 0);
-}
-
-// ───────────────────────────── Clients per region ─────────────────────────────
-
-/// A transport whose DNS lookups all fail.
-#[derive(Debug)]
-struct NoDns;
-
-impl HttpConnector for NoDns {
-    fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
-        HttpConnectorFuture::ready(Err(ConnectorError::io(
-            "dns error: failed to lookup address information: Name or service not known".into(),
-        )))
-    }
-}
-
-impl HttpClient for NoDns {
-    fn http_connector(
-        &self,
-        _settings: &HttpConnectorSettings,
-        _components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(NoDns)
-    }
-}
-
-fn shared_config(http: impl HttpClient + 'static) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "test",
-        )))
-        .http_client(http)
-        .build()
-}
-
-/// A transport that records where requests go and refuses them.
-#[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl HttpConnector for Recorder {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        self.0.lock().unwrap().push(request.uri().to_string());
-        HttpConnectorFuture::ready(Err(ConnectorError::io("connection refused".into())))
-    }
-}
-
-impl HttpClient for Recorder {
-    fn http_connector(
-        &self,
-        _settings: &HttpConnectorSettings,
-        _components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(self.clone())
-    }
-}
-
-#[tokio::test]
-async fn each_cluster_is_called_in_its_own_region() {
-    let recorder = Recorder::default();
-    let shared = shared_config(recorder.clone());
-    let regions = [("tokyo".to_string(), "ap-northeast-1".to_string())].into();
-    let eks = AwsEks::new(&shared, "eu-west-1".into(), regions, 1);
-
-    let tokyo = eks.describe_cluster("tokyo").await.unwrap_err();
-    let dublin = eks.describe_cluster("dublin").await.unwrap_err();
-
-    let uris = recorder.0.lock().unwrap().clone();
-    assert_eq!(
-        uris,
-        vec![
-            "https://eks.ap-northeast-1.amazonaws.com/clusters/tokyo".to_string(),
-            "https://eks.eu-west-1.amazonaws.com/clusters/dublin".to_string(),
-        ]
-    );
-    assert!(tokyo.is_transient(), "{tokyo}");
-    assert!(
-        dublin.to_string().contains("cluster dublin in eu-west-1"),
-        "{dublin}"
-    );
-    assert_eq!(calls(&eks, "DescribeCluster"), 2);
-}
-
-#[tokio::test]
-async fn an_endpoint_override_applies_to_every_region() {
-    let recorder = Recorder::default();
-    let mut shared = shared_config(recorder.clone()).into_builder();
-    shared.set_endpoint_url(Some("http://127.0.0.1:4566".into()));
-    let regions = [("tokyo".to_string(), "ap-northeast-1".to_string())].into();
-    let eks = AwsEks::new(&shared.build(), "eu-west-1".into(), regions, 1);
-
-    let _ = eks.describe_cluster("tokyo").await;
-
-    let uris = recorder.0.lock().unwrap().clone();
-    assert_eq!(
-        uris,
-        vec!["http://127.0.0.1:4566/clusters/tokyo".to_string()]
-    );
-}
-
-#[tokio::test]
-async fn an_unknown_region_is_named_in_the_error() {
-    let shared = shared_config(NoDns);
-    let regions = [("lab".to_string(), "moon".to_string())].into();
-    let eks = AwsEks::new(&shared, "eu-west-1".into(), regions, 1);
-
-    let err = eks.describe_cluster("lab").await.unwrap_err();
-
-    let ApiError::Other(msg) = &err else {
-        panic!("expected Other, got {err:?}");
-    };
-    assert!(
-        msg.contains("region `moon` is not a known AWS region"),
-        "{msg}"
-    );
-}
-
-#[tokio::test]
-async fn an_unreachable_endpoint_is_unavailable_and_says_why() {
-    let shared = shared_config(NoDns);
-    let regions = [("lab".to_string(), "xx-nowhere-9".to_string())].into();
-    let eks = AwsEks::new(&shared, "eu-west-1".into(), regions, 1);
-
-    let err = eks.describe_cluster("lab").await.unwrap_err();
-
-    let ApiError::Unavailable(msg) = &err else {
-        panic!("expected Unavailable, got {err:?}");
-    };
-    assert!(
-        msg.contains("region `xx-nowhere-9` does not resolve"),
-        "{msg}"
-    );
-    assert_eq!(calls(&eks, "DescribeCluster"), 1);
-}
-
-#[tokio::test]
-async fn an_operation_the_endpoint_lacks_is_not_implemented() {
-    // What moto's EKS server answers for a route it does not have.
-    let rule = mock!(Client::list_addons).then_http_response(|| {
-        let resp = http::Response::builder()
-            .status(404)
-            .header("content-type", "text/html; charset=utf-8")
-            .body(SdkBody::from(
-                "<!doctype html>\n<title>404 Not Found</title>",
-            ))
-            .unwrap();
-        HttpResponse::try_from(resp).unwrap()
-    });
-    let eks = eks(&[&rule]);
-
-    let err = eks.list_addons(CLUSTER).await.unwrap_err();
-
-    let ApiError::NotImplemented(msg) = &err else {
-        panic!("expected NotImplemented, got {err:?}");
-    };
-    assert!(msg.contains("ListAddons"), "{msg}");
-    assert_eq!(eks.call_counts().get("ListAddons"), Some(&1));
-}
-
-#[tokio::test]
-async fn insights_are_listed_and_described_with_their_deprecations() {
-    use aws_sdk_eks::operation::describe_insight::DescribeInsightOutput;
-    use aws_sdk_eks::operation::list_insights::ListInsightsOutput;
-    use keelson::model::live::InsightStatus;
-    let status = |s: sdk::InsightStatusValue, reason: &str| {
-        sdk::InsightStatus::builder()
-            .status(s)
-            .reason(reason)
-            .build()
-    };
-    let list = mock!(Client::list_insights)
-        .match_requests(|r| r.cluster_name() == Some(CLUSTER))
-        .then_output(move || {
-            ListInsightsOutput::builder()
-                .insights(
-                    sdk::InsightSummary::builder()
-                        .id("ins-1")
-                        .name("Deprecated APIs removed in Kubernetes v1.35")
-                        .category(sdk::Category::UpgradeReadiness)
-                        .kubernetes_version("1.35")
-                        .insight_status(status(
-                            sdk::InsightStatusValue::Error,
-                            "Deprecated API usage detected within last 30 days",
-                        ))
-                        .build(),
-                )
-                .insights(
-                    sdk::InsightSummary::builder()
-                        .id("ins-2")
-                        .name("Kubelet version skew")
-                        .category(sdk::Category::UpgradeReadiness)
-                        .insight_status(status(sdk::InsightStatusValue::Passing, "No issues"))
-                        .build(),
-                )
-                .build()
-        });
-    let describe = mock!(Client::describe_insight)
-        .match_requests(|r| r.cluster_name() == Some(CLUSTER) && r.id() == Some("ins-1"))
-        .then_output(move || {
-            DescribeInsightOutput::builder()
-                .insight(
-                    sdk::Insight::builder()
-                        .id("ins-1")
-                        .name("Deprecated APIs removed in Kubernetes v1.35")
-                        .category(sdk::Category::UpgradeReadiness)
-                        .kubernetes_version("1.35")
-                        .recommendation("Update manifests and API clients to use newer Kubernetes APIs")
-                        .insight_status(status(sdk::InsightStatusValue::Error, "Deprecated API usage detected within last 30 days"))
-                        .category_specific_summary(
-                            sdk::InsightCategorySpecificSummary::builder()
-                                .deprecation_details(
-                                    sdk::DeprecationDetail::builder()
-                                        .usage("/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas")
-                                        .replaced_with("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas")
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        });
-    let eks = eks(&[&list, &describe]);
-    let insights = eks.list_insights(CLUSTER).await.unwrap();
-    assert_eq!(insights.len(), 2);
-    assert_eq!(insights[0].status, InsightStatus::Error);
-    assert_eq!(insights[0].category, "UPGRADE_READINESS");
-    assert_eq!(insights[1].status, InsightStatus::Passing);
-    let one = eks.describe_insight(CLUSTER, "ins-1").await.unwrap();
-    assert_eq!(one.kubernetes_version.as_deref(), Some("1.35"));
-    assert!(one
-        .recommendation
-        .unwrap()
-        .contains("newer Kubernetes APIs"));
-    assert_eq!(
-        one.deprecations,
-        vec![(
-            "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas".to_string(),
-            "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_string()
-        )]
-    );
-    assert_eq!(eks.calls().get("ListInsights"), Some(&1));
-}
-
-#[tokio::test]
-async fn cluster_versions_carry_the_support_calendar() {
-    use aws_sdk_eks::operation::describe_cluster_versions::DescribeClusterVersionsOutput;
-    let day = |s: i64| aws_smithy_types::DateTime::from_secs(s);
-    let versions = mock!(Client::describe_cluster_versions).then_output(move || {
-        DescribeClusterVersionsOutput::builder()
-            .cluster_versions(
-                sdk::ClusterVersionInformation::builder()
-                    .cluster_version("1.34")
-                    .default_version(true)
-                    .version_status(sdk::VersionStatus::StandardSupport)
-                    .release_date(day(1_759_363_200))
-                    .end_of_standard_support_date(day(1_796_169_600))
-                    .end_of_extended_support_date(day(1_827_705_600))
-                    .build(),
-            )
-            .build()
-    });
-    let eks = eks(&[&versions]);
-    let v = eks.describe_cluster_versions().await.unwrap();
-    assert_eq!(v.len(), 1);
-    assert_eq!(v[0].version, "1.34");
-    assert_eq!(v[0].status, "STANDARD_SUPPORT");
-    assert!(v[0].default_version);
-    assert_eq!(v[0].release_date.as_deref(), Some("2025-10-02"));
-    assert_eq!(v[0].end_of_standard_support.as_deref(), Some("2026-12-02"));
-    assert_eq!(v[0].end_of_extended_support.as_deref(), Some("2027-12-02"));
-}
-
-/// A transport that records each request (URI, Authorization header, body) and answers
-/// STS AssumeRole with temporary credentials and anything else with 404.
-#[derive(Debug, Clone, Default)]
-struct StsAndEks(Arc<Mutex<Vec<(String, String, String)>>>);
-
-const ASSUME_ROLE_ANSWER: &str = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleResult>
-    <AssumedRoleUser>
-      <Arn>arn:aws:sts::444455556666:assumed-role/keelson/keelson</Arn>
-      <AssumedRoleId>AROAEXAMPLE:keelson</AssumedRoleId>
-    </AssumedRoleUser>
-    <Credentials>
-      <AccessKeyId>ASIATEMPORARY</AccessKeyId>
-      <SecretAccessKey>temporary-secret</SecretAccessKey>
-      <SessionToken>temporary-session-token</SessionToken>
-      <Expiration>2099-01-01T00:00:00Z</Expiration>
-    </Credentials>
-  </AssumeRoleResult>
-  <ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>
-</AssumeRoleResponse>"#;
-
-impl HttpConnector for StsAndEks {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let uri = request.uri().to_string();
-        let auth = request
-            .headers()
-            .get("authorization")
-            .unwrap_or_default()
-            .to_string();
-        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).to_string();
-        self.0.lock().unwrap().push((uri.clone(), auth, body));
-        let response = if uri.contains("sts.") {
-            http::Response::builder()
-                .status(200)
-                .body(SdkBody::from(ASSUME_ROLE_ANSWER))
-                .unwrap()
-        } else {
-            http::Response::builder()
-                .status(404)
-                .header("x-amzn-errortype", "ResourceNotFoundException")
-                .body(SdkBody::from(r#"{"message":"No cluster found"}"#))
-                .unwrap()
-        };
-        HttpConnectorFuture::ready(Ok(HttpResponse::try_from(response).unwrap()))
-    }
-}
-
-impl HttpClient for StsAndEks {
-    fn http_connector(
-        &self,
-        _settings: &HttpConnectorSettings,
-        _components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(self.clone())
-    }
-}
-
-#[tokio::test]
-async fn a_cluster_with_an_operator_role_is_called_with_the_assumed_role() {
-    const ROLE: &str = "arn:aws:iam::444455556666:role/keelson";
-    let transport = StsAndEks::default();
-    let shared = shared_config(transport.clone())
-        .into_builder()
-        .time_source(aws_smithy_async::time::SystemTimeSource::new())
-        .build();
-    let provider = aws_config::sts::AssumeRoleProvider::builder(ROLE)
-        .session_name("keelson")
-        .external_id("fleet-42")
-        .configure(&shared)
-        .build()
-        .await;
-    let regions = [
-        ("spoke".to_string(), "eu-west-1".to_string()),
-        ("hub".to_string(), "eu-west-1".to_string()),
-    ]
-    .into();
-    let eks = AwsEks::new(&shared, "eu-west-1".into(), regions, 1).with_roles(
-        [("spoke".to_string(), ROLE.to_string())].into(),
-        [(ROLE.to_string(), SharedCredentialsProvider::new(provider))].into(),
-    );
-    assert!(eks.credentials_for("spoke").is_some());
-    assert!(eks.credentials_for("hub").is_none());
-
-    let spoke = eks.describe_cluster("spoke").await.unwrap_err();
-    let hub = eks.describe_cluster("hub").await.unwrap_err();
-    assert!(matches!(spoke, ApiError::NotFound(_)), "{spoke}");
-    assert!(matches!(hub, ApiError::NotFound(_)), "{hub}");
-
-    let seen = transport.0.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3, "{seen:#?}");
-    let (sts_uri, sts_auth, sts_body) = &seen[0];
-    assert!(sts_uri.contains("sts."), "{sts_uri}");
-    assert!(sts_auth.contains("Credential=AKIDEXAMPLE/"), "{sts_auth}");
-    assert!(sts_body.contains("Action=AssumeRole"), "{sts_body}");
-    assert!(
-        sts_body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A444455556666%3Arole%2Fkeelson"),
-        "{sts_body}"
-    );
-    assert!(sts_body.contains("RoleSessionName=keelson"), "{sts_body}");
-    assert!(sts_body.contains("ExternalId=fleet-42"), "{sts_body}");
-    let (spoke_uri, spoke_auth, _) = &seen[1];
-    assert_eq!(
-        spoke_uri,
-        "https://eks.eu-west-1.amazonaws.com/clusters/spoke"
-    );
-    assert!(
-        spoke_auth.contains("Credential=ASIATEMPORARY/"),
-        "the spoke cluster's call is signed with the assumed role: {spoke_auth}"
-    );
-    let (hub_uri, hub_auth, _) = &seen[2];
-    assert_eq!(hub_uri, "https://eks.eu-west-1.amazonaws.com/clusters/hub");
-    assert!(
-        hub_auth.contains("Credential=AKIDEXAMPLE/"),
-        "a cluster without a role keeps the caller's credentials: {hub_auth}"
-    );
 }

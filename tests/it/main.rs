@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws_mocks;
+mod aws_mocks_transport;
+mod contract;
 mod daemon;
 mod daemon_git;
 mod daemon_loop;
