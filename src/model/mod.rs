@@ -39,8 +39,10 @@ macro_rules! string_enum {
     };
 }
 
+pub mod duration;
 pub mod kinds;
 pub mod live;
+pub use duration::{Duration, DurationError};
 pub use kinds::*;
 
 /// `apiVersion` of keelson's own kinds.
