@@ -8,7 +8,7 @@
 //! The loader runs the rules; the rules read only the repo types, so the dependency goes
 //! one way.
 
-pub mod diag;
+pub(crate) mod diag;
 pub mod loader;
 pub mod repo;
 pub mod rules;

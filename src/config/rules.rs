@@ -10,13 +10,13 @@ use crate::model::*;
 use crate::versions::{self, Date, Minor, SupportStatus};
 
 /// The longest an Auto Mode node may live: expireAfter + terminationGracePeriod.
-pub const MAX_NODE_LIFETIME_SECS: u64 = 21 * 24 * 3600;
+pub(crate) const MAX_NODE_LIFETIME_SECS: u64 = 21 * 24 * 3600;
 /// Auto Mode's default terminationGracePeriod for NodePools.
-pub const DEFAULT_TERMINATION_GRACE_SECS: u64 = 24 * 3600;
+pub(crate) const DEFAULT_TERMINATION_GRACE_SECS: u64 = 24 * 3600;
 /// The built-in Auto Mode node pools.
-pub const BUILTIN_NODE_POOLS: &[&str] = &["system", "general-purpose"];
+pub(crate) const BUILTIN_NODE_POOLS: &[&str] = &["system", "general-purpose"];
 /// The add-ons Auto Mode runs itself.
-pub const AUTO_MODE_BUILTIN_ADDONS: &[&str] = &[
+pub(crate) const AUTO_MODE_BUILTIN_ADDONS: &[&str] = &[
     "vpc-cni",
     "coredns",
     "kube-proxy",
@@ -24,9 +24,9 @@ pub const AUTO_MODE_BUILTIN_ADDONS: &[&str] = &[
     "eks-pod-identity-agent",
 ];
 /// How far managed node groups may trail the control plane (kubelet skew, 1.28+).
-pub const MAX_NODE_SKEW: i64 = 3;
+pub(crate) const MAX_NODE_SKEW: i64 = 3;
 /// The first minor without Amazon Linux 2 AMIs.
-pub const AL2_LAST_MINOR_EXCLUSIVE: Minor = Minor::v1(33);
+pub(crate) const AL2_LAST_MINOR_EXCLUSIVE: Minor = Minor::v1(33);
 
 fn parse_path(path: &str) -> Vec<Seg> {
     let mut out = Vec::new();

@@ -484,7 +484,7 @@ fn describe(
 }
 
 /// The message for a NodeClass role that is not a valid role name.
-pub fn nodeclass_role_message(role: &str) -> String {
+pub(crate) fn nodeclass_role_message(role: &str) -> String {
     if role.starts_with("arn:") {
         let name = role.rsplit('/').next().unwrap_or(role);
         format!(

@@ -42,7 +42,7 @@ pub enum DurationError {
 impl Duration {
     /// The pattern the JSON Schemas give duration fields; [`Duration::parse`] accepts
     /// exactly the texts it matches, up to [`i64::MAX`] seconds.
-    pub const PATTERN: &'static str = r"^([0-9]+(s|m|h|d))+$";
+    pub(crate) const PATTERN: &'static str = r"^([0-9]+(s|m|h|d))+$";
 
     /// Parse `336h`, `1h30m`, `7d` and the like.
     ///
@@ -59,7 +59,7 @@ impl Duration {
 
     /// The seconds of a duration text, when it is one (for the Karpenter fields that
     /// stay strings).
-    pub fn seconds(text: &str) -> Option<u64> {
+    pub(crate) fn seconds(text: &str) -> Option<u64> {
         count(text).ok()
     }
 
@@ -70,7 +70,7 @@ impl Duration {
 
     /// Length in seconds, as the signed Unix-time arithmetic of the daemon and the gates
     /// wants it; lossless, since parsing refuses anything longer.
-    pub fn secs_i64(&self) -> i64 {
+    pub(crate) fn secs_i64(&self) -> i64 {
         i64::try_from(self.secs).unwrap_or(i64::MAX)
     }
 

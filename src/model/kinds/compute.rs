@@ -85,7 +85,7 @@ string_enum! {
 
 impl AmiType {
     /// Amazon Linux 2 AMIs, which EKS no longer publishes from Kubernetes 1.33 on.
-    pub fn is_al2(self) -> bool {
+    pub(crate) fn is_al2(self) -> bool {
         matches!(
             self,
             AmiType::Al2X86_64 | AmiType::Al2X86_64Gpu | AmiType::Al2Arm64
