@@ -22,7 +22,10 @@ mod admission;
 mod updates;
 
 use access::{auth_rank, default_access_entry, uses_api};
-use admission::*;
+use admission::{
+    check_addon_version, check_auto_mode, check_node_version, check_version, minors_behind, replay,
+    require_active, require_idle, today,
+};
 pub(super) use updates::finish_updates;
 use updates::{new_update, release_for};
 

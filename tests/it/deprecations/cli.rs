@@ -212,17 +212,26 @@ fn mixed() -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn text_output_is_grouped_one_line_per_finding_with_a_summary() {
+/// The binary's output on [`mixed`] for Kubernetes 1.30 with `extra` arguments, after
+/// checking that it exits with 3 (a removed API is the worst finding); the directory is
+/// returned with it, since the text names its files.
+fn mixed_report(extra: &[&str]) -> (tempfile::TempDir, String) {
     let dir = mixed();
-    let o = keelson(&[
+    let mut args = vec![
         "deprecations",
         dir.path().to_str().unwrap(),
         "--target-version",
         "1.30",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = keelson(&args);
     assert_eq!(o.status.code(), Some(3));
-    let out = stdout(&o);
+    (dir, stdout(&o))
+}
+
+#[test]
+fn text_output_is_grouped_one_line_per_finding_with_a_summary() {
+    let (dir, out) = mixed_report(&[]);
     let d = dir.path().display();
     let want = format!(
         "removed (1):\n  {d}/a-ingress.yaml:1:1 (doc 0): Ingress prod/web uses extensions/v1beta1, removed in 1.22 (deprecated in 1.14); use networking.k8s.io/v1 Ingress\n\n\
@@ -308,17 +317,7 @@ fn json_output_has_every_key_for_every_finding() {
 
 #[test]
 fn markdown_output_is_a_table_removed_first() {
-    let dir = mixed();
-    let o = keelson(&[
-        "deprecations",
-        dir.path().to_str().unwrap(),
-        "--target-version",
-        "1.30",
-        "--format",
-        "markdown",
-    ]);
-    assert_eq!(o.status.code(), Some(3));
-    let out = stdout(&o);
+    let (_dir, out) = mixed_report(&["--format", "markdown"]);
     assert!(
         out.starts_with(
             "### Deprecated APIs: Kubernetes 1.30\n\n1 removed, 1 deprecated, 1 error in 4 files"
@@ -337,17 +336,7 @@ fn markdown_output_is_a_table_removed_first() {
 
 #[test]
 fn csv_output_has_a_header_and_one_row_per_finding() {
-    let dir = mixed();
-    let o = keelson(&[
-        "deprecations",
-        dir.path().to_str().unwrap(),
-        "--target-version",
-        "1.30",
-        "--format",
-        "csv",
-    ]);
-    assert_eq!(o.status.code(), Some(3));
-    let out = stdout(&o);
+    let (dir, out) = mixed_report(&["--format", "csv"]);
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("severity,signal,file,line,column,document,item,namespace,kind,name,api_version,deprecated_in,removed_in,replacement"), "{out}");
     assert_eq!(lines.len(), 4, "{out}");
