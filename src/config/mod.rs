@@ -9,11 +9,11 @@
 //! one way.
 
 pub(crate) mod diag;
-pub mod loader;
-pub mod repo;
-pub mod rules;
+pub(crate) mod loader;
+pub(crate) mod repo;
+pub(crate) mod rules;
 pub mod schema;
-pub mod yaml;
+pub(crate) mod yaml;
 
 pub use diag::{Diagnostic, Rule, Severity};
 pub use loader::{load, load_from, FileSource, LoadOptions, SourceFile};

@@ -15,8 +15,8 @@
 //! records and objects come in as bytes or JSON values.
 
 pub mod helm;
-pub mod live;
-pub mod report;
+pub(crate) mod live;
+pub(crate) mod report;
 pub mod scan;
 pub mod table;
 

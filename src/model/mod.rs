@@ -39,8 +39,8 @@ macro_rules! string_enum {
     };
 }
 
-pub mod duration;
-pub mod kinds;
+pub(crate) mod duration;
+pub(crate) mod kinds;
 pub mod live;
 pub use duration::{Duration, DurationError};
 pub use kinds::*;
