@@ -162,7 +162,8 @@ impl Schemas {
             .map_err(Clone::clone)
     }
 
-    /// Validate one document of `kind`.
+    /// Validate one document of `kind`; a document that passes its schema also has its
+    /// duration fields parsed, so that a too-large number is reported where it stands.
     pub fn validate(&self, kind: Kind, node: &Node, json: &Value) -> Vec<SchemaProblem> {
         let Some(Entry {
             schema,
