@@ -339,7 +339,7 @@ fn fleet_doc() -> FleetDoc {
             stages: vec![
                 Stage {
                     name: "staging".into(),
-                    soak: Some("24h".into()),
+                    soak: keelson::model::Duration::parse("24h").ok(),
                     apply: ApplyMode::Auto,
                     maintenance_windows: Vec::new(),
                 },

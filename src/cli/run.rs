@@ -117,7 +117,7 @@ pub struct RunArgs {
 }
 
 fn parse_secs(s: &str) -> Result<u64, String> {
-    crate::config::rules::parse_duration(s)
+    crate::model::Duration::seconds(s)
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("`{s}` is not a duration such as 30s, 5m or 1h"))
 }

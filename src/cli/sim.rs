@@ -78,7 +78,7 @@ pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
             state,
             duration,
         } => {
-            let Some(secs) = crate::config::rules::parse_duration(duration) else {
+            let Some(secs) = crate::model::Duration::seconds(duration) else {
                 bail!("`{duration}` is not a duration such as 90m, 2h or 1d");
             };
             let path = state_path(repo, state.as_ref());

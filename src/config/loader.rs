@@ -12,9 +12,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::Serialize;
-
 use super::diag::{self, suggest, Diagnostic, Rule};
+use super::repo::{ClusterConfig, DocNode, Item, Loaded, Manifest, Origin, Repo, Stats};
 use super::rules;
 use super::schema::Schemas;
 use super::yaml::{self, Limits, Node, Pos, Value as YValue, YamlErrorKind};
@@ -22,7 +21,7 @@ use crate::model::*;
 use crate::versions::Date;
 
 /// The largest file keelson reads.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One file of the repo, read by an adapter.
 #[derive(Debug, Clone)]
@@ -57,129 +56,6 @@ impl LoadOptions {
     }
 }
 
-/// Where a document came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Origin {
-    /// File as shown to the user.
-    pub file: String,
-    /// Line of the document's first value.
-    pub line: u32,
-    /// Column of the document's first value.
-    pub column: u32,
-    /// Index of the document within its file.
-    pub document: usize,
-}
-
-/// A typed document and its origin.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Item<T> {
-    /// Where it came from.
-    pub origin: Origin,
-    /// Global document id, used by the rules to find positions.
-    pub(crate) doc: usize,
-    /// The document.
-    pub value: T,
-}
-
-/// A Kubernetes manifest keelson does not own (scanned for deprecated APIs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Manifest {
-    /// Where it came from.
-    pub origin: Origin,
-    /// `apiVersion`.
-    pub api_version: String,
-    /// `kind`.
-    pub kind: String,
-    /// `metadata.name`, if any.
-    pub name: Option<String>,
-    /// `metadata.namespace`, if any.
-    pub namespace: Option<String>,
-}
-
-/// Everything that belongs to one cluster.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterConfig {
-    /// The directory of the Cluster document, relative to the repo root.
-    pub dir: String,
-    /// The Cluster document.
-    pub cluster: Item<ClusterDoc>,
-    /// Add-ons.
-    pub addons: Vec<Item<AddonDoc>>,
-    /// Managed node groups.
-    pub node_groups: Vec<Item<NodeGroupDoc>>,
-    /// Fargate profiles.
-    pub fargate_profiles: Vec<Item<FargateProfileDoc>>,
-    /// Access entries.
-    pub access_entries: Vec<Item<AccessEntryDoc>>,
-    /// Pod Identity associations.
-    pub pod_identities: Vec<Item<PodIdentityAssociationDoc>>,
-    /// NodeClasses.
-    pub node_classes: Vec<Item<NodeClassDoc>>,
-    /// NodePools.
-    pub node_pools: Vec<Item<NodePoolDoc>>,
-    /// Other Kubernetes manifests in the cluster's directories.
-    pub manifests: Vec<Manifest>,
-    /// Documents of this cluster that failed validation (kind, name), so that rules do
-    /// not report what depends on them a second time.
-    pub(crate) broken: Vec<(Kind, String)>,
-}
-
-impl ClusterConfig {
-    /// The cluster name.
-    pub fn name(&self) -> &str {
-        &self.cluster.value.metadata.name
-    }
-}
-
-/// A loaded config repo.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Repo {
-    /// The Fleet document.
-    pub fleet: Option<Item<FleetDoc>>,
-    /// Clusters, sorted by name.
-    pub clusters: Vec<ClusterConfig>,
-    /// Manifests outside every cluster's directory.
-    pub unowned_manifests: Vec<Manifest>,
-}
-
-/// Counts for the summary line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Stats {
-    /// Files read.
-    pub files: usize,
-    /// Non-empty documents.
-    pub documents: usize,
-}
-
-/// The result of loading: the repo (complete only when there are no errors) and every
-/// problem found.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// The repo.
-    pub repo: Repo,
-    /// Every problem, sorted by file and position.
-    pub diagnostics: Vec<Diagnostic>,
-    /// Counts.
-    pub stats: Stats,
-}
-
-impl Loaded {
-    /// Whether the repo has no errors (warnings allowed).
-    pub fn is_valid(&self) -> bool {
-        !self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-
-    /// Number of errors.
-    pub fn errors(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count()
-    }
-
-    /// Number of warnings.
-    pub fn warnings(&self) -> usize {
-        self.diagnostics.len() - self.errors()
-    }
-}
-
 /// A typed document of one of keelson's kinds.
 #[derive(Debug, Clone)]
 pub(crate) enum Typed {
@@ -203,13 +79,6 @@ enum Class {
     /// Invalid; already reported. Carries the kind and name when they could be read, so
     /// that documents depending on it are not reported a second time.
     Invalid(Option<(Kind, String)>),
-}
-
-/// A parsed document with its YAML tree, kept until the rules have run.
-pub(crate) struct DocNode {
-    pub(crate) rel_dir: String,
-    pub(crate) origin: Origin,
-    pub(crate) root: Node,
 }
 
 struct FileResult {

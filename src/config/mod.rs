@@ -1,14 +1,20 @@
 //! The config repo: YAML with positions, JSON Schemas, semantic rules, and the loader that
-//! turns a set of files into a validated [`loader::Repo`] plus every problem found.
+//! turns a set of files into a validated [`Repo`] plus every problem found.
+//!
+//! ```text
+//!  yaml ──► loader ──► schema ──► repo (Repo, ClusterConfig, Loaded) ◄── rules
+//! ```
+//!
+//! The loader runs the rules; the rules read only the repo types, so the dependency goes
+//! one way.
 
-pub mod diag;
-pub mod loader;
-pub mod rules;
+pub(crate) mod diag;
+pub(crate) mod loader;
+pub(crate) mod repo;
+pub(crate) mod rules;
 pub mod schema;
-pub mod yaml;
+pub(crate) mod yaml;
 
 pub use diag::{Diagnostic, Rule, Severity};
-pub use loader::{
-    load, load_from, ClusterConfig, FileSource, Item, LoadOptions, Loaded, Manifest, Origin, Repo,
-    SourceFile,
-};
+pub use loader::{load, load_from, FileSource, LoadOptions, SourceFile};
+pub use repo::{ClusterConfig, Item, Loaded, Manifest, Origin, Repo};

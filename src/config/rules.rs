@@ -4,19 +4,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::diag::{Diagnostic, Rule};
-use super::loader::{ClusterConfig, DocNode, Repo};
+use super::repo::{ClusterConfig, DocNode, Repo};
 use super::yaml::Seg;
 use crate::model::*;
 use crate::versions::{self, Date, Minor, SupportStatus};
 
 /// The longest an Auto Mode node may live: expireAfter + terminationGracePeriod.
-pub const MAX_NODE_LIFETIME_SECS: u64 = 21 * 24 * 3600;
+pub(crate) const MAX_NODE_LIFETIME_SECS: u64 = 21 * 24 * 3600;
 /// Auto Mode's default terminationGracePeriod for NodePools.
-pub const DEFAULT_TERMINATION_GRACE_SECS: u64 = 24 * 3600;
+pub(crate) const DEFAULT_TERMINATION_GRACE_SECS: u64 = 24 * 3600;
 /// The built-in Auto Mode node pools.
-pub const BUILTIN_NODE_POOLS: &[&str] = &["system", "general-purpose"];
+pub(crate) const BUILTIN_NODE_POOLS: &[&str] = &["system", "general-purpose"];
 /// The add-ons Auto Mode runs itself.
-pub const AUTO_MODE_BUILTIN_ADDONS: &[&str] = &[
+pub(crate) const AUTO_MODE_BUILTIN_ADDONS: &[&str] = &[
     "vpc-cni",
     "coredns",
     "kube-proxy",
@@ -24,37 +24,9 @@ pub const AUTO_MODE_BUILTIN_ADDONS: &[&str] = &[
     "eks-pod-identity-agent",
 ];
 /// How far managed node groups may trail the control plane (kubelet skew, 1.28+).
-pub const MAX_NODE_SKEW: i64 = 3;
+pub(crate) const MAX_NODE_SKEW: i64 = 3;
 /// The first minor without Amazon Linux 2 AMIs.
-pub const AL2_LAST_MINOR_EXCLUSIVE: Minor = Minor::v1(33);
-
-/// Parse a duration such as `336h`, `1h30m` or `7d` into seconds.
-pub fn parse_duration(s: &str) -> Option<u64> {
-    let mut total: u64 = 0;
-    let mut num: Option<u64> = None;
-    for c in s.chars() {
-        if let Some(d) = c.to_digit(10) {
-            num = Some(
-                num.unwrap_or(0)
-                    .checked_mul(10)?
-                    .checked_add(u64::from(d))?,
-            );
-        } else {
-            let unit = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                _ => return None,
-            };
-            total = total.checked_add(num.take()?.checked_mul(unit)?)?;
-        }
-    }
-    if num.is_some() || s.is_empty() {
-        return None;
-    }
-    Some(total)
-}
+pub(crate) const AL2_LAST_MINOR_EXCLUSIVE: Minor = Minor::v1(33);
 
 fn parse_path(path: &str) -> Vec<Seg> {
     let mut out = Vec::new();
@@ -765,11 +737,11 @@ fn node_pool_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
         let expire = spec.expire_after.as_deref();
         if expire == Some("Never") {
             cx.report(p.doc, "spec.template.spec.expireAfter", Rule::NodePoolExpireNever, "`expireAfter: Never` is not allowed on EKS Auto Mode: nodes live at most 21 days; use e.g. 336h");
-        } else if let Some(e) = expire.and_then(parse_duration) {
+        } else if let Some(e) = expire.and_then(Duration::seconds) {
             let tgp = spec
                 .termination_grace_period
                 .as_deref()
-                .and_then(parse_duration)
+                .and_then(Duration::seconds)
                 .unwrap_or(DEFAULT_TERMINATION_GRACE_SECS);
             if e + tgp > MAX_NODE_LIFETIME_SECS {
                 let tgp_text = spec
@@ -794,17 +766,6 @@ fn node_pool_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("336h"), Some(336 * 3600));
-        assert_eq!(parse_duration("1h30m"), Some(5400));
-        assert_eq!(parse_duration("7d"), Some(7 * 86400));
-        assert_eq!(parse_duration("h"), None);
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration(""), None);
-        assert_eq!(parse_duration("99999999999999999999h"), None);
-    }
 
     #[test]
     fn paths() {

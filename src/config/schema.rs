@@ -107,7 +107,14 @@ fn tidy(v: &mut Value) {
 
 /// Compiled validators for every kind, built once.
 pub struct Schemas {
-    entries: BTreeMap<Kind, (Value, jsonschema::Validator)>,
+    entries: BTreeMap<Kind, Entry>,
+}
+
+/// One kind's schema, its validator, and whether it has [`Duration`] fields to parse.
+struct Entry {
+    schema: Value,
+    validator: jsonschema::Validator,
+    has_durations: bool,
 }
 
 /// A schema problem found in one document.
@@ -139,7 +146,15 @@ impl Schemas {
                         .with_draft(jsonschema::Draft::Draft202012)
                         .build(&schema)
                         .map_err(|e| format!("schema for {kind} does not compile: {e}"))?;
-                    entries.insert(kind, (schema, validator));
+                    let has_durations = schema.to_string().contains(&pattern_json());
+                    entries.insert(
+                        kind,
+                        Entry {
+                            schema,
+                            validator,
+                            has_durations,
+                        },
+                    );
                 }
                 Ok(Schemas { entries })
             })
@@ -147,13 +162,23 @@ impl Schemas {
             .map_err(Clone::clone)
     }
 
-    /// Validate one document of `kind`.
+    /// Validate one document of `kind`; a document that passes its schema also has its
+    /// duration fields parsed, so that a too-large number is reported where it stands.
     pub fn validate(&self, kind: Kind, node: &Node, json: &Value) -> Vec<SchemaProblem> {
-        let Some((schema, validator)) = self.entries.get(&kind) else {
+        let Some(Entry {
+            schema,
+            validator,
+            has_durations,
+        }) = self.entries.get(&kind)
+        else {
             return Vec::new();
         };
         if validator.is_valid(json) {
-            return Vec::new();
+            let mut out = Vec::new();
+            if *has_durations {
+                duration_problems(schema, schema, node, &mut Vec::new(), &mut out);
+            }
+            return out;
         }
         let errors: Vec<(Vec<Seg>, jsonschema::ValidationError<'_>)> = validator
             .iter_errors(json)
@@ -197,6 +222,66 @@ impl Schemas {
         out.sort_by(|a, b| (a.pos, &a.message).cmp(&(b.pos, &b.message)));
         out.dedup();
         out
+    }
+}
+
+/// [`Duration::PATTERN`] as it appears in a schema's JSON text.
+fn pattern_json() -> String {
+    Value::from(Duration::PATTERN).to_string()
+}
+
+/// Parse every duration field (a string the schema gives [`Duration::PATTERN`]) of a
+/// document that passed its schema, and report those that still do not parse (too large
+/// a number) where they stand, so that turning the document into model types cannot fail
+/// on them without a position.
+fn duration_problems(
+    root: &Value,
+    schema: &Value,
+    node: &Node,
+    path: &mut Vec<Seg>,
+    out: &mut Vec<SchemaProblem>,
+) {
+    let schema = resolve(root, schema);
+    match &node.value {
+        YValue::Str(text)
+            if schema.get("pattern").and_then(Value::as_str) == Some(Duration::PATTERN) =>
+        {
+            let why = match Duration::parse(text) {
+                Ok(_) => return,
+                Err(DurationError::TooLong(_)) => {
+                    "longer than keelson can count; write a shorter duration".to_string()
+                }
+                Err(DurationError::Malformed(_)) => describe_pattern(Duration::PATTERN),
+            };
+            out.push(SchemaProblem {
+                pos: node.pos,
+                rule: Rule::SchemaValue,
+                message: format!("{} is `{text}`, which is {why}", where_(path)),
+            });
+        }
+        YValue::Map(entries) => {
+            for e in entries {
+                let child = schema
+                    .get("properties")
+                    .and_then(|p| p.get(&e.key))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+                if let Some(child) = child {
+                    path.push(Seg::Key(e.key.clone()));
+                    duration_problems(root, child, &e.value, path, out);
+                    path.pop();
+                }
+            }
+        }
+        YValue::Seq(items) => {
+            if let Some(child) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    duration_problems(root, child, item, path, out);
+                    path.pop();
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -400,7 +485,7 @@ fn describe(
 }
 
 /// The message for a NodeClass role that is not a valid role name.
-pub fn nodeclass_role_message(role: &str) -> String {
+pub(crate) fn nodeclass_role_message(role: &str) -> String {
     if role.starts_with("arn:") {
         let name = role.rsplit('/').next().unwrap_or(role);
         format!(
@@ -540,7 +625,7 @@ mod tests {
     fn every_schema_compiles_and_pins_api_version_and_kind() {
         let schemas = Schemas::get().unwrap();
         for &kind in Kind::ALL {
-            let (schema, _) = &schemas.entries[&kind];
+            let schema = &schemas.entries[&kind].schema;
             assert_eq!(schema["properties"]["kind"]["const"], kind.name());
             assert_eq!(
                 schema["properties"]["apiVersion"]["const"],
@@ -554,6 +639,14 @@ mod tests {
     fn no_null_is_accepted_for_optional_fields() {
         let s = schema_for(Kind::Cluster).to_string();
         assert!(!s.contains("\"null\""), "{s}");
+    }
+
+    #[test]
+    fn only_the_fleet_has_durations_to_parse() {
+        let schemas = Schemas::get().unwrap();
+        for (kind, entry) in &schemas.entries {
+            assert_eq!(entry.has_durations, *kind == Kind::Fleet, "{kind}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct Pos {
 
 impl Pos {
     /// The first character of a file.
-    pub const START: Pos = Pos { line: 1, col: 1 };
+    pub(crate) const START: Pos = Pos { line: 1, col: 1 };
 
     fn from_span(span: &Span) -> Pos {
         Pos {
@@ -83,7 +83,7 @@ pub struct Entry {
 
 /// One step of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
+pub(crate) enum Seg {
     /// A mapping key.
     Key(String),
     /// A sequence index.
@@ -100,7 +100,7 @@ impl fmt::Display for Seg {
 }
 
 /// Render a path such as `spec.vpc.subnetIds[2]`.
-pub fn path_string(path: &[Seg]) -> String {
+pub(crate) fn path_string(path: &[Seg]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
@@ -137,7 +137,7 @@ impl Node {
     /// position of the deepest part that does. With `key` the position of the last key is
     /// returned rather than its value, which is where an editor should point for an
     /// unexpected field.
-    pub fn pos_at(&self, path: &[Seg], key: bool) -> Pos {
+    pub(crate) fn pos_at(&self, path: &[Seg], key: bool) -> Pos {
         let mut node = self;
         for (i, seg) in path.iter().enumerate() {
             let last = i + 1 == path.len();
@@ -159,7 +159,7 @@ impl Node {
 
     /// Convert to JSON. Non-finite floats become strings (JSON cannot hold them), which
     /// a schema then rejects where a number is expected.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
@@ -180,7 +180,7 @@ impl Node {
     }
 
     /// A short name of the value's type, for messages.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self.value {
             Value::Null => "null",
             Value::Bool(_) => "boolean",

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 /// Largest release JSON inflated from one record, against gzip bombs. Real releases are
 /// a few MiB at most (the chart's templates and values are stored too).
-pub const MAX_RELEASE_BYTES: u64 = 128 * 1024 * 1024;
+pub(crate) const MAX_RELEASE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Which Helm storage driver wrote a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -21,11 +21,11 @@ use super::table::ApiTable;
 use crate::model::live::ApiUse;
 
 /// The annotation `kubectl apply` (client-side) keeps.
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+pub(crate) const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The apiVersion a client wrote an object with, as recorded on the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     /// The apiVersion written with.
     pub api_version: String,
     /// The field manager (`managedFields`), or `None` for the annotation.
@@ -38,7 +38,7 @@ pub struct Written {
 
 /// Why the last-applied annotation could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LiveError {
+pub(crate) enum LiveError {
     /// The annotation is not JSON.
     #[error("the {LAST_APPLIED} annotation is not valid JSON: {0}")]
     NotJson(String),
@@ -53,7 +53,7 @@ pub enum LiveError {
 ///
 /// # Errors
 /// When the annotation is present but not JSON or has no apiVersion.
-pub fn last_applied(object: &Value) -> Result<Option<Written>, LiveError> {
+pub(crate) fn last_applied(object: &Value) -> Result<Option<Written>, LiveError> {
     let Some(text) = object
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(LAST_APPLIED))
@@ -81,7 +81,7 @@ pub fn last_applied(object: &Value) -> Result<Option<Written>, LiveError> {
 }
 
 /// The apiVersion of every `metadata.managedFields` entry, one per manager and version.
-pub fn managed_fields(object: &Value) -> Vec<Written> {
+pub(crate) fn managed_fields(object: &Value) -> Vec<Written> {
     let Some(entries) = object
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
@@ -116,7 +116,7 @@ pub fn managed_fields(object: &Value) -> Vec<Written> {
 ///
 /// # Errors
 /// `namespace/name: why` when the record cannot be decoded.
-pub fn helm_record_uses(object: &Value) -> Result<Vec<ApiUse>, String> {
+pub(crate) fn helm_record_uses(object: &Value) -> Result<Vec<ApiUse>, String> {
     let text = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("?");
     let release = super::helm::decode_record(object).map_err(|e| {
         format!(
@@ -157,7 +157,7 @@ pub fn helm_record_uses(object: &Value) -> Result<Vec<ApiUse>, String> {
 
 /// The API versions a live object was written with (last-applied annotation,
 /// managedFields) that the table knows, deprecated or not.
-pub fn written_uses(table: &ApiTable, object: &Value) -> Vec<ApiUse> {
+pub(crate) fn written_uses(table: &ApiTable, object: &Value) -> Vec<ApiUse> {
     let text = |p: &str| {
         object
             .pointer(p)

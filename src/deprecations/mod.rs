@@ -15,8 +15,8 @@
 //! records and objects come in as bytes or JSON values.
 
 pub mod helm;
-pub mod live;
-pub mod report;
+pub(crate) mod live;
+pub(crate) mod report;
 pub mod scan;
 pub mod table;
 
@@ -269,7 +269,7 @@ impl Checker<'_> {
     /// named `sh.helm.release.v1.*`, e.g. from `kubectl get secret -o yaml`) are decoded
     /// and their manifests checked too, for the revisions with status `deployed` (what
     /// the next `helm upgrade` starts from).
-    pub fn check_file(&self, file: &str, bytes: &[u8], out: &mut Vec<Finding>) -> Stats {
+    pub(crate) fn check_file(&self, file: &str, bytes: &[u8], out: &mut Vec<Finding>) -> Stats {
         let s = scan(bytes);
         let mut stats = self.collect(Signal::RepoManifest, file, &s, out, |f| f);
         stats.files = 1;

@@ -53,7 +53,7 @@ pub struct Report {
 }
 
 /// Largest Markdown rendering, so that it fits a pull-request comment (65,536).
-pub const MARKDOWN_LIMIT: usize = 60_000;
+pub(crate) const MARKDOWN_LIMIT: usize = 60_000;
 
 #[derive(Serialize)]
 struct Summary {
@@ -286,7 +286,7 @@ impl Report {
 }
 
 /// One finding on one line: where, what, and what to do.
-pub fn text_line(f: &Finding) -> String {
+pub(crate) fn text_line(f: &Finding) -> String {
     let loc = location(f);
     if f.severity == Severity::Error {
         return format!(

@@ -30,7 +30,7 @@ pub enum Status {
 
 impl Status {
     /// Whether an operation is running on the resource.
-    pub fn is_busy(self) -> bool {
+    pub(crate) fn is_busy(self) -> bool {
         matches!(self, Status::Creating | Status::Updating | Status::Deleting)
     }
 }
@@ -329,7 +329,7 @@ pub const UPGRADING_TAG: &str = "keelson.dev/upgrading";
 /// Prefix of the tags recording completed version hops: `keelson.dev/upgraded-1.33-1.34`
 /// = `t=<unix seconds> <addon>=<version> ...`. Later stages read them to know that a
 /// transition succeeded earlier and for how long it has soaked.
-pub const TRANSITION_TAG_PREFIX: &str = "keelson.dev/upgraded-";
+pub(crate) const TRANSITION_TAG_PREFIX: &str = "keelson.dev/upgraded-";
 
 /// The observed state of every cluster the plan looks at.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -348,10 +348,10 @@ pub const MANAGED_TAG: &str = "keelson.dev/fleet";
 
 /// The label keelson puts on Kubernetes objects it applies: only objects carrying it are
 /// ever pruned.
-pub const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
+pub(crate) const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
 
 /// The server-side apply field manager keelson uses.
-pub const FIELD_MANAGER: &str = "keelson";
+pub(crate) const FIELD_MANAGER: &str = "keelson";
 
 /// One Kubernetes version EKS offers (DescribeClusterVersions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,16 +39,18 @@ macro_rules! string_enum {
     };
 }
 
-pub mod kinds;
+pub(crate) mod duration;
+pub(crate) mod kinds;
 pub mod live;
+pub use duration::{Duration, DurationError};
 pub use kinds::*;
 
 /// `apiVersion` of keelson's own kinds.
-pub const KEELSON_API: &str = "keelson.dev/v1alpha1";
+pub(crate) const KEELSON_API: &str = "keelson.dev/v1alpha1";
 /// `apiVersion` of the Karpenter NodePool that EKS Auto Mode serves.
-pub const KARPENTER_API: &str = "karpenter.sh/v1";
+pub(crate) const KARPENTER_API: &str = "karpenter.sh/v1";
 /// `apiVersion` of the EKS Auto Mode NodeClass.
-pub const EKS_NODECLASS_API: &str = "eks.amazonaws.com/v1";
+pub(crate) const EKS_NODECLASS_API: &str = "eks.amazonaws.com/v1";
 
 /// Every kind of document keelson reads with a schema of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,11 +124,6 @@ impl Kind {
             .iter()
             .copied()
             .find(|k| k.api_version() == api_version && k.name() == kind)
-    }
-
-    /// Whether documents of this kind belong to a cluster (everything but the Fleet).
-    pub fn is_cluster_scoped(self) -> bool {
-        !matches!(self, Kind::Fleet | Kind::Cluster)
     }
 }
 

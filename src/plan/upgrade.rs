@@ -726,9 +726,8 @@ pub fn stage_gate(
         let stage = &stages[r];
         let soak = stage
             .soak
-            .as_deref()
-            .and_then(crate::config::rules::parse_duration)
-            .unwrap_or(0) as i64;
+            .as_ref()
+            .map_or(0, crate::model::Duration::secs_i64);
         let name = c.name();
         let Some(live) = input.fleet_live.clusters.get(name) else {
             holds.push(format!(
@@ -795,7 +794,7 @@ pub fn stage_gate(
                 "stage {} is soaking: cluster {name} completed {from}→{to} at {}; the soak of {} ends {}",
                 stage.name,
                 versions::utc_minute(record.at),
-                stage.soak.as_deref().unwrap_or("0s"),
+                stage.soak.as_ref().map_or("0s", crate::model::Duration::as_str),
                 versions::utc_minute(ready_at)
             ));
         }

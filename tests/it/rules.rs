@@ -125,6 +125,7 @@ fn cases() -> Vec<Case> {
         case(SchemaRequired, vec![set("auto/cluster.yaml", auto("  region: ap-northeast-1\n", ""))], "auto/cluster.yaml", "spec:"),
         case(UnknownField, vec![set("auto/cluster.yaml", auto("  region:", "  regoin:"))], "auto/cluster.yaml", "regoin"),
         case(SchemaValue, vec![set("auto/cluster.yaml", auto("subnet-0a1b2c3d4e5f60002", "subnet-XYZ"))], "auto/cluster.yaml", "subnet-XYZ"),
+        case(SchemaValue, vec![set("keelson.yaml", FLEET.replace("soak: 24h", "soak: 99999999999999999999h"))], "keelson.yaml", "99999999999999999999h"),
         case(UnsupportedVersion, vec![set("auto/cluster.yaml", auto("\"1.34\"", "\"1.99\""))], "auto/cluster.yaml", "1.99"),
         case(UnsupportedVersion, vec![set("auto/cluster.yaml", auto("\"1.34\"", "\"1.29\""))], "auto/cluster.yaml", "1.29"),
         case(ExtendedSupport, vec![set("auto/cluster.yaml", auto("\"1.34\"", "\"1.33\""))], "auto/cluster.yaml", "1.33"),
@@ -390,4 +391,41 @@ fn the_readme_documents_every_rule() {
         let row = format!("| `{}` | {} | {} |", r.id(), r.severity(), r.summary());
         assert!(readme.contains(&row), "README lacks the row: {row}");
     }
+}
+
+#[test]
+fn durations_are_read_once_and_an_overlong_one_is_reported_where_it_stands() {
+    // The pattern lets any digits through; the number that does not fit is caught while
+    // loading, at its line and column, instead of by whoever reads the value later.
+    let fleet = FLEET.replace(
+        "- {name: prod}",
+        "- name: prod\n      maintenanceWindows:\n        - {start: \"02:00\", duration: 9999999999999999999999d}",
+    );
+    let loaded = load(&[
+        ("keelson.yaml", &fleet),
+        ("auto/cluster.yaml", AUTO_CLUSTER),
+    ]);
+    let d: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.file == "keelson.yaml")
+        .map(|d| (d.line, d.column, d.rule, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        d,
+        vec![(
+            9,
+            38,
+            "schema-value",
+            "`spec.stages[1].maintenanceWindows[0].duration` is `9999999999999999999999d`, which is longer than keelson can count; write a shorter duration"
+        )],
+        "{}",
+        show(&loaded.diagnostics)
+    );
+
+    let loaded = load(&[("keelson.yaml", FLEET), ("auto/cluster.yaml", AUTO_CLUSTER)]);
+    let fleet = &loaded.repo.fleet.as_ref().unwrap().value.spec;
+    let soak = fleet.stages[0].soak.as_ref().unwrap();
+    assert_eq!((soak.secs(), soak.as_str()), (24 * 3600, "24h"));
+    assert_eq!(fleet.stages[1].soak, None);
 }

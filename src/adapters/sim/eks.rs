@@ -1,4 +1,11 @@
-//! `EksApi` on the simulator.
+//! `EksApi` on the simulator: one method per EKS call, each run under the state lock by
+//! `Sim::with`.
+//!
+//! ```text
+//!  EksApi call ─► Sim::with(op) ─► admission (refuse as EKS would) ─► state change
+//!                                   │                                  └─► updates (finish later)
+//!                                   └─► access (entries EKS makes itself, access creates)
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -8,7 +15,19 @@ use super::{catalog, durations as d, PendingChange, Sim, SimCluster, SimState, S
 use crate::model::live::*;
 use crate::model::*;
 use crate::ports::*;
-use crate::versions::{self, Date, Minor, SupportStatus};
+use crate::versions::{self, Minor, SupportStatus};
+
+mod access;
+mod admission;
+mod updates;
+
+use access::{auth_rank, default_access_entry, uses_api};
+use admission::{
+    check_addon_version, check_auto_mode, check_node_version, check_version, minors_behind, replay,
+    require_active, require_idle, today,
+};
+pub(super) use updates::finish_updates;
+use updates::{new_update, release_for};
 
 fn not_found(what: impl std::fmt::Display) -> ApiError {
     ApiError::NotFound(what.to_string())
@@ -42,341 +61,6 @@ fn arn(c: &LiveCluster, kind: &str, rest: &str) -> String {
         account.unwrap_or_default(),
         c.name
     )
-}
-
-/// A cluster that accepts a new operation: ACTIVE and no cluster update running.
-fn require_idle(c: &SimCluster) -> ApiResult<()> {
-    if c.live.status != Status::Active {
-        return Err(ApiError::ResourceInUse(format!(
-            "Cluster {} is in {:?} status; wait until it is ACTIVE.",
-            c.live.name, c.live.status
-        )));
-    }
-    if let Some(u) = c.updates.iter().find(|u| {
-        u.update.status == UpdateStatus::InProgress && u.nodegroup.is_none() && u.addon.is_none()
-    }) {
-        return Err(ApiError::ResourceInUse(format!(
-            "Cluster {} already has an update in progress ({:?} {}).",
-            c.live.name, u.update.update_type, u.update.id
-        )));
-    }
-    Ok(())
-}
-
-fn require_active(c: &SimCluster) -> ApiResult<()> {
-    if c.live.status == Status::Active || c.live.status == Status::Updating {
-        Ok(())
-    } else {
-        Err(ApiError::ResourceInUse(format!(
-            "Cluster {} is in {:?} status.",
-            c.live.name, c.live.status
-        )))
-    }
-}
-
-fn today(s: &SimState) -> Date {
-    Date::from_unix(s.now)
-}
-
-fn check_version(s: &SimState, v: &str) -> ApiResult<Minor> {
-    let m: Minor = v
-        .parse()
-        .map_err(|_| ApiError::InvalidParameter(format!("unsupported Kubernetes version {v}")))?;
-    match versions::lookup(m).map(|e| e.status(today(s))) {
-        Some(SupportStatus::Standard | SupportStatus::Extended) => Ok(m),
-        _ => Err(ApiError::InvalidParameter(format!(
-            "unsupported Kubernetes version {v}"
-        ))),
-    }
-}
-
-fn check_auto_mode(am: &AutoMode, access: Option<&AccessConfig>) -> ApiResult<()> {
-    let flags = [
-        am.compute.enabled,
-        am.block_storage.enabled,
-        am.load_balancing.enabled,
-    ];
-    if flags.iter().any(|&f| f) && !flags.iter().all(|&f| f) {
-        return Err(ApiError::InvalidParameter(
-            "For EKS Auto Mode, please ensure that all required configs, including computeConfig, kubernetesNetworkConfig, and blockStorage are all either fully enabled or fully disabled.".into(),
-        ));
-    }
-    if am.compute.enabled && !am.compute.node_pools.is_empty() && am.compute.node_role_arn.is_none()
-    {
-        return Err(ApiError::InvalidParameter(
-            "When Compute Config nodeRoleArn is not null or empty, nodePool value(s) must be provided.".into(),
-        ));
-    }
-    if am.compute.enabled
-        && !matches!(
-            access.map(|a| a.authentication_mode),
-            Some(AuthenticationMode::Api | AuthenticationMode::ApiAndConfigMap)
-        )
-    {
-        return Err(ApiError::InvalidParameter(
-            "EKS Auto Mode requires access entries: authenticationMode must be API or API_AND_CONFIG_MAP.".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn new_update(s: &mut SimState, t: UpdateType, params: BTreeMap<String, String>) -> Update {
-    Update {
-        id: s.id(),
-        update_type: t,
-        status: UpdateStatus::InProgress,
-        params,
-        errors: Vec::new(),
-    }
-}
-
-/// Whether a create is a retry of one already done with the same token. A token whose
-/// resource has since been deleted is spent: the create makes a new resource.
-fn replay(s: &SimState, token: &str, key: &str) -> ApiResult<bool> {
-    match s.tokens.get(token) {
-        Some(k) if k == key => Ok(still_there(s, key)),
-        Some(k) => Err(ApiError::InvalidParameter(format!(
-            "clientRequestToken {token} was already used for {k}"
-        ))),
-        None => Ok(false),
-    }
-}
-
-/// Whether the resource a token key names still exists.
-fn still_there(s: &SimState, key: &str) -> bool {
-    let parts: Vec<&str> = key.splitn(4, '/').collect();
-    let Some(c) = parts.get(1).and_then(|name| s.clusters.get(*name)) else {
-        return false;
-    };
-    match (parts[0], parts.get(2)) {
-        ("cluster", _) => true,
-        ("addon", Some(n)) => c.addons.contains_key(*n),
-        ("nodegroup", Some(n)) => c.node_groups.contains_key(*n),
-        ("fargateprofile", Some(n)) => c.fargate_profiles.contains_key(*n),
-        ("access-entry", Some(_)) => c
-            .access_entries
-            .contains_key(key.splitn(3, '/').nth(2).unwrap_or_default()),
-        ("podidentity", Some(ns)) => {
-            let sa = parts.get(3).copied().unwrap_or_default();
-            c.pod_identities
-                .values()
-                .any(|p| p.spec.namespace == *ns && p.spec.service_account == sa)
-        }
-        _ => false,
-    }
-}
-
-fn auth_rank(m: AuthenticationMode) -> u8 {
-    match m {
-        AuthenticationMode::ConfigMap => 0,
-        AuthenticationMode::ApiAndConfigMap => 1,
-        AuthenticationMode::Api => 2,
-    }
-}
-
-fn default_access_entry(
-    c: &LiveCluster,
-    principal: &str,
-    t: AccessEntryType,
-    admin: bool,
-) -> LiveAccessEntry {
-    LiveAccessEntry {
-        arn: arn(c, "access-entry", &principal.replace([':', '/'], "-")),
-        spec: AccessEntrySpec {
-            principal_arn: principal.to_string(),
-            entry_type: t,
-            kubernetes_groups: Vec::new(),
-            username: None,
-            policies: if admin {
-                vec![AccessPolicy {
-                    policy_arn:
-                        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy".into(),
-                    access_scope: AccessScope {
-                        scope_type: AccessScopeType::Cluster,
-                        namespaces: Vec::new(),
-                    },
-                }]
-            } else {
-                Vec::new()
-            },
-            tags: Tags::new(),
-        },
-    }
-}
-
-fn uses_api(c: &LiveCluster) -> bool {
-    matches!(
-        c.access.as_ref().map(|a| a.authentication_mode),
-        Some(AuthenticationMode::Api | AuthenticationMode::ApiAndConfigMap)
-    )
-}
-
-/// Finish the updates of `c` that are due. Returns whether anything changed.
-pub(super) fn finish_updates(c: &mut SimCluster, now: i64) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < c.updates.len() {
-        let due =
-            c.updates[i].update.status == UpdateStatus::InProgress && c.updates[i].done_at <= now;
-        if due {
-            let u = c.updates[i].clone();
-            apply_change(c, &u.change);
-            c.updates[i].update.status = UpdateStatus::Successful;
-            changed = true;
-        }
-        i += 1;
-    }
-    if changed {
-        let busy = |ng: Option<&str>, addon: Option<&str>| {
-            c.updates.iter().any(|u| {
-                u.update.status == UpdateStatus::InProgress
-                    && u.nodegroup.as_deref() == ng
-                    && u.addon.as_deref() == addon
-            })
-        };
-        if c.live.status == Status::Updating && !busy(None, None) {
-            c.live.status = Status::Active;
-        }
-        let ng_idle: Vec<String> = c
-            .node_groups
-            .keys()
-            .filter(|n| !busy(Some(n), None))
-            .cloned()
-            .collect();
-        for n in ng_idle {
-            if let Some(ng) = c.node_groups.get_mut(&n) {
-                if ng.live.status == Status::Updating {
-                    ng.live.status = Status::Active;
-                }
-            }
-        }
-        let addon_idle: Vec<String> = c
-            .addons
-            .keys()
-            .filter(|a| !busy(None, Some(a)))
-            .cloned()
-            .collect();
-        for a in addon_idle {
-            if let Some(ad) = c.addons.get_mut(&a) {
-                if ad.live.status == Status::Updating {
-                    ad.live.status = Status::Active;
-                }
-            }
-        }
-    }
-    changed
-}
-
-fn apply_change(c: &mut SimCluster, change: &PendingChange) {
-    match change {
-        PendingChange::Version { version } => {
-            c.live.version = version.clone();
-            c.live.platform_version = "eks.1".into();
-            super::kube::record_removals(c);
-        }
-        PendingChange::Config { change } => match change {
-            ClusterConfigUpdate::Logging { enabled } => c.live.logging = enabled.clone(),
-            ClusterConfigUpdate::EndpointAccess {
-                public,
-                private,
-                public_access_cidrs,
-            } => {
-                c.live.vpc.endpoint_public_access = *public;
-                c.live.vpc.endpoint_private_access = *private;
-                c.live.vpc.public_access_cidrs = public_access_cidrs.clone();
-            }
-            ClusterConfigUpdate::Vpc {
-                subnet_ids,
-                security_group_ids,
-            } => {
-                c.live.vpc.subnet_ids = subnet_ids.clone();
-                c.live.vpc.security_group_ids = security_group_ids.clone();
-            }
-            ClusterConfigUpdate::Access {
-                authentication_mode,
-            } => {
-                let bootstrap = c
-                    .live
-                    .access
-                    .as_ref()
-                    .and_then(|a| a.bootstrap_cluster_creator_admin_permissions);
-                c.live.access = Some(AccessConfig {
-                    authentication_mode: *authentication_mode,
-                    bootstrap_cluster_creator_admin_permissions: bootstrap,
-                });
-            }
-            ClusterConfigUpdate::AutoMode { auto_mode } => {
-                c.live.auto_mode = Some(auto_mode.clone())
-            }
-            ClusterConfigUpdate::UpgradePolicy { support_type } => {
-                c.live.upgrade_policy = Some(UpgradePolicy {
-                    support_type: *support_type,
-                })
-            }
-            ClusterConfigUpdate::DeletionProtection { enabled } => {
-                c.live.deletion_protection = *enabled
-            }
-        },
-        PendingChange::Addon { request } => {
-            if let Some(a) = c.addons.get_mut(&request.name) {
-                a.live.version = request.version.clone();
-                a.live.configuration_values = request.configuration_values.clone();
-                a.live.service_account_role_arn = request.service_account_role_arn.clone();
-                a.live.pod_identity_associations = request.pod_identity_associations.clone();
-            }
-        }
-        PendingChange::NodeGroupConfig { request } => {
-            if let Some(ng) = c.node_groups.get_mut(&request.name) {
-                let spec = &mut ng.live.spec;
-                if let Some(s) = request.scaling {
-                    let desired = s
-                        .desired_size
-                        .or(spec.scaling.desired_size)
-                        .map(|d| d.clamp(s.min_size, s.max_size));
-                    spec.scaling = Scaling {
-                        desired_size: desired,
-                        ..s
-                    };
-                }
-                if let Some(l) = &request.labels {
-                    spec.labels = l.clone();
-                }
-                if let Some(t) = &request.taints {
-                    spec.taints = t.clone();
-                }
-                if let Some(u) = request.update_config {
-                    spec.update_config = Some(u);
-                }
-            }
-        }
-        PendingChange::NodeGroupVersion { request } => {
-            if let Some(ng) = c.node_groups.get_mut(&request.name) {
-                ng.live.spec.version = Some(request.version.clone());
-                ng.live.spec.release_version = Some(
-                    request
-                        .release_version
-                        .clone()
-                        .unwrap_or_else(|| release_for(&request.version)),
-                );
-                if let (Some(lt), Some(want)) =
-                    (&mut ng.live.spec.launch_template, &request.launch_template)
-                {
-                    lt.version = want.version.clone();
-                }
-            }
-        }
-    }
-}
-
-/// The AMI release the simulator reports for a minor.
-fn release_for(version: &str) -> String {
-    format!("{version}.0-20261101")
-}
-
-fn minors_behind(cp: &str, ng: &str) -> Option<i64> {
-    let cp: Minor = cp.parse().ok()?;
-    let ng: Minor = ng.parse().ok()?;
-    Some(cp.minors_after(ng))
 }
 
 #[async_trait]
@@ -539,7 +223,7 @@ impl EksApi for Sim {
             let update_type = change.update_type();
             c.live.status = Status::Updating;
             let done_at = now + d::CLUSTER_CONFIG;
-            let update = new_update_for(s, name, update_type, BTreeMap::new())?;
+            let update = new_update(s, update_type, BTreeMap::new());
             let c = cluster(s, name)?;
             c.updates.push(SimUpdate {
                 update: update.clone(),
@@ -585,7 +269,7 @@ impl EksApi for Sim {
             let mut params = BTreeMap::new();
             params.insert("Version".to_string(), version.to_string());
             params.insert("PlatformVersion".to_string(), "eks.1".to_string());
-            let update = new_update_for(s, name, UpdateType::VersionUpdate, params)?;
+            let update = new_update(s, UpdateType::VersionUpdate, params);
             cluster(s, name)?.updates.push(SimUpdate {
                 update: update.clone(),
                 nodegroup: None,
@@ -736,7 +420,7 @@ impl EksApi for Sim {
             a.live.status = Status::Updating;
             let mut params = BTreeMap::new();
             params.insert("AddonVersion".into(), req.version.clone());
-            let update = new_update_for(s, &req.cluster, UpdateType::AddonUpdate, params)?;
+            let update = new_update(s, UpdateType::AddonUpdate, params);
             cluster(s, &req.cluster)?.updates.push(SimUpdate {
                 update: update.clone(),
                 nodegroup: None,
@@ -856,8 +540,7 @@ impl EksApi for Sim {
                 }
             }
             ng.live.status = Status::Updating;
-            let update =
-                new_update_for(s, &req.cluster, UpdateType::ConfigUpdate, BTreeMap::new())?;
+            let update = new_update(s, UpdateType::ConfigUpdate, BTreeMap::new());
             cluster(s, &req.cluster)?.updates.push(SimUpdate {
                 update: update.clone(),
                 nodegroup: Some(req.name.clone()),
@@ -891,8 +574,7 @@ impl EksApi for Sim {
             ng.live.status = Status::Updating;
             let mut params = BTreeMap::new();
             params.insert("Version".into(), req.version.clone());
-            let update =
-                new_update_for(s, &req.cluster, UpdateType::NodegroupVersionUpdate, params)?;
+            let update = new_update(s, UpdateType::NodegroupVersionUpdate, params);
             cluster(s, &req.cluster)?.updates.push(SimUpdate {
                 update: update.clone(),
                 nodegroup: Some(req.name.clone()),
@@ -1026,29 +708,7 @@ impl EksApi for Sim {
     }
 
     async fn create_access_entry(&self, req: &CreateAccessEntry) -> ApiResult<()> {
-        self.with("CreateAccessEntry", true, |s| {
-            let key = format!("access-entry/{}/{}", req.cluster, req.spec.principal_arn);
-            if replay(s, &req.client_request_token, &key)? {
-                return Ok(());
-            }
-            let c = cluster(s, &req.cluster)?;
-            require_active(c)?;
-            if !uses_api(&c.live) {
-                return Err(ApiError::InvalidRequest("The cluster's authentication mode must be set to API or API_AND_CONFIG_MAP to use access entries.".into()));
-            }
-            if c.access_entries.contains_key(&req.spec.principal_arn) {
-                return Err(ApiError::ResourceInUse(format!("The specified access entry resource is already in use on this cluster: {}", req.spec.principal_arn)));
-            }
-            let mut spec = req.spec.clone();
-            spec.policies.clear();
-            let e = LiveAccessEntry {
-                arn: arn(&c.live, "access-entry", &spec.principal_arn.replace([':', '/'], "-")),
-                spec,
-            };
-            c.access_entries.insert(req.spec.principal_arn.clone(), e);
-            s.tokens.insert(req.client_request_token.clone(), key);
-            Ok(())
-        })
+        self.with("CreateAccessEntry", true, |s| access::create_entry(s, req))
     }
 
     async fn update_access_entry(
@@ -1155,42 +815,7 @@ impl EksApi for Sim {
         req: &CreatePodIdentity,
     ) -> ApiResult<LivePodIdentity> {
         self.with("CreatePodIdentityAssociation", true, |s| {
-            let key = format!(
-                "podidentity/{}/{}/{}",
-                req.cluster, req.spec.namespace, req.spec.service_account
-            );
-            if replay(s, &req.client_request_token, &key)? {
-                let c = cluster(s, &req.cluster)?;
-                return c
-                    .pod_identities
-                    .values()
-                    .find(|p| {
-                        p.spec.namespace == req.spec.namespace
-                            && p.spec.service_account == req.spec.service_account
-                    })
-                    .cloned()
-                    .ok_or_else(|| not_found(&key));
-            }
-            let id = format!("a-{}", s.id().replace('-', ""));
-            let c = cluster(s, &req.cluster)?;
-            require_active(c)?;
-            if c.pod_identities.values().any(|p| {
-                p.spec.namespace == req.spec.namespace
-                    && p.spec.service_account == req.spec.service_account
-            }) {
-                return Err(ApiError::ResourceInUse(format!(
-                    "Association already exists for service account {}/{}",
-                    req.spec.namespace, req.spec.service_account
-                )));
-            }
-            let p = LivePodIdentity {
-                association_id: id.clone(),
-                arn: arn(&c.live, "podidentityassociation", &id),
-                spec: req.spec.clone(),
-            };
-            c.pod_identities.insert(id, p.clone());
-            s.tokens.insert(req.client_request_token.clone(), key);
-            Ok(p)
+            access::create_pod_identity(s, req)
         })
     }
 
@@ -1266,52 +891,6 @@ impl EksApi for Sim {
                 .map(|_| ())
                 .ok_or_else(|| not_found(id))
         })
-    }
-}
-
-fn new_update_for(
-    s: &mut SimState,
-    _cluster: &str,
-    t: UpdateType,
-    params: BTreeMap<String, String>,
-) -> ApiResult<Update> {
-    Ok(new_update(s, t, params))
-}
-
-fn check_addon_version(name: &str, version: &str, cluster_version: &str) -> ApiResult<()> {
-    let versions = catalog::versions(name);
-    if versions.is_empty() {
-        return Err(ApiError::InvalidParameter(format!(
-            "Addon {name} specified is not supported"
-        )));
-    }
-    let Some(v) = versions.iter().find(|v| v.version == version) else {
-        return Err(ApiError::InvalidParameter(format!(
-            "Addon version specified is not supported: {name} {version}"
-        )));
-    };
-    if !v
-        .compatibilities
-        .iter()
-        .any(|c| c.cluster_version == cluster_version)
-    {
-        return Err(ApiError::InvalidParameter(format!(
-            "Addon version {version} of {name} is not supported on Kubernetes {cluster_version}"
-        )));
-    }
-    Ok(())
-}
-
-fn check_node_version(cp: &str, ng: &str) -> ApiResult<()> {
-    match minors_behind(cp, ng) {
-        Some(b) if b < 0 => Err(ApiError::InvalidParameter(format!(
-            "Requested Nodegroup version {ng} is newer than the cluster's version {cp}"
-        ))),
-        Some(b) if b > 3 => Err(ApiError::InvalidParameter(format!(
-            "Requested Nodegroup version {ng} is more than 3 minor versions behind the cluster's version {cp}"
-        ))),
-        Some(_) => Ok(()),
-        None => Err(ApiError::InvalidParameter(format!("Invalid version {ng}"))),
     }
 }
 

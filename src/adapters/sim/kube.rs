@@ -11,7 +11,7 @@ use super::{Sim, SimCluster};
 use crate::deprecations::live::{helm_record_uses, written_uses};
 use crate::deprecations::table::{split_api_version, ApiTable, Status as ApiStatus, Targets};
 use crate::model::live::{ApiUse, Insight, InsightStatus, Status};
-use crate::model::{EKS_NODECLASS_API, KARPENTER_API};
+use crate::model::{Duration, EKS_NODECLASS_API, KARPENTER_API};
 use crate::ports::{ApiError, ApiResult, KubeApi};
 use crate::versions::Minor;
 
@@ -180,10 +180,6 @@ fn object_key(obj: &Value) -> ApiResult<(String, String, String)> {
     }
 }
 
-fn duration_secs(s: &str) -> Option<u64> {
-    crate::config::rules::parse_duration(s)
-}
-
 /// What the Auto Mode API server rejects.
 fn admit(kind: &str, name: &str, obj: &Value) -> ApiResult<()> {
     let invalid = |msg: String| {
@@ -225,9 +221,9 @@ fn admit(kind: &str, name: &str, obj: &Value) -> ApiResult<()> {
             let tgp = spec
                 .and_then(|s| s.get("terminationGracePeriod"))
                 .and_then(Value::as_str)
-                .and_then(duration_secs)
+                .and_then(Duration::seconds)
                 .unwrap_or(24 * 3600);
-            if let Some(e) = expire.and_then(duration_secs) {
+            if let Some(e) = expire.and_then(Duration::seconds) {
                 if e + tgp > 21 * 24 * 3600 {
                     return invalid("spec.template.spec: the sum of expireAfter and terminationGracePeriod (defaulted to 24h) may not exceed 21 days".into());
                 }

@@ -33,34 +33,34 @@ use crate::ports::{
 };
 
 /// The `format` field of a state file.
-pub const STATE_FORMAT: &str = "keelson-sim";
+pub(crate) const STATE_FORMAT: &str = "keelson-sim";
 /// The state file version this build reads and writes.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 
 /// Virtual durations of EKS operations, in seconds.
-pub mod durations {
+pub(crate) mod durations {
     /// CreateCluster.
-    pub const CLUSTER_CREATE: i64 = 12 * 60;
+    pub(crate) const CLUSTER_CREATE: i64 = 12 * 60;
     /// DeleteCluster.
-    pub const CLUSTER_DELETE: i64 = 8 * 60;
+    pub(crate) const CLUSTER_DELETE: i64 = 8 * 60;
     /// UpdateClusterVersion.
-    pub const CLUSTER_VERSION: i64 = 10 * 60;
+    pub(crate) const CLUSTER_VERSION: i64 = 10 * 60;
     /// UpdateClusterConfig.
-    pub const CLUSTER_CONFIG: i64 = 3 * 60;
+    pub(crate) const CLUSTER_CONFIG: i64 = 3 * 60;
     /// CreateAddon.
-    pub const ADDON_CREATE: i64 = 90;
+    pub(crate) const ADDON_CREATE: i64 = 90;
     /// UpdateAddon.
-    pub const ADDON_UPDATE: i64 = 2 * 60;
+    pub(crate) const ADDON_UPDATE: i64 = 2 * 60;
     /// DeleteAddon.
-    pub const ADDON_DELETE: i64 = 60;
+    pub(crate) const ADDON_DELETE: i64 = 60;
     /// CreateNodegroup, plus per node.
-    pub const NODEGROUP_CREATE: i64 = 3 * 60;
+    pub(crate) const NODEGROUP_CREATE: i64 = 3 * 60;
     /// Per node, for creates and rolling version updates.
-    pub const PER_NODE: i64 = 45;
+    pub(crate) const PER_NODE: i64 = 45;
     /// UpdateNodegroupConfig.
-    pub const NODEGROUP_CONFIG: i64 = 60;
+    pub(crate) const NODEGROUP_CONFIG: i64 = 60;
     /// DeleteNodegroup.
-    pub const NODEGROUP_DELETE: i64 = 3 * 60;
+    pub(crate) const NODEGROUP_DELETE: i64 = 3 * 60;
     /// Fargate profile create or delete.
     pub const FARGATE: i64 = 2 * 60;
 }
@@ -541,7 +541,7 @@ impl Drop for Inner {
 
 /// A simulator state holding observed live state, so that a real cluster can be
 /// replayed (and an upgrade rehearsed) on the simulator: `keelson snapshot` writes it.
-pub fn state_from_live(live: &LiveState, now: i64) -> SimState {
+pub(crate) fn state_from_live(live: &LiveState, now: i64) -> SimState {
     let mut state = SimState::new(now);
     for (name, o) in &live.clusters {
         let cluster = SimCluster {

@@ -1,0 +1,181 @@
+//! The EKS Auto Mode NodeClass (`eks.amazonaws.com/v1`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Tags;
+
+/// An EKS Auto Mode NodeClass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeClassSpec {
+    /// Node IAM role NAME (not its ARN), at most 64 bytes. Needs an access entry of type
+    /// EC2 with AmazonEKSAutoNodePolicy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), pattern(r"^[\w+=,.@-]+$"))]
+    pub role: Option<String>,
+    /// Instance profile name (instead of `role`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_profile: Option<String>,
+    /// Subnets for nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnet_selector_terms: Vec<SelectorTerm>,
+    /// Security groups for nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_group_selector_terms: Vec<SelectorTerm>,
+    /// Separate subnets for pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_subnet_selector_terms: Vec<SelectorTerm>,
+    /// Security groups for pods in the pod subnets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_security_group_selector_terms: Vec<SelectorTerm>,
+    /// Capacity reservations the nodes may use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_reservation_selector_terms: Vec<CapacityReservationTerm>,
+    /// Node ephemeral storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    /// Default network policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicy>,
+    /// Network policy event logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy_event_logs: Option<NetworkPolicyEventLogs>,
+    /// Source NAT for pod traffic leaving the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat_policy: Option<SnatPolicy>,
+    /// Advanced networking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_networking: Option<AdvancedNetworking>,
+    /// Advanced security.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_security: Option<AdvancedSecurity>,
+    /// Extra CA certificates for nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_bundles: Vec<CertificateBundle>,
+    /// Tags on the EC2 resources (needs tag-propagation permissions on the cluster role).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: Tags,
+}
+
+/// A selector by id, name or tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelectorTerm {
+    /// Resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Resource name (security groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Tags to match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A capacity reservation selector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityReservationTerm {
+    /// Reservation id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Owner account id.
+    #[serde(default, rename = "ownerID", skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// Tags to match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Ephemeral storage of Auto Mode nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EphemeralStorage {
+    /// Size, e.g. `80Gi` (1–59000Gi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(Gi|G|Ti|T)$"))]
+    pub size: Option<String>,
+    /// IOPS (3000–16000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 3000, max = 16000))]
+    pub iops: Option<u32>,
+    /// Throughput in MiB/s (125–1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 125, max = 1000))]
+    pub throughput: Option<u32>,
+    /// KMS key for volume encryption.
+    #[serde(default, rename = "kmsKeyID", skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+string_enum! {
+    /// Default network policy.
+    NetworkPolicy { DefaultAllow = "DefaultAllow", DefaultDeny = "DefaultDeny" }
+}
+
+string_enum! {
+    /// Network policy event logs.
+    NetworkPolicyEventLogs { Disabled = "Disabled", Enabled = "Enabled" }
+}
+
+string_enum! {
+    /// SNAT policy.
+    SnatPolicy { Random = "Random", Disabled = "Disabled" }
+}
+
+/// Advanced networking of a NodeClass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdvancedNetworking {
+    /// Give nodes public IPs.
+    #[serde(
+        default,
+        rename = "associatePublicIPAddress",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub associate_public_ip_address: Option<bool>,
+    /// HTTPS proxy.
+    #[serde(
+        default,
+        rename = "httpsProxy",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub https_proxy: Option<String>,
+    /// Hosts that bypass the proxy.
+    #[serde(default, rename = "noProxy", skip_serializing_if = "Vec::is_empty")]
+    pub no_proxy: Vec<String>,
+    /// IPv4 prefix size: `Auto` or `32`.
+    #[serde(
+        default,
+        rename = "ipv4PrefixSize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ipv4_prefix_size: Option<Ipv4PrefixSize>,
+}
+
+string_enum! {
+    /// IPv4 prefix size.
+    Ipv4PrefixSize { Auto = "Auto", Slash32 = "32" }
+}
+
+/// Advanced security of a NodeClass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdvancedSecurity {
+    /// FIPS-validated AMIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fips: Option<bool>,
+}
+
+/// A CA certificate bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateBundle {
+    /// Bundle name.
+    pub name: String,
+    /// PEM data.
+    pub data: String,
+}
