@@ -21,7 +21,7 @@ use crate::model::*;
 use crate::versions::Date;
 
 /// The largest file keelson reads.
-pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One file of the repo, read by an adapter.
 #[derive(Debug, Clone)]

@@ -16,5 +16,5 @@ pub mod schema;
 pub(crate) mod yaml;
 
 pub use diag::{Diagnostic, Rule, Severity};
-pub use loader::{load, load_from, FileSource, LoadOptions, SourceFile};
+pub use loader::{load, load_from, FileSource, LoadOptions, SourceFile, MAX_FILE_BYTES};
 pub use repo::{ClusterConfig, Item, Loaded, Manifest, Origin, Repo};

@@ -513,7 +513,7 @@ fn oversized_input_is_refused_before_it_is_read_whole() {
     assert_eq!(code, Some(2), "{out}");
 
     // A file larger than keelson reads: refused from the object header, not checked out.
-    let limit = keelson::config::loader::MAX_FILE_BYTES as usize;
+    let limit = keelson::config::MAX_FILE_BYTES as usize;
     std::fs::write(r.work_dir.join("big.bin"), noise(limit + 1024)).unwrap();
     let c2 = commit(&r, "a large file", None);
     push(&r, false);
