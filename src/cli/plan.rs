@@ -135,8 +135,10 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
         return Ok(Speed::Instant);
     }
     match s.parse::<f64>() {
-        Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
-        _ => Err(format!("`{s}` is not `instant` or a positive number")),
+        Ok(f) if (1e-3..=1e9).contains(&f) => Ok(Speed::Factor(f)),
+        _ => Err(format!(
+            "`{s}` is not `instant` or a number from 0.001 to 1e9 (virtual seconds per real second)"
+        )),
     }
 }
 

@@ -11,6 +11,7 @@ mod daemon_git;
 mod daemon_loop;
 mod deprecations;
 mod fuzz;
+mod hostile;
 mod kube_mock;
 mod moto;
 mod plan_cli;

@@ -252,6 +252,30 @@ pub enum SimError {
         /// The `version` found.
         version: u64,
     },
+    /// The path is not a regular file (a device, a FIFO, a directory).
+    #[error("{path} is not a regular file; --state takes a simulator state file")]
+    NotAFile {
+        /// Path.
+        path: String,
+    },
+    /// The file is larger than any simulator state keelson writes.
+    #[error("{path} is {size} bytes, more than the {limit} bytes a simulator state may have")]
+    TooLarge {
+        /// Path.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The state's clock is outside the years 1970-9999.
+    #[error("{path}: the simulator clock `now` is {now}, outside the years 1970 to 9999 (unix seconds 0 to {MAX_NOW}); the file is damaged")]
+    BadClock {
+        /// Path.
+        path: String,
+        /// The `now` found.
+        now: i64,
+    },
     /// The file could not be written.
     #[error("cannot write simulator state {path}")]
     Write {
@@ -262,6 +286,15 @@ pub enum SimError {
         source: std::io::Error,
     },
 }
+
+/// The largest state file read (a 1,000-cluster fleet's is about 8 MB).
+pub const MAX_STATE_BYTES: u64 = 1 << 30;
+
+/// The latest clock a state may hold: 9999-12-31T23:59:59Z.
+pub const MAX_NOW: i64 = 253_402_300_799;
+
+/// The longest real wait behind one simulated wait.
+const MAX_REAL_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 struct Inner {
     state: SimState,
@@ -307,17 +340,30 @@ impl Sim {
     /// [`SimError`] when the file is unreadable, corrupt or foreign.
     pub fn open(path: &Path, now: i64, speed: Speed) -> Result<Sim, SimError> {
         let shown = path.display().to_string();
-        let state = match std::fs::read(path) {
-            Ok(bytes) => parse_state(&shown, &bytes)?,
+        let read_err = |source| SimError::Read {
+            path: shown.clone(),
+            source,
+        };
+        let mut state = match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SimState::new(now),
-            Err(source) => {
-                return Err(SimError::Read {
+            Err(source) => return Err(read_err(source)),
+            // A device or a FIFO would be read forever, or block: refuse before reading.
+            Ok(m) if !m.is_file() => return Err(SimError::NotAFile { path: shown }),
+            Ok(m) if m.len() > MAX_STATE_BYTES => {
+                return Err(SimError::TooLarge {
                     path: shown,
-                    source,
+                    size: m.len(),
+                    limit: MAX_STATE_BYTES,
                 })
             }
+            Ok(_) => parse_state(&shown, &std::fs::read(path).map_err(read_err)?)?,
         };
-        let mut state = state;
+        if !(0..=MAX_NOW).contains(&state.now) {
+            return Err(SimError::BadClock {
+                path: shown,
+                now: state.now,
+            });
+        }
         let now = state.now;
         tick(&mut state, now);
         let sim = Sim::in_memory(state, speed);
@@ -521,11 +567,15 @@ impl Clock for Sim {
     }
 
     async fn sleep(&self, secs: u64) {
-        let target = self.now() + secs as i64;
+        let target = self
+            .now()
+            .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX));
         if let Speed::Factor(f) = self.speed {
-            if f > 0.0 {
-                tokio::time::sleep(std::time::Duration::from_secs_f64(secs as f64 / f)).await;
-            }
+            // At most an hour of real time per wait, whatever the factor.
+            let real = std::time::Duration::try_from_secs_f64(secs as f64 / f)
+                .unwrap_or(MAX_REAL_SLEEP)
+                .min(MAX_REAL_SLEEP);
+            tokio::time::sleep(real).await;
         }
         self.advance_to(target);
     }

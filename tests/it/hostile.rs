@@ -1,0 +1,118 @@
+//! Hostile and unlucky input to the command line and the simulator's state file: each
+//! is refused at once with a message that says what is wrong, and nothing hangs, panics
+//! or allocates without bound.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::plan_cli::fleet;
+use crate::util::out_and_err as text;
+
+fn keelson(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keelson"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run keelson")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `keelson plan` on examples/fleet with these extra arguments; fails if it takes long.
+fn plan(repo: &Path, extra: &[&str]) -> Output {
+    let started = Instant::now();
+    let mut args = vec!["--today", "2026-11-23", "plan", "--repo", s(repo)];
+    args.extend_from_slice(extra);
+    let o = keelson(&args);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "plan {extra:?} took {:?}",
+        started.elapsed()
+    );
+    o
+}
+
+#[test]
+fn impossible_dates_are_refused() {
+    let (_d, repo) = fleet();
+    for bad in [
+        "2026-02-30",
+        "2025-02-29",
+        "2026-04-31",
+        "2026-13-01",
+        "2026-00-10",
+    ] {
+        let o = keelson(&["--today", bad, "validate", "--repo", s(&repo)]);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", text(&o));
+        assert!(text(&o).contains(bad), "{bad}: {}", text(&o));
+    }
+    let o = keelson(&["--today", "2028-02-29", "validate", "--repo", s(&repo)]);
+    assert!(!text(&o).contains("not a day"), "{}", text(&o));
+}
+
+#[test]
+fn simulator_speeds_outside_the_range_are_refused_not_a_panic() {
+    let (_d, repo) = fleet();
+    for bad in ["1e-300", "0", "-1", "inf", "NaN", "1e300"] {
+        let o = plan(&repo, &[&format!("--sim-speed={bad}")]);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", text(&o));
+        assert!(text(&o).contains("0.001 to 1e9"), "{bad}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{bad}: {}", text(&o));
+    }
+}
+
+#[test]
+fn a_state_path_that_is_not_a_regular_file_is_refused_without_reading_it() {
+    let (_d, repo) = fleet();
+    let o = plan(&repo, &["--state", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not a regular file"), "{}", text(&o));
+    let fifo = repo.join("state.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let o = plan(&repo, &["--state", s(&fifo)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not a regular file"), "{}", text(&o));
+    let o = plan(&repo, &["--state", s(&repo)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn a_state_clock_past_the_calendar_is_refused() {
+    let (_d, repo) = fleet();
+    let state = repo.join("far.json");
+    // A real state file, written by an apply, with its clock moved.
+    let o = keelson(&[
+        "--today",
+        "2026-11-23",
+        "apply",
+        "--repo",
+        s(&repo),
+        "--state",
+        s(&state),
+        "--auto-approve",
+        "--sim-speed",
+        "instant",
+        "--cluster",
+        "staging-apne1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    for now in [i64::MAX - 10, -5] {
+        let mut v = written.clone();
+        v["now"] = serde_json::json!(now);
+        std::fs::write(&state, serde_json::to_vec(&v).unwrap()).unwrap();
+        let o = plan(&repo, &["--state", s(&state)]);
+        assert_eq!(o.status.code(), Some(1), "{now}: {}", text(&o));
+        assert!(
+            text(&o).contains("outside the years"),
+            "{now}: {}",
+            text(&o)
+        );
+    }
+}
