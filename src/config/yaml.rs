@@ -10,7 +10,7 @@
 //! expansions included) than [`Limits::max_nodes`]. Scalars are resolved with the YAML 1.2
 //! core schema; merge keys (`<<`) are honoured because many existing manifests use them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
@@ -277,9 +277,18 @@ enum Frame {
         pos: Pos,
         anchor: usize,
         entries: Vec<Entry>,
-        key: Option<(String, Pos)>,
+        /// The pending key: its text, position, and whether it is a merge key (a plain
+        /// `<<`; a quoted "<<" is an ordinary key).
+        key: Option<(String, Pos, bool)>,
+        /// The keys of `entries`, so a duplicate is found in constant time (a mapping of
+        /// 200,000 keys was quadratic).
+        keys: HashSet<String>,
         /// Entries from `<<` merge keys, applied at the end where not overridden.
         merged: Vec<Entry>,
+        /// The keys of `merged`.
+        merged_keys: HashSet<String>,
+        /// A `<<` was seen.
+        has_merge: bool,
     },
 }
 
@@ -373,7 +382,8 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
                 // Most scalars are plain mapping keys: take them as written, without
                 // building a value first.
                 if anchor == 0 && tag.is_none() && b.expects_key() {
-                    b.set_key(text.into_owned(), pos);
+                    let merge = style == ScalarStyle::Plain && text == "<<";
+                    b.set_key(text.into_owned(), pos, merge);
                     continue;
                 }
                 let value = resolve_scalar(text, style, tag.as_deref(), pos)?;
@@ -402,7 +412,10 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
                         anchor,
                         entries: Vec::new(),
                         key: None,
+                        keys: HashSet::new(),
                         merged: Vec::new(),
+                        merged_keys: HashSet::new(),
+                        has_merge: false,
                     },
                     pos,
                 )?;
@@ -423,11 +436,12 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
                         pos,
                         anchor,
                         mut entries,
+                        keys,
                         merged,
                         ..
                     } => {
                         for m in merged {
-                            if !entries.iter().any(|e| e.key == m.key) {
+                            if !keys.contains(&m.key) {
                                 entries.push(m);
                             }
                         }
@@ -504,9 +518,9 @@ impl Builder {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
     }
 
-    fn set_key(&mut self, text: String, pos: Pos) {
+    fn set_key(&mut self, text: String, pos: Pos, merge: bool) {
         if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
-            *key = Some((text, pos));
+            *key = Some((text, pos, merge));
         }
     }
 
@@ -521,7 +535,10 @@ impl Builder {
             Some(Frame::Map {
                 entries,
                 key,
+                keys,
                 merged,
+                merged_keys,
+                has_merge,
                 ..
             }) => match key.take() {
                 None => {
@@ -537,16 +554,26 @@ impl Builder {
                             (Value::Null, None) => String::new(),
                             (v, None) => scalar_text(v),
                         };
-                    *key = Some((text, node.pos));
+                    // A key that came through here was an anchor, an alias or tagged:
+                    // never a merge key.
+                    *key = Some((text, node.pos, false));
                 }
-                Some((k, key_pos)) => {
-                    if k == "<<" {
-                        merge_into(merged, node)?;
-                    } else if entries.iter().any(|e| e.key == k) {
+                Some((k, key_pos, merge)) => {
+                    if merge {
+                        if *has_merge {
+                            return Err(err(
+                                key_pos,
+                                YamlErrorKind::DuplicateKey,
+                                "a second merge key (<<) in this mapping; merge several with `<<: [*a, *b]`",
+                            ));
+                        }
+                        *has_merge = true;
+                        merge_into(merged, merged_keys, node)?;
+                    } else if !keys.insert(k.clone()) {
                         return Err(err(
                             key_pos,
                             YamlErrorKind::DuplicateKey,
-                            format!("duplicate key `{k}` in this mapping"),
+                            format!("duplicate key `{}` in this mapping", shorten(&k)),
                         ));
                     } else {
                         entries.push(Entry {
@@ -562,7 +589,20 @@ impl Builder {
     }
 }
 
-fn merge_into(merged: &mut Vec<Entry>, node: Node) -> Result<(), YamlError> {
+/// A key or value as shown in a message: at most 80 characters.
+pub(crate) fn shorten(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(77).collect();
+    format!("{head}...")
+}
+
+fn merge_into(
+    merged: &mut Vec<Entry>,
+    merged_keys: &mut HashSet<String>,
+    node: Node,
+) -> Result<(), YamlError> {
     let pos = node.pos;
     let maps = match node.value {
         Value::Map(entries) => vec![entries],
@@ -592,7 +632,7 @@ fn merge_into(merged: &mut Vec<Entry>, node: Node) -> Result<(), YamlError> {
     };
     for entries in maps {
         for e in entries {
-            if !merged.iter().any(|m| m.key == e.key) {
+            if merged_keys.insert(e.key.clone()) {
                 merged.push(e);
             }
         }
@@ -813,6 +853,39 @@ mod tests {
         let e = parse("a: 1\nb: 2\na: 3\n", Limits::default()).unwrap_err();
         assert_eq!(e.kind, YamlErrorKind::DuplicateKey);
         assert_eq!(e.pos, Pos { line: 3, col: 1 });
+    }
+
+    #[test]
+    fn a_quoted_merge_key_is_an_ordinary_key_and_two_merge_keys_are_refused() {
+        let root = one("base: &b {x: 1}\nthing:\n  \"<<\": *b\n  y: 3\n");
+        assert_eq!(
+            root.to_json()["thing"],
+            serde_json::json!({"<<": {"x": 1}, "y": 3})
+        );
+        let e = parse(
+            "a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: *a\n  <<: *b\n",
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, YamlErrorKind::DuplicateKey);
+        assert_eq!(e.pos, Pos { line: 5, col: 3 });
+    }
+
+    #[test]
+    fn duplicate_detection_is_linear_and_long_keys_are_shortened() {
+        // 200,000 keys: quadratic detection took minutes; linear takes well under a second
+        // even in a debug build.
+        let mut text = String::from("m:\n");
+        for i in 0..200_000 {
+            text.push_str(&format!("  k{i}: {i}\n"));
+        }
+        let long = "x".repeat(1000);
+        text.push_str(&format!("  {long}: 1\n  {long}: 2\n"));
+        let started = std::time::Instant::now();
+        let e = parse(&text, Limits::default()).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(e.kind, YamlErrorKind::DuplicateKey);
+        assert!(e.message.len() < 200, "{}", e.message.len());
     }
 
     #[test]
