@@ -13,7 +13,6 @@ use clap::Args;
 
 use super::plan::PlanFormat as ReportFormat3;
 use super::plan::{connect, load_valid, runtime, scope_for, TargetArgs};
-use crate::deprecations::table::ApiTable;
 use crate::observe;
 use crate::plan::upgrade::{self, HopInput, Outcome, Readiness};
 use crate::versions::{Date, Minor};
@@ -73,13 +72,13 @@ pub fn check_cmd(args: &CheckArgs, today: Date) -> Result<ExitCode> {
         .as_ref()
         .map(|f| f.value.spec.policy.clone())
         .unwrap_or_default();
-    let apis = ApiTable::shared();
+    let apis = crate::plan::builtin_apis();
     let input = HopInput {
         cluster: config,
         live: observed,
         repo: &loaded.repo,
         fleet_live: &live,
-        apis,
+        apis: &apis,
         policy: &policy,
         now: target.ports.clock.now(),
     };

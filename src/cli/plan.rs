@@ -382,6 +382,7 @@ pub async fn make_plan(
             only: only.clone(),
             now,
             ignore_gates: target.ignore_gates.clone(),
+            apis: plan::builtin_apis(),
         },
     ))
 }
