@@ -8,11 +8,11 @@
 //!  live only, with the marker ─────────────► DeleteAccessEntry
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::diff::{changes_of, created_by, sorted, tag_ops, tags_view, with_marker};
+use super::diff::{changes_of, sorted, tags_view, with_marker};
 use super::types::*;
 use super::{token, Ctx, Orphan};
 use crate::config::ClusterConfig;
@@ -144,39 +144,20 @@ pub(super) fn plan_access(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                         policy_arn: arn.to_string(),
                     });
                 }
-                ops.extend(tag_ops(
-                    &l.arn,
-                    &l.spec.tags,
-                    &spec.tags,
-                    cx.fleet,
-                    &mut changes,
-                ));
-                if !ops.is_empty() {
-                    cx.steps
-                        .push(Step::update(Kind::AccessEntry, p, changes, ops));
-                }
+                ops.extend(cx.tag_ops(&l.arn, &l.spec.tags, &spec.tags, &mut changes));
+                cx.update(Kind::AccessEntry, p, changes, ops);
             }
         }
     }
-    let desired: BTreeSet<&str> = c
+    let desired = c
         .access_entries
         .iter()
-        .map(|e| e.value.spec.principal_arn.as_str())
-        .collect();
-    let fleet = cx.fleet;
-    cx.prune(
-        entries,
-        |p| desired.contains(p),
-        |p, l| Orphan {
-            kind: Kind::AccessEntry,
-            name: p.to_string(),
-            ours: created_by(&l.spec.tags, fleet),
-            deleting: false,
-            consequence: "the principal loses its access to the cluster".into(),
-            op: Op::DeleteAccessEntry {
-                principal: p.to_string(),
-            },
-            left_alone: None,
-        },
-    );
+        .map(|e| e.value.spec.principal_arn.as_str());
+    cx.prune(entries, desired, |p, l| {
+        let op = Op::DeleteAccessEntry {
+            principal: p.to_string(),
+        };
+        let consequence = "the principal loses its access to the cluster";
+        Orphan::new(Kind::AccessEntry, p, Some(&l.spec.tags), op, consequence)
+    });
 }

@@ -8,11 +8,11 @@
 //!  live only, with the marker ─────────────────────────────────────► DeleteAddon
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::diff::{changes_of, created_by, tag_ops, tags_view, with_marker};
+use super::diff::{changes_of, tags_view, with_marker};
 use super::resolve_addon_version;
 use super::types::*;
 use super::{cluster, token, Ctx, Orphan};
@@ -52,15 +52,10 @@ pub(super) fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
     let live = cx.live.map_or(&empty_addons, |o| &o.addons);
     let catalog = cx.catalog;
     // Versions the hops above already move add-ons to.
-    let hopped: BTreeMap<String, String> = cx
-        .steps
-        .iter()
-        .filter(|s| s.resource.kind == Kind::Addon)
-        .filter_map(|s| match s.ops.first() {
-            Some(Op::UpdateAddon(r)) => Some((r.name.clone(), r.version.clone())),
-            _ => None,
-        })
-        .collect();
+    let hopped = cx.hopped(Kind::Addon, |op| match op {
+        Op::UpdateAddon(r) => Some((r.name.clone(), r.version.clone())),
+        _ => None,
+    });
     for a in &c.addons {
         let an = &a.value.metadata.name;
         let spec = &a.value.spec;
@@ -130,36 +125,23 @@ pub(super) fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
                         &name, &a.value, &version, cx.fleet,
                     )));
                 }
-                ops.extend(tag_ops(&l.arn, &l.tags, &spec.tags, cx.fleet, &mut changes));
-                if !ops.is_empty() {
-                    cx.steps.push(Step::update(Kind::Addon, an, changes, ops));
-                }
+                ops.extend(cx.tag_ops(&l.arn, &l.tags, &spec.tags, &mut changes));
+                cx.update(Kind::Addon, an, changes, ops);
             }
         }
     }
-    let desired: BTreeSet<&str> = c
-        .addons
-        .iter()
-        .map(|a| a.value.metadata.name.as_str())
-        .collect();
-    let fleet = cx.fleet;
-    cx.prune(
-        live,
-        |an| desired.contains(an),
-        |an, l| Orphan {
-            kind: Kind::Addon,
+    let desired = c.addons.iter().map(|a| a.value.metadata.name.as_str());
+    cx.prune(live, desired, |an, l| {
+        let op = Op::DeleteAddon {
             name: an.to_string(),
-            ours: created_by(&l.tags, fleet),
-            deleting: l.status == Status::Deleting,
-            consequence: format!("the {an} add-on and its workloads are removed"),
-            op: Op::DeleteAddon {
-                name: an.to_string(),
-            },
-            left_alone: Some(format!(
+        };
+        let lost = format!("the {an} add-on and its workloads are removed");
+        Orphan::new(Kind::Addon, an, Some(&l.tags), op, lost)
+            .unless_deleting(l.status)
+            .or_note(format!(
                 "add-on {an} is installed but not in git and not created by keelson; left alone"
-            )),
-        },
-    );
+            ))
+    });
 }
 
 /// Configuration values as JSON: a string holding JSON is parsed, so that `'{"a":1}'`

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::diff::{changes_of, sorted, tag_ops, tags_view, with_marker};
+use super::diff::{changes_of, sorted, tags_view, with_marker};
 use super::types::*;
 use super::{hops, token, Ctx};
 use crate::config::ClusterConfig;
@@ -431,13 +431,7 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
         );
     }
     let mut tag_changes = Vec::new();
-    let ops = tag_ops(
-        &live.arn,
-        &live.tags,
-        &spec.tags,
-        cx.fleet,
-        &mut tag_changes,
-    );
+    let ops = cx.tag_ops(&live.arn, &live.tags, &spec.tags, &mut tag_changes);
     if !ops.is_empty() {
         let step = Step::update(Kind::Cluster, &name, tag_changes, ops);
         cx.steps.push(if live.tags.contains_key(MANAGED_TAG) {

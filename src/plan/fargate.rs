@@ -9,11 +9,11 @@
 //!  live only, with the marker ────────────► DeleteFargateProfile
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::diff::{changes_of, created_by, sorted, tag_ops, tags_view, with_marker};
+use super::diff::{changes_of, sorted, tags_view, with_marker};
 use super::types::*;
 use super::{cluster, token, Ctx, Orphan};
 use crate::config::ClusterConfig;
@@ -88,34 +88,21 @@ pub(super) fn plan_fargate(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                     );
                 } else {
                     let mut changes = Vec::new();
-                    let ops = tag_ops(&l.arn, &l.spec.tags, &spec.tags, cx.fleet, &mut changes);
-                    if !ops.is_empty() {
-                        cx.steps
-                            .push(Step::update(Kind::FargateProfile, n, changes, ops));
-                    }
+                    let ops = cx.tag_ops(&l.arn, &l.spec.tags, &spec.tags, &mut changes);
+                    cx.update(Kind::FargateProfile, n, changes, ops);
                 }
             }
         }
     }
-    let desired: BTreeSet<&str> = c
+    let desired = c
         .fargate_profiles
         .iter()
-        .map(|f| f.value.metadata.name.as_str())
-        .collect();
-    let fleet = cx.fleet;
-    cx.prune(
-        live,
-        |n| desired.contains(n),
-        |n, l| Orphan {
-            kind: Kind::FargateProfile,
+        .map(|f| f.value.metadata.name.as_str());
+    cx.prune(live, desired, |n, l| {
+        let op = Op::DeleteFargateProfile {
             name: n.to_string(),
-            ours: created_by(&l.spec.tags, fleet),
-            deleting: l.status == Status::Deleting,
-            consequence: "pods scheduled by this profile stop being scheduled on Fargate".into(),
-            op: Op::DeleteFargateProfile {
-                name: n.to_string(),
-            },
-            left_alone: None,
-        },
-    );
+        };
+        let lost = "pods scheduled by this profile stop being scheduled on Fargate";
+        Orphan::new(Kind::FargateProfile, n, Some(&l.spec.tags), op, lost).unless_deleting(l.status)
+    });
 }

@@ -100,18 +100,7 @@ pub(super) fn plan_hops(
         }
         let hop_s = hop.to_string();
         for n in &check.node_group_catch_up {
-            let have = ng_versions.get(n).cloned().unwrap_or_default();
-            if let Some(ng) = c.node_groups.iter().find(|g| &g.value.metadata.name == n) {
-                cx.steps.push(node_version_step(
-                    &name,
-                    n,
-                    &have,
-                    &prev,
-                    &ng.value.spec,
-                    cx.fleet,
-                ));
-                ng_versions.insert(n.clone(), prev.clone());
-            }
+            move_node_group(cx, c, n, &prev, &mut ng_versions);
         }
         let mut start = Tags::new();
         start.insert(UPGRADING_TAG.to_string(), format!("{from}-{hop}"));
@@ -176,19 +165,31 @@ fn hop_followers(
         );
     }
     for n in &check.node_group_moves {
-        let have = ng_versions.get(n).cloned().unwrap_or_default();
-        if let Some(ng) = c.node_groups.iter().find(|g| &g.value.metadata.name == n) {
-            cx.steps.push(node_version_step(
-                &name,
-                n,
-                &have,
-                &check.to,
-                &ng.value.spec,
-                cx.fleet,
-            ));
-            ng_versions.insert(n.clone(), check.to.clone());
-        }
+        move_node_group(cx, c, n, &check.to, ng_versions);
     }
+}
+
+/// Move node group `n` (if git has it) to minor `to`, and remember where it now stands.
+fn move_node_group(
+    cx: &mut Ctx<'_>,
+    c: &ClusterConfig,
+    n: &str,
+    to: &str,
+    ng_versions: &mut BTreeMap<String, String>,
+) {
+    let Some(ng) = c.node_groups.iter().find(|g| g.value.metadata.name == n) else {
+        return;
+    };
+    let have = ng_versions.get(n).cloned().unwrap_or_default();
+    cx.steps.push(node_version_step(
+        cx.name,
+        n,
+        &have,
+        to,
+        &ng.value.spec,
+        cx.fleet,
+    ));
+    ng_versions.insert(n.to_string(), to.to_string());
 }
 
 /// The step that records a completed hop on the cluster (for later stages), clears the

@@ -28,7 +28,7 @@ pub(super) fn live_view(obj: &Value) -> Value {
 }
 
 /// Kubernetes object for a NodePool/NodeClass document, with keelson's label.
-fn kube_object(api: &str, kind: &str, meta: &Metadata, spec: &impl Serialize) -> Value {
+pub(super) fn kube_object(api: &str, kind: &str, meta: &Metadata, spec: &impl Serialize) -> Value {
     let mut labels: serde_json::Map<String, Value> = meta
         .labels
         .iter()
@@ -108,31 +108,24 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
     // only objects with keelson's label, so every live object here carries the marker.
     let mut prune: Vec<(&String, &Value)> = live.iter().collect();
     prune.sort_by_key(|(k, _)| if k.starts_with("NodePool/") { 0 } else { 1 });
-    cx.prune(
-        prune,
-        |key| desired_keys.contains(key),
-        |key, obj| {
-            let (kind, n) = key.split_once('/').unwrap_or(("", key));
-            let api = obj
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            // Only NodePools and NodeClasses are listed; anything else is not ours.
-            let known = Kind::lookup(&api, kind);
-            Orphan {
-                kind: known.unwrap_or(Kind::NodePool),
-                name: n.to_string(),
-                ours: known.is_some(),
-                deleting: false,
-                consequence: format!("nodes of this {kind} are drained and terminated"),
-                op: Op::KubeDelete {
-                    api_version: api,
-                    kind: kind.to_string(),
-                    name: n.to_string(),
-                },
-                left_alone: None,
-            }
-        },
-    );
+    cx.prune(prune, &desired_keys, |key, obj| {
+        let (kind, n) = key.split_once('/').unwrap_or(("", key));
+        let api = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let op = Op::KubeDelete {
+            api_version: api,
+            kind: kind.to_string(),
+            name: n.to_string(),
+        };
+        let kind = if kind == "NodeClass" {
+            Kind::NodeClass
+        } else {
+            Kind::NodePool
+        };
+        let lost = format!("nodes of this {kind} are drained and terminated");
+        Orphan::new(kind, n, None, op, lost)
+    });
 }

@@ -150,11 +150,12 @@ struct Ctx<'a> {
 }
 
 /// A live resource git no longer has, as the prune helper sees it.
-struct Orphan {
+struct Orphan<'l> {
     kind: Kind,
     name: String,
-    /// Whether it carries this fleet's marker: only then may keelson delete it.
-    ours: bool,
+    /// Its tags, read for this fleet's marker (`None`: listed by keelson's label, so
+    /// it is keelson's).
+    tags: Option<&'l Tags>,
     /// Already being deleted: nothing to do.
     deleting: bool,
     /// What deleting it destroys.
@@ -163,6 +164,38 @@ struct Orphan {
     op: Op,
     /// The note for one keelson did not create (`None`: say nothing).
     left_alone: Option<String>,
+}
+
+impl<'l> Orphan<'l> {
+    fn new(
+        kind: Kind,
+        name: &str,
+        tags: Option<&'l Tags>,
+        op: Op,
+        consequence: impl Into<String>,
+    ) -> Orphan<'l> {
+        Orphan {
+            kind,
+            name: name.to_string(),
+            tags,
+            deleting: false,
+            consequence: consequence.into(),
+            op,
+            left_alone: None,
+        }
+    }
+
+    /// The same, skipped when `deleting`.
+    fn unless_deleting(mut self, status: Status) -> Orphan<'l> {
+        self.deleting = status == Status::Deleting;
+        self
+    }
+
+    /// The same, with a note when keelson did not create it.
+    fn or_note(mut self, note: String) -> Orphan<'l> {
+        self.left_alone = Some(note);
+        self
+    }
 }
 
 impl Ctx<'_> {
@@ -176,24 +209,60 @@ impl Ctx<'_> {
         });
     }
 
+    /// Tag/untag ops that bring a resource's live tags to git's, with this fleet's marker.
+    fn tag_ops(
+        &self,
+        arn: &str,
+        live: &Tags,
+        desired: &Tags,
+        changes: &mut Vec<Change>,
+    ) -> Vec<Op> {
+        diff::tag_ops(arn, live, desired, self.fleet, changes)
+    }
+
+    /// An update step, when it has calls to make.
+    fn update(&mut self, kind: Kind, name: &str, changes: Vec<Change>, ops: Vec<Op>) {
+        if !ops.is_empty() {
+            self.steps.push(Step::update(kind, name, changes, ops));
+        }
+    }
+
+    /// What the version hops planned so far move resources of `kind` to (name → version),
+    /// read from each step's first call.
+    fn hopped(
+        &self,
+        kind: Kind,
+        moved: impl Fn(&Op) -> Option<(String, String)>,
+    ) -> BTreeMap<String, String> {
+        self.steps
+            .iter()
+            .filter(|s| s.resource.kind == kind)
+            .filter_map(|s| s.ops.first().and_then(&moved))
+            .collect()
+    }
+
     /// Delete what git no longer has and this fleet created; note what it did not create.
-    /// `live` is walked in order (the order deletes run in); `wanted` says whether git
-    /// has a resource of that key.
+    /// `live` is walked in order (the order deletes run in); `desired` are the keys git
+    /// has.
     fn prune<'l, T: 'l>(
         &mut self,
         live: impl IntoIterator<Item = (&'l String, &'l T)>,
-        wanted: impl Fn(&str) -> bool,
-        orphan: impl Fn(&str, &T) -> Orphan,
+        desired: impl IntoIterator<Item = impl AsRef<str>>,
+        orphan: impl Fn(&'l str, &'l T) -> Orphan<'l>,
     ) {
+        let desired: BTreeSet<String> = desired
+            .into_iter()
+            .map(|k| k.as_ref().to_string())
+            .collect();
         for (key, l) in live {
-            if wanted(key) {
+            if desired.contains(key) {
                 continue;
             }
             let o = orphan(key, l);
             if o.deleting {
                 continue;
             }
-            if o.ours {
+            if o.tags.is_none_or(|t| created_by(t, self.fleet)) {
                 self.steps.push(
                     Step::delete(o.kind, &o.name, vec![o.op])
                         .risk(RiskKind::Destructive, o.consequence)

@@ -12,13 +12,11 @@
 //! The desired size belongs to the autoscaler once a group exists: it is never compared,
 //! and only moved when new bounds leave it outside them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::diff::{
-    changes_of, created_by, sorted, tag_ops, tags_view, version_change, with_marker,
-};
+use super::diff::{changes_of, sorted, tags_view, version_change, with_marker};
 use super::types::*;
 use super::{cluster, token, Ctx, Orphan};
 use crate::config::ClusterConfig;
@@ -80,15 +78,10 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
     let name = cx.name.to_string();
     let empty = BTreeMap::new();
     let live = cx.live.map_or(&empty, |o| &o.node_groups);
-    let hopped: BTreeMap<String, String> = cx
-        .steps
-        .iter()
-        .filter(|s| s.resource.kind == Kind::NodeGroup)
-        .filter_map(|s| match s.ops.first() {
-            Some(Op::UpdateNodegroupVersion(r)) => Some((r.name.clone(), r.version.clone())),
-            _ => None,
-        })
-        .collect();
+    let hopped = cx.hopped(Kind::NodeGroup, |op| match op {
+        Op::UpdateNodegroupVersion(r) => Some((r.name.clone(), r.version.clone())),
+        _ => None,
+    });
     for ng in &c.node_groups {
         let n = &ng.value.metadata.name;
         let spec = &ng.value.spec;
@@ -163,17 +156,8 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
             req.client_request_token = token(&name, "nodegroup-config", n, &req);
             ops.push(Op::UpdateNodegroupConfig(req));
         }
-        ops.extend(tag_ops(
-            &l.arn,
-            &ls.tags,
-            &spec.tags,
-            cx.fleet,
-            &mut changes,
-        ));
-        if !ops.is_empty() {
-            cx.steps
-                .push(Step::update(Kind::NodeGroup, n, changes, ops));
-        }
+        ops.extend(cx.tag_ops(&l.arn, &ls.tags, &spec.tags, &mut changes));
+        cx.update(Kind::NodeGroup, n, changes, ops);
         let have_version = hopped
             .get(n)
             .cloned()
@@ -210,29 +194,18 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
             }
         }
     }
-    let desired: BTreeSet<&str> = c
-        .node_groups
-        .iter()
-        .map(|n| n.value.metadata.name.as_str())
-        .collect();
-    let fleet = cx.fleet;
-    cx.prune(
-        live,
-        |n| desired.contains(n),
-        |n, l| Orphan {
-            kind: Kind::NodeGroup,
+    let desired = c.node_groups.iter().map(|n| n.value.metadata.name.as_str());
+    cx.prune(live, desired, |n, l| {
+        let op = Op::DeleteNodegroup {
             name: n.to_string(),
-            ours: created_by(&l.spec.tags, fleet),
-            deleting: l.status == Status::Deleting,
-            consequence: "the node group's nodes are terminated; their pods are evicted".into(),
-            op: Op::DeleteNodegroup {
-                name: n.to_string(),
-            },
-            left_alone: Some(format!(
+        };
+        let lost = "the node group's nodes are terminated; their pods are evicted";
+        Orphan::new(Kind::NodeGroup, n, Some(&l.spec.tags), op, lost)
+            .unless_deleting(l.status)
+            .or_note(format!(
                 "node group {n} is not in git and not created by keelson; left alone"
-            )),
-        },
-    );
+            ))
+    });
 }
 
 /// The step that moves a node group to minor `to` (with the release and launch template

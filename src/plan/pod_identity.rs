@@ -7,11 +7,11 @@
 //!  live only, with the marker ────────────────► DeletePodIdentityAssociation
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::diff::{changes_of, created_by, tag_ops, tags_view, with_marker};
+use super::diff::{changes_of, tags_view, with_marker};
 use super::types::*;
 use super::{token, Ctx, Orphan};
 use crate::config::ClusterConfig;
@@ -72,43 +72,22 @@ pub(super) fn plan_pod_identities(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                         spec: spec.clone(),
                     });
                 }
-                ops.extend(tag_ops(
-                    &l.arn,
-                    &l.spec.tags,
-                    &spec.tags,
-                    cx.fleet,
-                    &mut changes,
-                ));
-                if !ops.is_empty() {
-                    cx.steps.push(Step::update(
-                        Kind::PodIdentityAssociation,
-                        &key,
-                        changes,
-                        ops,
-                    ));
-                }
+                ops.extend(cx.tag_ops(&l.arn, &l.spec.tags, &spec.tags, &mut changes));
+                cx.update(Kind::PodIdentityAssociation, &key, changes, ops);
             }
         }
     }
-    let desired: BTreeSet<String> = c
-        .pod_identities
-        .iter()
-        .map(|p| key_of(&p.value.spec))
-        .collect();
-    let fleet = cx.fleet;
-    cx.prune(
-        live,
-        |key| desired.contains(key),
-        |key, l| Orphan {
-            kind: Kind::PodIdentityAssociation,
-            name: key.to_string(),
-            ours: created_by(&l.spec.tags, fleet),
-            deleting: false,
-            consequence: "pods of this service account lose their AWS role".into(),
-            op: Op::DeletePodIdentity {
-                id: l.association_id.clone(),
-            },
-            left_alone: None,
-        },
-    );
+    let desired = c.pod_identities.iter().map(|p| key_of(&p.value.spec));
+    cx.prune(live, desired, |key, l| {
+        let id = l.association_id.clone();
+        let lost = "pods of this service account lose their AWS role";
+        let kind = Kind::PodIdentityAssociation;
+        Orphan::new(
+            kind,
+            key,
+            Some(&l.spec.tags),
+            Op::DeletePodIdentity { id },
+            lost,
+        )
+    });
 }

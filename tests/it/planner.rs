@@ -3,10 +3,11 @@
 use keelson::model::live::MANAGED_TAG;
 use keelson::plan::{render, Action, Op, RiskKind};
 
+use crate::rules::PIA;
 use crate::simkit::*;
 use crate::util::*;
 
-const NG: &str = "\
+pub(crate) const NG: &str = "\
 apiVersion: keelson.dev/v1alpha1
 kind: NodeGroup
 metadata: {name: general}
@@ -18,7 +19,7 @@ spec:
   scaling: {minSize: 1, maxSize: 5, desiredSize: 2}
 ";
 
-const ADDONS: &str = "\
+pub(crate) const ADDONS: &str = "\
 apiVersion: keelson.dev/v1alpha1
 kind: Addon
 metadata: {name: coredns}
@@ -30,7 +31,7 @@ metadata: {name: vpc-cni}
 spec: {version: latest}
 ";
 
-const FARGATE: &str = "\
+pub(crate) const FARGATE: &str = "\
 apiVersion: keelson.dev/v1alpha1
 kind: FargateProfile
 metadata: {name: jobs}
@@ -39,7 +40,7 @@ spec:
   selectors: [{namespace: jobs}]
 ";
 
-const NODEPOOL: &str = "\
+pub(crate) const NODEPOOL: &str = "\
 apiVersion: karpenter.sh/v1
 kind: NodePool
 metadata: {name: batch}
@@ -667,16 +668,6 @@ async fn a_cluster_deleted_out_of_band_mid_apply_ends_clearly_and_is_recreated_o
         .all(|c| c.steps.is_empty()));
 }
 
-const POD_IDENTITY: &str = "\
-apiVersion: keelson.dev/v1alpha1
-kind: PodIdentityAssociation
-metadata: {name: web}
-spec:
-  namespace: web
-  serviceAccount: web
-  roleArn: arn:aws:iam::111122223333:role/web
-";
-
 /// Every idempotency token in a plan, as `Kind name: token`, found in the ops' JSON.
 fn tokens(plan: &keelson::plan::Plan) -> Vec<String> {
     fn find(v: &serde_json::Value, out: &mut Vec<String>) {
@@ -713,7 +704,7 @@ fn tokens(plan: &keelson::plan::Plan) -> Vec<String> {
 #[tokio::test]
 async fn idempotency_tokens_do_not_change() {
     let sim = sim();
-    let repo = files(&[("mng/pod-identity.yaml", POD_IDENTITY.to_string())]);
+    let repo = files(&[("mng/pod-identity.yaml", PIA.to_string())]);
     let created = tokens(&plan_for(&sim, &loaded(&repo)).await);
     converge(&sim, &loaded(&repo)).await;
     let ng = NG.replace("maxSize: 5", "maxSize: 6").replace(
@@ -725,7 +716,7 @@ async fn idempotency_tokens_do_not_change() {
         "spec: {version: default, configurationValues: '{\"replicaCount\": 3}'}",
     );
     let changed = files(&[
-        ("mng/pod-identity.yaml", POD_IDENTITY.to_string()),
+        ("mng/pod-identity.yaml", PIA.to_string()),
         ("mng/ng.yaml", ng),
         ("mng/addons.yaml", addons),
     ]);
