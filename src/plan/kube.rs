@@ -120,6 +120,7 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
             kind: kind.to_string(),
             name: n.to_string(),
         };
+        // Observe lists NodeClasses and NodePools only (keys `NodeClass/…`, `NodePool/…`).
         let kind = if kind == "NodeClass" {
             Kind::NodeClass
         } else {

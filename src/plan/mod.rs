@@ -17,7 +17,7 @@
 mod access;
 mod addons;
 mod cluster;
-pub mod diff;
+mod diff;
 mod fargate;
 mod fingerprint;
 mod hops;
@@ -185,7 +185,7 @@ impl<'l> Orphan<'l> {
         }
     }
 
-    /// The same, skipped when `deleting`.
+    /// The same, skipped while the resource is already being deleted.
     fn unless_deleting(mut self, status: Status) -> Orphan<'l> {
         self.deleting = status == Status::Deleting;
         self

@@ -58,7 +58,9 @@ fn config_view(s: &NodeGroupSpec, ls: &NodeGroupSpec) -> Value {
 }
 
 /// What the planner reads from a live node group, normalised as it compares it (for the
-/// fingerprint of a saved plan): no desired size, no status beyond busy/deleting.
+/// fingerprint of a saved plan): no status beyond busy/deleting, and no desired size. The
+/// desired size is the autoscaler's; the planner only clamps it into new bounds, and a
+/// saved plan's clamped value is inside those bounds whatever the autoscaler did since.
 pub(super) fn live_view(l: &LiveNodeGroup) -> Value {
     let ls = &l.spec;
     json!({

@@ -452,6 +452,6 @@ pub struct PlanOptions {
 pub fn builtin_apis() -> Arc<ApiTable> {
     static TABLE: OnceLock<Arc<ApiTable>> = OnceLock::new();
     TABLE
-        .get_or_init(|| Arc::new(ApiTable::builtin().unwrap_or_default()))
+        .get_or_init(|| Arc::new(ApiTable::shared().cloned().unwrap_or_default()))
         .clone()
 }
