@@ -59,28 +59,17 @@ pub struct TargetSpec {
 impl TargetSpec {
     /// The simulator with its state in `state`, every cluster, default pacing and the
     /// built-in API table.
-    ///
-    /// # Errors
-    /// When the built-in API table does not parse (a test reads it; never in a release).
-    pub fn sim(state: PathBuf) -> Result<TargetSpec> {
-        Ok(TargetSpec {
+    pub fn sim(state: PathBuf) -> TargetSpec {
+        TargetSpec {
             target: Target::Sim,
             state,
             clusters: BTreeSet::new(),
             concurrency: 8,
             sim_speed: Speed::Instant,
             ignore_gates: BTreeSet::new(),
-            apis: Arc::new(builtin_apis()?),
-        })
+            apis: plan::builtin_apis(),
+        }
     }
-}
-
-/// The built-in deprecated/removed API table.
-///
-/// # Errors
-/// When the shipped table does not parse (a test reads it).
-pub fn builtin_apis() -> Result<ApiTable> {
-    ApiTable::builtin().context("the built-in deprecated-API table is damaged")
 }
 
 /// The built-in table plus the entries of each `--extra-rules` file, later entries
@@ -89,7 +78,7 @@ pub fn builtin_apis() -> Result<ApiTable> {
 /// # Errors
 /// An unreadable or malformed rules file, named with its position.
 pub fn api_table(extra: &[PathBuf]) -> Result<ApiTable> {
-    let mut t = builtin_apis()?;
+    let mut t = ApiTable::builtin().context("the built-in deprecated-API table is damaged")?;
     for path in extra {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading rules file {}", path.display()))?;
@@ -453,6 +442,7 @@ pub async fn make_plan(
             only: only.clone(),
             now,
             ignore_gates: target.ignore_gates.clone(),
+            apis: target.apis.clone(),
         },
     ))
 }

@@ -1,4 +1,5 @@
-//! Kubernetes minor versions on EKS and their support calendar.
+//! Kubernetes minor versions on EKS and their support calendar, and the numeric ordering
+//! of add-on versions (`version_key`), shared by the planner and the simulator.
 //!
 //! At run time against AWS the calendar is read from `DescribeClusterVersions`; this
 //! built-in table serves offline checks (`validate`) and the simulator. It is the one
@@ -283,9 +284,25 @@ pub fn available(today: Date) -> Vec<Minor> {
         .collect()
 }
 
+/// Numeric sort key of an add-on version, `v1.19.2-eksbuild.1` → (1, 19, 2, 1), so that
+/// 1.10 sorts after 1.9 and `eksbuild.11` after `eksbuild.2`.
+pub fn version_key(v: &str) -> Vec<u64> {
+    v.trim_start_matches('v')
+        .split(['.', '-'])
+        .filter_map(|p| p.trim_start_matches("eksbuild").parse().ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addon_versions_sort_numerically() {
+        assert!(version_key("v1.10.0-eksbuild.2") > version_key("v1.9.0-eksbuild.2"));
+        assert!(version_key("v1.19.6-eksbuild.1") > version_key("v1.19.2-eksbuild.11"));
+        assert!(version_key("v1.19.2-eksbuild.11") > version_key("v1.19.2-eksbuild.2"));
+    }
 
     #[test]
     fn versions_compare_as_numbers() {

@@ -78,7 +78,7 @@ pub fn check_cmd(args: &CheckArgs, today: Date) -> Result<ExitCode> {
         live: observed,
         repo: &loaded.repo,
         fleet_live: &live,
-        apis: Some(&target.apis),
+        apis: &target.apis,
         policy: &policy,
         now: target.ports.clock.now(),
     };

@@ -297,12 +297,6 @@ pub fn apply_cmd(
     let plan = match plan_file {
         Some(path) => {
             let saved = read_plan_file(path)?;
-            let selected: BTreeSet<String> = saved
-                .clusters
-                .iter()
-                .filter(|c| !c.steps.is_empty())
-                .map(|c| c.name.clone())
-                .collect();
             let fresh = rt.block_on(make_plan(
                 &target,
                 &loaded,
@@ -313,18 +307,7 @@ pub fn apply_cmd(
                 },
                 args.concurrency,
             ))?;
-            let now: BTreeMap<&str, &str> = fresh
-                .clusters
-                .iter()
-                .map(|c| (c.name.as_str(), c.fingerprint.as_str()))
-                .collect();
-            let moved: Vec<String> = saved
-                .clusters
-                .iter()
-                .filter(|c| selected.contains(&c.name))
-                .filter(|c| now.get(c.name.as_str()).copied() != Some(c.fingerprint.as_str()))
-                .map(|c| c.name.clone())
-                .collect();
+            let moved = plan::moved_since(&saved, &fresh);
             if !moved.is_empty() {
                 bail!(
                     "the live state of {} changed since {} was made; run `keelson plan` again",

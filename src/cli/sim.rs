@@ -123,7 +123,7 @@ pub fn seed_at(
 ) -> Result<ExitCode> {
     let spec = TargetSpec {
         concurrency,
-        ..TargetSpec::sim(state.to_path_buf())?
+        ..TargetSpec::sim(state.to_path_buf())
     };
     seed(repo, &spec, version, today)
 }

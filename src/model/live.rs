@@ -348,10 +348,10 @@ pub const MANAGED_TAG: &str = "keelson.dev/fleet";
 
 /// The label keelson puts on Kubernetes objects it applies: only objects carrying it are
 /// ever pruned.
-pub(crate) const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
 
 /// The server-side apply field manager keelson uses.
-pub(crate) const FIELD_MANAGER: &str = "keelson";
+pub const FIELD_MANAGER: &str = "keelson";
 
 /// One Kubernetes version EKS offers (DescribeClusterVersions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -48,9 +48,9 @@ pub use kinds::*;
 /// `apiVersion` of keelson's own kinds.
 pub(crate) const KEELSON_API: &str = "keelson.dev/v1alpha1";
 /// `apiVersion` of the Karpenter NodePool that EKS Auto Mode serves.
-pub(crate) const KARPENTER_API: &str = "karpenter.sh/v1";
+pub const KARPENTER_API: &str = "karpenter.sh/v1";
 /// `apiVersion` of the EKS Auto Mode NodeClass.
-pub(crate) const EKS_NODECLASS_API: &str = "eks.amazonaws.com/v1";
+pub const EKS_NODECLASS_API: &str = "eks.amazonaws.com/v1";
 
 /// Every kind of document keelson reads with a schema of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

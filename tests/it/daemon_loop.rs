@@ -26,7 +26,7 @@ fn fleet() -> (tempfile::TempDir, PathBuf) {
 fn reconciler(root: &Path, shared: &Arc<Shared>) -> Reconciler {
     let target = TargetSpec {
         sim_speed: Speed::Instant,
-        ..TargetSpec::sim(root.join(".keelson/sim.json")).unwrap()
+        ..TargetSpec::sim(root.join(".keelson/sim.json"))
     };
     Reconciler::new(
         Options {

@@ -3,10 +3,11 @@
 use keelson::model::live::MANAGED_TAG;
 use keelson::plan::{render, Action, Op, RiskKind};
 
+use crate::rules::PIA;
 use crate::simkit::*;
 use crate::util::*;
 
-const NG: &str = "\
+pub(crate) const NG: &str = "\
 apiVersion: keelson.dev/v1alpha1
 kind: NodeGroup
 metadata: {name: general}
@@ -18,7 +19,7 @@ spec:
   scaling: {minSize: 1, maxSize: 5, desiredSize: 2}
 ";
 
-const ADDONS: &str = "\
+pub(crate) const ADDONS: &str = "\
 apiVersion: keelson.dev/v1alpha1
 kind: Addon
 metadata: {name: coredns}
@@ -30,7 +31,7 @@ metadata: {name: vpc-cni}
 spec: {version: latest}
 ";
 
-const FARGATE: &str = "\
+pub(crate) const FARGATE: &str = "\
 apiVersion: keelson.dev/v1alpha1
 kind: FargateProfile
 metadata: {name: jobs}
@@ -39,7 +40,7 @@ spec:
   selectors: [{namespace: jobs}]
 ";
 
-const NODEPOOL: &str = "\
+pub(crate) const NODEPOOL: &str = "\
 apiVersion: karpenter.sh/v1
 kind: NodePool
 metadata: {name: batch}
@@ -669,4 +670,81 @@ async fn a_cluster_deleted_out_of_band_mid_apply_ends_clearly_and_is_recreated_o
         .clusters
         .iter()
         .all(|c| c.steps.is_empty()));
+}
+
+/// Every idempotency token in a plan, as `Kind name: token`, found in the ops' JSON.
+fn tokens(plan: &keelson::plan::Plan) -> Vec<String> {
+    fn find(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    if k.to_ascii_lowercase().contains("token") {
+                        out.push(x.as_str().unwrap_or_default().to_string());
+                    } else {
+                        find(x, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| find(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for s in plan.clusters.iter().flat_map(|c| &c.steps) {
+        for op in &s.ops {
+            let mut found = Vec::new();
+            find(&serde_json::to_value(op).unwrap(), &mut found);
+            for t in found {
+                out.push(format!("{} {}: {t}", s.resource.kind, s.resource.name));
+            }
+        }
+    }
+    out
+}
+
+/// Regression: the executor recognises a create it already issued by its
+/// clientRequestToken, so a refactoring must not change the tokens a plan carries. These
+/// values were computed before the planner was split into modules.
+#[tokio::test]
+async fn idempotency_tokens_do_not_change() {
+    let sim = sim();
+    let repo = files(&[("mng/pod-identity.yaml", PIA.to_string())]);
+    let created = tokens(&plan_for(&sim, &loaded(&repo)).await);
+    converge(&sim, &loaded(&repo)).await;
+    let ng = NG.replace("maxSize: 5", "maxSize: 6").replace(
+        "amiType: AL2023_x86_64_STANDARD",
+        "amiType: AL2023_x86_64_STANDARD\n  releaseVersion: 1.34.2-20251120",
+    );
+    let addons = ADDONS.replace(
+        "spec: {version: default}",
+        "spec: {version: default, configurationValues: '{\"replicaCount\": 3}'}",
+    );
+    let changed = files(&[
+        ("mng/pod-identity.yaml", PIA.to_string()),
+        ("mng/ng.yaml", ng),
+        ("mng/addons.yaml", addons),
+    ]);
+    let updated = tokens(&plan_for(&sim, &loaded(&changed)).await);
+    assert_eq!(
+        created,
+        [
+            "Cluster auto1: keelson-1a78cb65f38e464f3c3bad85",
+            "AccessEntry arn:aws:iam::111122223333:role/batch-node: keelson-1763631d8c0783d4d21965a1",
+            "Cluster mng1: keelson-6ea090901ddbae736c2128da",
+            "PodIdentityAssociation web/web: keelson-59b36c96f5f19a71b2ad2dde",
+            "FargateProfile jobs: keelson-a0d09cca6d9b4f8a5c48bbfc",
+            "Addon coredns: keelson-2a4f31b350fca4b065a194d7",
+            "Addon vpc-cni: keelson-524dc2d52dca6b5174eb157d",
+            "NodeGroup general: keelson-c95c8ed56e38b275d7d4f1f2",
+        ]
+    );
+    // UpdateAddon, UpdateNodegroupConfig, UpdateNodegroupVersion.
+    assert_eq!(
+        updated,
+        [
+            "Addon coredns: keelson-fa06c07eb86482f9965fb1ef",
+            "NodeGroup general: keelson-d20fda4303e802e5fb42201a",
+            "NodeGroup general: keelson-6cd522fbde2872795429b00f",
+        ]
+    );
 }

@@ -37,7 +37,7 @@ spec:
   version: latest
 ";
 
-const PIA: &str = "\
+pub(crate) const PIA: &str = "\
 apiVersion: keelson.dev/v1alpha1
 kind: PodIdentityAssociation
 metadata: {name: web}

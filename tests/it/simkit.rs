@@ -40,6 +40,7 @@ pub async fn plan_for(sim: &Sim, loaded: &Loaded) -> Plan {
             only: BTreeSet::new(),
             now: sim_now(sim),
             ignore_gates: BTreeSet::new(),
+            apis: plan::builtin_apis(),
         },
     )
 }

@@ -392,7 +392,7 @@ async fn live_signals_block_a_hop_helm_records_insights_and_old_kubelets() {
             live: &live.clusters["prod-use1"],
             repo: &l.repo,
             fleet_live: &live,
-            apis: Some(&apis),
+            apis: &apis,
             policy: &policy,
             now: sim_now(&sim),
         },

@@ -4,6 +4,7 @@
 //! releases), not a copy of it.
 
 use crate::model::live::{AddonVersion, Compatibility};
+use crate::versions::version_key;
 
 /// (add-on, version, oldest minor, newest minor)
 const ROWS: &[(&str, &str, u32, u32)] = &[
@@ -123,14 +124,6 @@ pub fn versions(addon: &str) -> Vec<AddonVersion> {
         .collect()
 }
 
-/// Numeric sort key of `v1.19.2-eksbuild.1`: (1, 19, 2, 1).
-pub fn version_key(v: &str) -> Vec<u64> {
-    v.trim_start_matches('v')
-        .split(['.', '-'])
-        .filter_map(|p| p.trim_start_matches("eksbuild").parse().ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,9 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn versions_sort_numerically() {
-        assert!(version_key("v1.10.0-eksbuild.2") > version_key("v1.9.0-eksbuild.2"));
-        assert!(version_key("v1.19.6-eksbuild.1") > version_key("v1.19.2-eksbuild.11"));
+    fn the_catalog_lists_the_newest_version_first() {
         assert_eq!(versions("kube-proxy")[0].version, "v1.36.5-eksbuild.2");
     }
 }

@@ -411,7 +411,7 @@ impl EksApi for Sim {
                 )));
             }
             check_addon_version(&req.name, &req.version, &cv)?;
-            if catalog::version_key(&req.version) < catalog::version_key(&a.live.version) {
+            if versions::version_key(&req.version) < versions::version_key(&a.live.version) {
                 return Err(ApiError::InvalidParameter(format!(
                     "Updating addon {} from {} to {} is a downgrade, which is not supported.",
                     req.name, a.live.version, req.version
