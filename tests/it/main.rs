@@ -9,6 +9,8 @@ mod daemon_loop;
 mod deprecations;
 mod fuzz;
 mod kube_mock;
+mod kube_real;
+mod kube_real_validation;
 mod moto;
 mod plan_cli;
 mod planner;
