@@ -8,8 +8,9 @@
 #   tests/k8s/with-apiserver.sh --build-only
 #
 # COMMAND runs with KEELSON_KUBECONFIG set to a kubeconfig with two contexts: `admin`
-# (system:masters) and `reader` (bound to the built-in `view` ClusterRole, which may not
-# read Secrets). Both processes are stopped when COMMAND ends or the script fails.
+# (system:masters) and `reader` (read access like the built-in `view` role: not to Secrets
+# or Nodes), and KEELSON_K8S_EXTRA_APIS naming the beta API turned on beyond 1.34's
+# defaults. Both processes are stopped when COMMAND ends or the script fails.
 #
 # Needs go, openssl, curl and python3. Binaries are cached in
 # ${KEELSON_K8S_CACHE:-~/.cache/keelson/k8s}/<kubernetes version>/ and rebuilt only when
@@ -39,6 +40,15 @@ done
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' "$here/go.mod")
 [[ -n $k8s_version ]] || fail "prerequisite: no k8s.io/kubernetes version in $here/go.mod"
 bin=${KEELSON_K8S_CACHE:-$HOME/.cache/keelson/k8s}/$k8s_version
+# Stamp the release into the binary as Kubernetes' own build does (GET /version, and the
+# version the server reports itself as).
+minor=${k8s_version#v1.}
+minor=${minor%%.*}
+ldflags=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
 
 # Build one binary into the cache unless it is there. Timed, so that the CI log shows
 # what a cold build costs.
@@ -51,7 +61,7 @@ build() {
     mkdir -p "$bin"
     echo "==> building $name ($pkg, kubernetes $k8s_version) into $bin"
     local start=$SECONDS
-    (cd "$here" && go build -trimpath -o "$bin/$name.partial" "$pkg") ||
+    (cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$bin/$name.partial" "$pkg") ||
         fail "build step: go build $pkg (in $here) failed"
     mv "$bin/$name.partial" "$bin/$name"
     echo "==> built $name in $((SECONDS - start)) s"
@@ -114,6 +124,10 @@ admin_token=$(openssl rand -hex 16)
 reader_token=$(openssl rand -hex 16)
 printf '%s,admin,admin,system:masters\n%s,reader,reader\n' "$admin_token" "$reader_token" >"$work/tokens.csv"
 
+# One beta API that 1.34 does not serve by default, turned on so that objects can be
+# written with a beta version (the managedFields signal); the discovery test knows.
+extra_apis=storage.k8s.io/v1beta1
+
 etcd_port=$(free_port)
 etcd_peer_port=$(free_port)
 api_port=$(free_port)
@@ -132,6 +146,7 @@ pids+=($!)
     --service-account-key-file "$work/sa.pub" --service-account-signing-key-file "$work/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 --cert-dir "$work/certs" \
     --enable-priority-and-fairness=false --profiling=false \
+    --runtime-config "$extra_apis=true" \
     >"$work/kube-apiserver.log" 2>&1 &
 api_pid=$!
 pids+=("$api_pid")
@@ -157,8 +172,9 @@ done
 version=$(kcurl "$server/version" | python3 -c 'import json, sys; print(json.load(sys.stdin)["gitVersion"])')
 echo "==> kube-apiserver $version ready after $((SECONDS - deadline + READY_TIMEOUT_SECS)) s"
 
-# The reader may look at what `view` allows (not Secrets, not Nodes) and at NodePools and
-# NodeClasses (no controller-manager runs to aggregate CRD roles into `view`).
+# The reader: read access like the built-in `view` role (whose rules only the
+# controller-manager's aggregation fills in, and none runs here), so not to Secrets or
+# Nodes; and to NodePools and NodeClasses.
 post_rbac() {
     local plural=$1 body=$2
     kcurl -X POST -H 'Content-Type: application/json' \
@@ -166,10 +182,11 @@ post_rbac() {
         -o "$work/rbac.json" -w '%{http_code}' | grep -q '^201$' ||
         fail "setup step: RBAC $plural for the reader (response: $work/rbac.json)"
 }
-post_rbac clusterroles '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"keelson-test-node-pools"},"rules":[{"apiGroups":["karpenter.sh","eks.amazonaws.com"],"resources":["nodepools","nodeclasses"],"verbs":["get","list","watch"]}]}'
-for role in view keelson-test-node-pools; do
-    post_rbac clusterrolebindings '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"keelson-test-reader-'"$role"'"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"'"$role"'"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"reader"}]}'
-done
+read_verbs='"verbs":["get","list","watch"]'
+post_rbac clusterroles '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"keelson-test-reader"},"rules":[
+  {"apiGroups":[""],"resources":["configmaps","pods","services","endpoints","namespaces","events","persistentvolumeclaims","serviceaccounts"],'"$read_verbs"'},
+  {"apiGroups":["apps","batch","autoscaling","policy","networking.k8s.io","storage.k8s.io","discovery.k8s.io","resource.k8s.io","certificates.k8s.io","karpenter.sh","eks.amazonaws.com"],"resources":["*"],'"$read_verbs"'}]}'
+post_rbac clusterrolebindings '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"keelson-test-reader"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"keelson-test-reader"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"reader"}]}'
 
 python3 "$here/nodeclass_crd.py" "$repo/schemas/nodeclass.schema.json" >"$work/nodeclass-crd.json" ||
     fail "setup step: generating the NodeClass CRD from schemas/nodeclass.schema.json"
@@ -211,6 +228,7 @@ current-context: admin
 EOF
 export KEELSON_KUBECONFIG=$work/kubeconfig
 export KEELSON_K8S_VERSION=$k8s_version
+export KEELSON_K8S_EXTRA_APIS=$extra_apis
 export KEELSON_KARPENTER_VERSION=$KARPENTER_VERSION
 export KEELSON_NODEPOOL_CRD=$nodepool_crd
 
