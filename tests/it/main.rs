@@ -13,6 +13,8 @@ mod deprecations;
 mod fuzz;
 mod hostile;
 mod kube_mock;
+mod kube_real;
+mod kube_real_validation;
 mod moto;
 mod plan_cli;
 mod plan_direct;
