@@ -208,6 +208,7 @@ impl Real {
                 only: BTreeSet::new(),
                 now: simkit::sim_now(&self.sim),
                 ignore_gates: BTreeSet::new(),
+                apis: plan::builtin_apis(),
             },
         )
     }
@@ -465,7 +466,6 @@ async fn the_servers_defaulting_is_not_drift() {
 }
 
 #[tokio::test]
-#[ignore = "fingerprint hashes status/resourceVersion (fixed in the planner refactor)"]
 async fn a_saved_plan_survives_status_and_resource_version_churn() {
     let Some(t) = turn(POOL).await else { return };
     let (client, real) = (&t.client, &t.real);
