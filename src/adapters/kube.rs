@@ -86,6 +86,7 @@ impl KubeClients {
             ApiError::NotFound(format!("no Kubernetes client for cluster {cluster}"))
         })?;
         let config = access.config(cluster).await?;
+        install_crypto_provider();
         let client = ::kube::Client::try_from(config).map_err(|e| {
             ApiError::Other(format!(
                 "cannot build a Kubernetes client for cluster {cluster}: {e}"
@@ -214,9 +215,19 @@ impl KubeApi for KubeClients {
             .list(&lp)
             .await
             .map_err(|e| map_err(cluster, &format!("list {kind}"), e))?;
+        // A real API server leaves `apiVersion` and `kind` out of list items of built-in
+        // kinds; every reader of an object (Helm records, API signals) needs them.
         list.items
             .into_iter()
-            .map(|o| serde_json::to_value(o).map_err(|e| ApiError::Other(e.to_string())))
+            .map(|mut o| {
+                if o.types.is_none() {
+                    o.types = Some(::kube::api::TypeMeta {
+                        api_version: api_version.to_string(),
+                        kind: kind.to_string(),
+                    });
+                }
+                serde_json::to_value(o).map_err(|e| ApiError::Other(e.to_string()))
+            })
             .collect()
     }
 
@@ -248,4 +259,15 @@ impl KubeApi for KubeClients {
             .map(|_| ())
             .map_err(|e| map_err(cluster, &format!("delete {kind} {name}"), e))
     }
+}
+
+/// Install rustls's ring crypto provider for the process, once. rustls chooses one on its
+/// own only when exactly one is compiled in; keelson has two (ring through kube, aws-lc-rs
+/// through the AWS SDK), and building a Kubernetes client for an https server without one
+/// panics. Installing fails harmlessly when a provider is already installed.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

@@ -86,13 +86,12 @@ pub async fn admin(path: &std::path::Path) -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-/// Pick rustls's crypto provider for this process. keelson's dependencies enable two (ring
-/// through kube, aws-lc-rs through the AWS SDK) and keelson installs neither, so kube-rs
-/// cannot choose and panics building a client for an https API server: a keelson bug,
-/// reproduced by `keelsons_kube_clients_reach_an_https_api_server_on_their_own`. The
-/// other tests work around it here to test everything else.
+/// The tests' own admin clients are built with kube-rs directly, so they need rustls's
+/// crypto provider as keelson's clients do: the same one, installed the same way.
+/// (`keelsons_kube_clients_reach_an_https_api_server_on_their_own` checks that keelson's
+/// clients install it themselves.)
 pub fn tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    keelson::adapters::kube::install_crypto_provider();
 }
 
 /// The tests share one server; each takes it in turn.
@@ -269,7 +268,6 @@ fn pool_body(name: &str, labels: Value) -> Value {
 }
 
 #[tokio::test]
-#[ignore = "keelson bug: no rustls CryptoProvider installed; kube-rs panics building a client for any https API server"]
 async fn keelsons_kube_clients_reach_an_https_api_server_on_their_own() {
     let Some(path) = kubeconfig() else { return };
     if std::env::var_os("KEELSON_TLS_CHILD").is_some() {
@@ -587,7 +585,6 @@ async fn listing_returns_every_object_past_one_page_of_500() {
 }
 
 #[tokio::test]
-#[ignore = "keelson bug: list items of built-in kinds come without kind/apiVersion, so Helm records fail to decode"]
 async fn helm_records_past_500_are_found_by_the_removed_api_gate() {
     let Some(t) = turn(POOL).await else { return };
     let (client, real) = (&t.client, &t.real);
@@ -734,7 +731,6 @@ async fn the_simulators_discovery_matches_a_real_server_of_the_same_minor() {
 }
 
 #[tokio::test]
-#[ignore = "keelson bug: list items of built-in kinds come without kind/apiVersion, so managedFields are not read"]
 async fn objects_written_with_a_served_beta_version_show_in_the_managed_fields_signal() {
     let Some(t) = turn(POOL).await else { return };
     let (client, real) = (&t.client, &t.real);
