@@ -142,6 +142,14 @@ pub fn map_err(cluster: &str, what: &str, e: ::kube::Error) -> ApiError {
                 _ => ApiError::Other(m),
             }
         }
+        // Discovery says the server does not serve this group, version or kind: nothing of
+        // it exists there (a kind a served group/version lacks, say).
+        ::kube::Error::Discovery(
+            d @ (::kube::error::DiscoveryError::MissingKind(_)
+            | ::kube::error::DiscoveryError::MissingApiGroup(_)
+            | ::kube::error::DiscoveryError::MissingResource(_)
+            | ::kube::error::DiscoveryError::EmptyApiGroup(_)),
+        ) => ApiError::NotFound(msg(&d.to_string())),
         other => ApiError::Unavailable(msg(&other.to_string())),
     }
 }

@@ -662,7 +662,6 @@ async fn a_forbidden_list_gives_the_signals_gates_message() {
 }
 
 #[tokio::test]
-#[ignore = "keelson bug: a table replacement kind the served group/version lacks (PodCertificateRequest) is unreadable"]
 async fn an_admin_can_read_every_upgrade_signal_of_the_next_hop() {
     let Some(t) = turn(POOL).await else { return };
     let o = observe::observe_cluster_for(&t.real.ports, CLUSTER, Some("1.35"))
