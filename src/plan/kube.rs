@@ -7,8 +7,9 @@
 //!  live only (listed by the label) ─────────────────────► KubeDelete (pools, then classes)
 //! ```
 //!
-//! Only what keelson sends is compared (labels, annotations, spec): never status,
-//! resourceVersion, managedFields or other fields the API server and Karpenter set.
+//! Only what keelson sends, or owns by server-side apply, is compared (labels,
+//! annotations, spec): never status, resourceVersion, managedFields, fields other managers
+//! own or fields the API server defaults.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,6 +56,81 @@ fn kube_owned_view(obj: &Value) -> Value {
     json!({"labels": labels, "annotations": annotations, "spec": obj.get("spec").cloned().unwrap_or(Value::Null)})
 }
 
+/// The fields of a live object that keelson's field manager owns by server-side apply
+/// (its `fieldsV1` sets, merged), shaped like [`kube_owned_view`]'s keys: `f:labels`,
+/// `f:annotations`, `f:spec`.
+fn owned_fields(obj: &Value) -> Value {
+    let mut merged = Value::Object(serde_json::Map::new());
+    let entries = obj
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for e in entries {
+        if e.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER) {
+            if let Some(f) = e.get("fieldsV1") {
+                merge_fields(&mut merged, f);
+            }
+        }
+    }
+    let pick = |p: &str| merged.pointer(p).cloned().unwrap_or(Value::Null);
+    let mut out = serde_json::Map::new();
+    for (k, p) in [
+        ("f:labels", "/f:metadata/f:labels"),
+        ("f:annotations", "/f:metadata/f:annotations"),
+        ("f:spec", "/f:spec"),
+    ] {
+        let v = pick(p);
+        if !v.is_null() {
+            out.insert(k.to_string(), v);
+        }
+    }
+    Value::Object(out)
+}
+
+fn merge_fields(into: &mut Value, from: &Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge_fields(a.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => {
+            if slot.is_null() {
+                *slot = v.clone();
+            }
+        }
+    }
+}
+
+/// The part of a live object's owned view that a plan compares with `desired`: the
+/// fields keelson sends now, and the fields keelson's field manager owns (`owned`, in
+/// `fieldsV1` form), which an apply without them removes. Fields that other managers
+/// own, and those the API server defaults, are no drift: server-side apply leaves them.
+/// `None` when nothing of `live` is compared.
+fn compared_view(live: &Value, desired: Option<&Value>, owned: Option<&Value>) -> Option<Value> {
+    match live {
+        Value::Object(m) if desired.is_none_or(Value::is_object) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                let d = desired.and_then(|d| d.get(k)).filter(|v| !v.is_null());
+                let o = owned.and_then(|f| f.get(format!("f:{k}")));
+                // `{}` in fieldsV1: the whole value is owned.
+                let whole = o.is_some_and(|f| f.as_object().is_some_and(|m| m.is_empty()));
+                if d.is_none() && whole {
+                    out.insert(k.clone(), v.clone());
+                } else if d.is_some() || o.is_some() {
+                    if let Some(x) = compared_view(v, d, o) {
+                        out.insert(k.clone(), x);
+                    }
+                }
+            }
+            (!out.is_empty() || desired.is_some()).then_some(Value::Object(out))
+        }
+        other => Some(other.clone()),
+    }
+}
+
 /// Plan the NodeClasses and NodePools of one cluster.
 pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
     let empty = BTreeMap::new();
@@ -91,7 +167,10 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                 .steps
                 .push(Step::create(kind, &n, vec![Op::KubeApply { object: obj }])),
             Some(l) => {
-                let changes = changes_of(&kube_owned_view(l), &kube_owned_view(&obj));
+                let want = kube_owned_view(&obj);
+                let have = compared_view(&kube_owned_view(l), Some(&want), Some(&owned_fields(l)))
+                    .unwrap_or(Value::Null);
+                let changes = changes_of(&have, &want);
                 if !changes.is_empty() {
                     let spec_changed = changes.iter().any(|ch| ch.path.starts_with("spec"));
                     let mut step =
@@ -129,4 +208,37 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
         let lost = format!("nodes of this {kind} are drained and terminated");
         Orphan::new(kind, n, None, op, lost)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sent_or_owned_fields_are_compared() {
+        let live = json!({
+            "metadata": {
+                "labels": {"team": "a", "other": "x"},
+                "managedFields": [
+                    {"manager": "keelson", "operation": "Apply",
+                     "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}},
+                                  "f:spec": {"f:weight": {}, "f:limits": {"f:cpu": {}}}}},
+                    {"manager": "someone", "operation": "Update",
+                     "fieldsV1": {"f:spec": {"f:limits": {"f:memory": {}}}}}
+                ]
+            },
+            "spec": {"weight": 10, "limits": {"cpu": "100", "memory": "1Ti"}, "defaulted": "720h"}
+        });
+        let owned = owned_fields(&live);
+        // keelson no longer sends limits.cpu: an apply removes it, so the plan shows it;
+        // another manager's memory limit, a foreign label and a defaulted field are no drift.
+        let want = json!({"labels": {"team": "a"}, "annotations": null, "spec": {"weight": 10}});
+        let have = compared_view(&kube_owned_view(&live), Some(&want), Some(&owned))
+            .unwrap_or(Value::Null);
+        let changes = changes_of(&have, &want);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].path, "spec.limits");
+        assert_eq!(changes[0].before, Some(json!({"cpu": "100"})));
+        assert_eq!(changes[0].after, None);
+    }
 }

@@ -433,7 +433,6 @@ async fn drift_in_a_field_keelson_manages_shows_exactly_that_field() {
 }
 
 #[tokio::test]
-#[ignore = "keelson bug: fields other managers own (labels, spec.limits) count as drift"]
 async fn fields_keelson_does_not_manage_are_not_drift() {
     let Some(t) = turn(POOL).await else { return };
     let (client, real) = (&t.client, &t.real);
@@ -451,7 +450,6 @@ async fn fields_keelson_does_not_manage_are_not_drift() {
 }
 
 #[tokio::test]
-#[ignore = "keelson bug: fields the NodePool CRD defaults (disruption, expireAfter) count as drift"]
 async fn the_servers_defaulting_is_not_drift() {
     let Some(t) = turn(BARE).await else { return };
     let (client, real) = (&t.client, &t.real);
