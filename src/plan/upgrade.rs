@@ -10,7 +10,7 @@
 //! A failing gate blocks the cluster with what to change and where; a stage that has not
 //! finished or soaked holds the hop (and the ones after it) without an error.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -686,6 +686,16 @@ pub fn stale_transitions(tags: &Tags, keep: usize) -> Vec<String> {
     keys.into_iter().take(n).map(|(_, k)| k).collect()
 }
 
+/// The Cluster annotation that waives the stage gate's need for this cluster's record of
+/// the transitions it lists (`1.34-1.35`, comma-separated): for an earlier-stage cluster
+/// that runs past a transition it never ran under keelson.
+pub const WAIVE_ANNOTATION: &str = "keelson.dev/waive-stage-record";
+
+/// `1.34-1.35` of a transition tag key.
+fn key_suffix(key: &str) -> &str {
+    key.strip_prefix(TRANSITION_TAG_PREFIX).unwrap_or(key)
+}
+
 /// Whether a tag key is one keelson keeps for upgrades (never drift).
 pub fn is_upgrade_tag(key: &str) -> bool {
     key == UPGRADING_TAG || key.starts_with(TRANSITION_TAG_PREFIX)
@@ -696,9 +706,14 @@ pub fn is_upgrade_tag(key: &str) -> bool {
 /// The stage gate: every cluster of an earlier stage completed `from → to` with the same
 /// add-on versions (on the add-ons both have) and soaked for its stage's `soak`.
 ///
-/// An earlier-stage cluster already past `to` without a record (created later, or
-/// upgraded before keelson) is not waited for, as long as at least one cluster of the
-/// earlier stages holds a record.
+/// Every earlier-stage cluster must hold the record: one that is in the middle of this
+/// hop (its `keelson.dev/upgrading` tag; the record is written only after its add-ons and
+/// node groups followed), failed part-way, or runs past `to` without a record (created
+/// later, upgraded outside keelson, or a crash between the control plane and the record)
+/// holds the later stages. The way out for a cluster that really has no record to give is
+/// explicit and kept in git: the annotation [`WAIVE_ANNOTATION`] on its Cluster document,
+/// listing the transitions (`1.34-1.35`, comma-separated) it cannot vouch for; the plan
+/// shows every waiver it used.
 pub fn stage_gate(
     input: HopInput<'_>,
     from: Minor,
@@ -715,8 +730,7 @@ pub fn stage_gate(
     };
     let key = transition_key(&from.to_string(), &to.to_string());
     let mut holds = Vec::new();
-    let mut records = 0usize;
-    let mut waited = BTreeSet::new();
+    let mut waivers = Vec::new();
     for c in &input.repo.clusters {
         let spec = &c.cluster.value.spec;
         let Some(r) = rank(&spec.stage).filter(|r| *r < mine) else {
@@ -735,7 +749,13 @@ pub fn stage_gate(
             ));
             continue;
         };
-        waited.insert(stage.name.clone());
+        if let Some((hf, ht)) = in_progress_hop(&live.cluster.tags).filter(|(_, ht)| *ht <= to) {
+            holds.push(format!(
+                "waiting for stage {}: cluster {name} is in the middle of {hf}→{ht} (or stopped part-way through it); it counts once its add-ons and node groups followed and its record is written: run keelson apply --cluster {name}",
+                stage.name
+            ));
+            continue;
+        }
         let record = live
             .cluster
             .tags
@@ -745,7 +765,25 @@ pub fn stage_gate(
             let live_v = live.cluster.version.parse::<Minor>().ok();
             let desired = spec.version.parse::<Minor>().ok();
             if live_v.is_some_and(|v| v >= to) {
-                continue; // past the target without a record: not part of this rollout
+                let waived = c
+                    .cluster
+                    .value
+                    .metadata
+                    .annotations
+                    .get(WAIVE_ANNOTATION)
+                    .is_some_and(|list| list.split(',').any(|t| t.trim() == key_suffix(&key)));
+                if waived {
+                    waivers.push(format!(
+                        "cluster {name} (stage {}) runs {} with no record of {from}→{to}; waived by its {WAIVE_ANNOTATION} annotation in {}",
+                        stage.name, live.cluster.version, c.cluster.origin.file
+                    ));
+                } else {
+                    holds.push(format!(
+                        "waiting for stage {}: cluster {name} runs {} but holds no record of completing {from}→{to} under keelson (created later, upgraded outside keelson, or stopped before its record was written); finish it with keelson apply --cluster {name}, or if it cannot give one, waive it in git: annotate its Cluster with {WAIVE_ANNOTATION}: \"{from}-{to}\"",
+                        stage.name, live.cluster.version
+                    ));
+                }
+                continue;
             }
             let why = if desired.is_some_and(|d| d < to) {
                 format!(
@@ -761,7 +799,6 @@ pub fn stage_gate(
             ));
             continue;
         };
-        records += 1;
         let mismatch: Vec<String> = match &record.addons_digest {
             Some(d) => {
                 if *d == addons_digest(addons_after) {
@@ -798,16 +835,12 @@ pub fn stage_gate(
             ));
         }
     }
-    if holds.is_empty() && records == 0 && !waited.is_empty() {
-        // Every earlier-stage cluster already runs past the target without having run
-        // this transition under keelson: nothing to wait for, but nothing proves it either.
+    if holds.is_empty() && !waivers.is_empty() {
+        // Let through on waivers written in git: shown on every plan that uses them.
         return GateResult {
             gate: Gate::Stage,
             outcome: Outcome::Warn,
-            findings: vec![format!(
-                "no cluster of stage {} ran {from}→{to} under keelson (they already run newer versions), so this transition has no earlier-stage evidence",
-                waited.into_iter().collect::<Vec<_>>().join(", ")
-            )],
+            findings: waivers,
         };
     }
     gate(Gate::Stage, Outcome::Hold, holds)

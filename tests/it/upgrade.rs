@@ -706,3 +706,71 @@ fn a_snapshot_carries_what_an_upgrade_rehearsal_judges() {
         text(&o)
     );
 }
+
+/// Edit the simulator's record of `cluster`: its version and tags.
+fn rewrite_sim(root: &Path, cluster: &str, f: impl FnOnce(&mut serde_json::Value)) {
+    let path = root.join(".keelson/sim.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    f(&mut v["clusters"][cluster]["live"]);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn a_staging_cluster_stopped_mid_hop_or_without_a_record_holds_prod() {
+    // Regression: a crash after staging's control plane reached 1.34 (its record not yet
+    // written) let prod upgrade 1.33→1.34 with "no earlier-stage evidence".
+    let (_d, root) = example();
+    let repo = root.to_str().unwrap();
+    let o = keelson(&["sim", "seed", "--repo", repo, "--version", "1.33"]);
+    assert!(o.status.success(), "{}", text(&o));
+    rewrite_sim(&root, "staging-euw1", |live| {
+        live["version"] = "1.34".into();
+        live["tags"]["keelson.dev/upgrading"] = "1.33-1.34".into();
+    });
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "--repo", repo, "--cluster", "prod-euw1"];
+        args.extend_from_slice(extra);
+        keelson(&args)
+    };
+    let o = plan(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("staging-euw1 is in the middle of 1.33→1.34"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("1.33\" → \"1.34\""), "{}", text(&o));
+
+    // The tag gone, still no record: held, with the way out named.
+    rewrite_sim(&root, "staging-euw1", |live| {
+        live["tags"]
+            .as_object_mut()
+            .unwrap()
+            .remove("keelson.dev/upgrading");
+    });
+    let o = plan(&["--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds no record of completing 1.33→1.34")
+            && text(&o).contains("keelson.dev/waive-stage-record"),
+        "{}",
+        text(&o)
+    );
+
+    // Waived in git: prod may go, and the plan says on whose word.
+    let staging = root.join("clusters/staging-euw1/cluster.yaml");
+    let t = std::fs::read_to_string(&staging).unwrap();
+    let t = t.replacen(
+        "metadata:\n",
+        "metadata:\n  annotations:\n    keelson.dev/waive-stage-record: \"1.33-1.34\"\n",
+        1,
+    );
+    std::fs::write(&staging, t).unwrap();
+    let o = plan(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("waived by its keelson.dev/waive-stage-record annotation"),
+        "{}",
+        text(&o)
+    );
+}
