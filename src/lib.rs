@@ -1,10 +1,16 @@
 //! keelson: GitOps for fleets of Amazon EKS clusters.
 //!
 //! ```text
-//!  repo files ──adapters::fs──► config::load (YAML + schema + rules) ──► config::Repo
+//!  main ─► cli (clap → TargetSpec) ─┐
+//!          daemon (loop, HTTP) ─────┼─► sync: load_repo ─► connect ─► observe ─► plan::plan ─► apply
+//!          tests ───────────────────┘         config          adapters    ports     (pure)     executor
 //! ```
 //!
-//! The pure core (`config`, `model`, `versions`) does no I/O; `adapters` does all of it.
+//! Layers depend one way: `cli` on everything, `daemon` and the tests on `sync` and below,
+//! `sync` on `config`, `observe`, `plan`, `apply` and the adapters. Nothing below `cli`
+//! imports it. The pure core (`config`, `model`, `plan`, `versions`, `deprecations`'s
+//! table) does no I/O; `adapters` does all of it, behind the `ports` traits, each remote
+//! call wrapped once with a timeout and a metric (`adapters::instrumented`).
 
 pub mod adapters;
 pub mod apply;

@@ -82,7 +82,7 @@ pub enum HelmError {
     /// The gzip stream is corrupt.
     #[error("release record is not a valid gzip stream")]
     Gzip(#[source] std::io::Error),
-    /// The inflated release is larger than [`MAX_RELEASE_BYTES`].
+    /// The inflated release is larger than `MAX_RELEASE_BYTES`.
     #[error("release record inflates to more than {} MiB", MAX_RELEASE_BYTES / (1024 * 1024))]
     TooLarge,
     /// The release JSON does not have the shape of a Helm 3 release.

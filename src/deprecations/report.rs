@@ -186,7 +186,7 @@ impl Report {
     }
 
     /// Markdown for a pull-request comment: a summary and a table, removed first, cut
-    /// short (with a note) before [`MARKDOWN_LIMIT`] characters.
+    /// short (with a note) before `MARKDOWN_LIMIT` characters.
     pub fn markdown(&self) -> String {
         let mut out = format!(
             "### Deprecated APIs: {}\n\n{}.\n",

@@ -16,7 +16,7 @@
 //! sure that line cannot change their meaning (no multi-line flow collection or quoted
 //! string, no tag, anchor or alias, no tab, no merge key; block scalars are skipped by
 //! their indentation). When a line is anything it does not fully understand, the whole
-//! document goes to [`crate::config::yaml::parse`] instead, so both paths always agree
+//! document goes to `crate::config::yaml::parse` instead, so both paths always agree
 //! (tests hold them to it). It does not check the YAML of lines it skips: a syntax error
 //! deep inside a block-style `spec` goes unnoticed here (`keelson validate` reports it).
 //!
