@@ -774,3 +774,57 @@ fn a_staging_cluster_stopped_mid_hop_or_without_a_record_holds_prod() {
         text(&o)
     );
 }
+
+#[test]
+fn extra_rules_reach_the_gates_of_plan_and_check() {
+    let (_d, root) = example();
+    let repo = root.to_str().unwrap();
+    let o = keelson(&["sim", "seed", "--repo", repo, "--version", "1.33"]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(
+        root.join("clusters/staging-euw1/widget.yaml"),
+        "apiVersion: widgets.example.com/v1beta1\nkind: Widget\nmetadata: {name: w, namespace: default}\n",
+    )
+    .unwrap();
+    let rules = root.join("..").join("widget-rules.yaml");
+    std::fs::write(
+        &rules,
+        "format_version: 1\napis:\n  - {group: widgets.example.com, version: v1beta1, kind: Widget, deprecated_in: \"1.32\", removed_in: \"1.34\", replacement: widgets.example.com/v1 Widget, source: \"a test\"}\n",
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--repo",
+            repo,
+            "--cluster",
+            "staging-euw1",
+            "--to",
+            "1.34",
+        ];
+        args.extend_from_slice(extra);
+        keelson(&args)
+    };
+    let o = check(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = check(&["--extra-rules", rules]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("Widget"), "{}", text(&o));
+
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "--repo", repo, "--cluster", "staging-euw1"];
+        args.extend_from_slice(&["--detailed-exitcode"]);
+        args.extend_from_slice(extra);
+        keelson(&args)
+    };
+    let o = plan(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = plan(&["--extra-rules", rules]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("widgets.example.com/v1beta1"),
+        "{}",
+        text(&o)
+    );
+}
