@@ -92,11 +92,11 @@ impl Minor {
         Minor { major: 1, minor }
     }
 
-    /// The next minor.
+    /// The next minor (saturating: there is none after `u32::MAX`).
     pub fn next(self) -> Minor {
         Minor {
             major: self.major,
-            minor: self.minor + 1,
+            minor: self.minor.saturating_add(1),
         }
     }
 
@@ -111,6 +111,57 @@ impl Minor {
         }
         i64::from(self.minor) - i64::from(other.minor)
     }
+}
+
+/// The most minors one upgrade path may span. EKS supports about a dozen minors at any
+/// time (standard and extended support); a longer path is a typo, not a plan.
+pub const MAX_HOPS: u32 = 16;
+
+/// Why no upgrade path leads from one minor to another.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HopPathError {
+    /// The majors differ: Kubernetes has never had a major upgrade.
+    #[error("{from} → {to} changes the major version; Kubernetes upgrades go one minor at a time within 1.x")]
+    Major {
+        /// Where the path starts.
+        from: Minor,
+        /// Where it should end.
+        to: Minor,
+    },
+    /// More minors than any real upgrade spans.
+    #[error("{from} → {to} is {hops} minors; an upgrade path spans at most {MAX_HOPS} (is the version a typo?)")]
+    TooLong {
+        /// Where the path starts.
+        from: Minor,
+        /// Where it should end.
+        to: Minor,
+        /// Minors between them.
+        hops: u64,
+    },
+}
+
+/// The minors an upgrade from `from` to `to` passes through, one per hop (`to` last;
+/// empty when `to` is not above `from`). Bounded: never more than [`MAX_HOPS`].
+///
+/// # Errors
+/// [`HopPathError`] when the majors differ or the path is longer than [`MAX_HOPS`].
+pub fn hop_path(from: Minor, to: Minor) -> Result<Vec<Minor>, HopPathError> {
+    if from.major != to.major {
+        return Err(HopPathError::Major { from, to });
+    }
+    if to.minor <= from.minor {
+        return Ok(Vec::new());
+    }
+    let hops = u64::from(to.minor - from.minor);
+    if hops > u64::from(MAX_HOPS) {
+        return Err(HopPathError::TooLong { from, to, hops });
+    }
+    Ok((from.minor + 1..=to.minor)
+        .map(|minor| Minor {
+            major: from.major,
+            minor,
+        })
+        .collect())
 }
 
 /// Why a version string could not be read.
@@ -296,6 +347,32 @@ pub fn version_key(v: &str) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_paths_are_bounded_and_stay_in_one_major() {
+        assert_eq!(
+            hop_path(Minor::v1(33), Minor::v1(35)),
+            Ok(vec![Minor::v1(34), Minor::v1(35)])
+        );
+        assert_eq!(hop_path(Minor::v1(35), Minor::v1(33)), Ok(vec![]));
+        assert_eq!(hop_path(Minor::v1(35), Minor::v1(35)), Ok(vec![]));
+        // Regressions: these looped, growing without bound.
+        let two = Minor { major: 2, minor: 0 };
+        assert!(matches!(
+            hop_path(Minor::v1(34), two),
+            Err(HopPathError::Major { .. })
+        ));
+        assert!(matches!(
+            hop_path(Minor::v1(34), Minor::v1(u32::MAX)),
+            Err(HopPathError::TooLong { .. })
+        ));
+        let zero = Minor {
+            major: 0,
+            minor: 34,
+        };
+        assert!(hop_path(zero, Minor::v1(35)).is_err());
+        assert_eq!(Minor::v1(u32::MAX).next(), Minor::v1(u32::MAX));
+    }
 
     #[test]
     fn addon_versions_sort_numerically() {

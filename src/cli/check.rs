@@ -67,6 +67,11 @@ pub fn check_cmd(args: &CheckArgs, today: Date) -> Result<ExitCode> {
     let Some(observed) = live.clusters.get(cluster) else {
         bail!("cluster {cluster} does not exist yet; `keelson plan` shows its creation");
     };
+    if let Ok(running) = observed.cluster.version.parse::<Minor>() {
+        if let Err(e) = crate::versions::hop_path(running, to) {
+            bail!("--to {to}: {e}");
+        }
+    }
     let policy = loaded
         .repo
         .fleet

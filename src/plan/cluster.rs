@@ -238,10 +238,13 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
                 format!("`version` {want} is lower than the running {have}; EKS does not downgrade (set version back to \"{have}\")"),
             );
         } else {
-            let mut v = have;
-            while v < want {
-                v = v.next();
-                hops.push(v);
+            match crate::versions::hop_path(have, want) {
+                Ok(path) => hops = path,
+                Err(e) => cx.block(
+                    Kind::Cluster,
+                    &name,
+                    format!("`version` {want} cannot be reached from the running {have}: {e}"),
+                ),
             }
         }
     }

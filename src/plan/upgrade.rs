@@ -578,10 +578,13 @@ pub fn readiness(input: HopInput<'_>, to: Minor) -> Readiness {
     let live = &input.live.cluster;
     let (mut addons, mut node_groups) = live_versions(input.live);
     let mut hops = Vec::new();
-    if let Ok(mut from) = live.version.parse::<Minor>() {
+    if let Ok(start) = live.version.parse::<Minor>() {
+        // An unreachable target (another major, a typo's worth of minors) has no hops to
+        // judge; `keelson check` refuses it before asking.
+        let path = versions::hop_path(start, to).unwrap_or_default();
+        let mut from = start;
         let mut first = true;
-        while from < to {
-            let next = from.next();
+        for next in path {
             let check = check_hop(input, from, next, &addons, &node_groups, first);
             addons = check.addons_after.clone();
             for n in check

@@ -116,3 +116,53 @@ fn a_state_clock_past_the_calendar_is_refused() {
         );
     }
 }
+
+#[test]
+fn unreachable_upgrade_targets_are_refused_not_looped_over() {
+    let (_d, repo) = fleet();
+    let o = keelson(&[
+        "--today",
+        "2026-11-23",
+        "apply",
+        "--repo",
+        s(&repo),
+        "--auto-approve",
+        "--sim-speed",
+        "instant",
+        "--cluster",
+        "staging-apne1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (to, says) in [("2.0", "major"), ("1.4294967295", "at most 16")] {
+        let started = Instant::now();
+        let o = keelson(&[
+            "--today",
+            "2026-11-23",
+            "check",
+            "--repo",
+            s(&repo),
+            "--cluster",
+            "staging-apne1",
+            "--to",
+            to,
+        ]);
+        assert!(started.elapsed() < Duration::from_secs(20), "{to}");
+        assert_eq!(o.status.code(), Some(1), "{to}: {}", text(&o));
+        assert!(text(&o).contains(says), "{to}: {}", text(&o));
+    }
+    // A state whose cluster runs "0.34": the plan blocks that cluster with the reason.
+    let state = repo.join(".keelson/sim.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    v["clusters"]["staging-apne1"]["live"]["version"] = "0.34".into();
+    std::fs::write(&state, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = plan(
+        &repo,
+        &["--cluster", "staging-apne1", "--detailed-exitcode"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot be reached from the running 0.34"),
+        "{}",
+        text(&o)
+    );
+}
