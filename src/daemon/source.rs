@@ -55,6 +55,14 @@ pub enum SourceError {
     /// The head was refused by signature verification.
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// The followed branch or tag does not exist on the remote (deleted, or a typo).
+    #[error("{url} has no {reference}: it was deleted or never existed; the last good revision stays in use, and nothing new is applied until it exists again (or --branch/--tag names another)")]
+    RefGone {
+        /// Remote.
+        url: String,
+        /// `branch main`, `tag v1`.
+        reference: String,
+    },
     /// The new head does not descend from the last applied revision (history was
     /// rewritten, e.g. by a force-push to an older commit).
     #[error("commit {commit} does not descend from the last applied revision {last}: history was rewritten (a force-push?); refusing to go back. Push a new commit on top of {last}, or pass --allow-force-push to follow rewritten history")]
@@ -244,9 +252,13 @@ impl GitSource {
 
     /// `git <url> <ref>` for status and metrics.
     pub fn describe(&self) -> String {
+        format!("git {} {}", self.url, self.describe_ref())
+    }
+
+    fn describe_ref(&self) -> String {
         match &self.reference {
-            GitRef::Branch(b) => format!("git {} branch {b}", self.url),
-            GitRef::Tag(t) => format!("git {} tag {t}", self.url),
+            GitRef::Branch(b) => format!("branch {b}"),
+            GitRef::Tag(t) => format!("tag {t}"),
         }
     }
 
@@ -290,6 +302,8 @@ impl GitSource {
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(cb);
         fo.download_tags(git2::AutotagOption::None);
+        // A branch or tag deleted on the remote must not live on here as a stale ref.
+        fo.prune(git2::FetchPrune::On);
         let fetched = remote.fetch(&[&refspec], Some(&mut fo), None);
         if too_large.load(Ordering::Relaxed) {
             return Err(SourceError::FetchTooLarge {
@@ -302,10 +316,16 @@ impl GitSource {
             .repo
             .revparse_single(&local)
             .and_then(|o| o.peel_to_commit())
-            .map_err(|e| SourceError::Git {
-                what: "resolving the ref",
-                url: self.url.clone(),
-                message: e.message().to_string(),
+            .map_err(|e| match e.code() {
+                git2::ErrorCode::NotFound => SourceError::RefGone {
+                    url: self.url.clone(),
+                    reference: self.describe_ref(),
+                },
+                _ => SourceError::Git {
+                    what: "resolving the ref",
+                    url: self.url.clone(),
+                    message: e.message().to_string(),
+                },
             })?;
         Ok(commit.id().to_string())
     }

@@ -536,3 +536,54 @@ fn oversized_input_is_refused_before_it_is_read_whole() {
     assert!(st["revision"].is_null(), "{out}");
     assert!(out.contains("stopped after 1 MiB"), "{out}");
 }
+
+#[test]
+fn a_deleted_branch_or_a_wrong_one_is_an_error_not_a_silent_fallback() {
+    let r = remote_with_fleet();
+    let base = r.work_dir.parent().unwrap().to_path_buf();
+    let cache = base.join("cache");
+    let c1 = commit(&r, "fleet", None);
+    push(&r, false);
+    let (code, _, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(2), "{out}");
+
+    // The branch is deleted on the remote: said, exit 1, the last good revision kept.
+    git2::Repository::open_bare(&r.bare)
+        .unwrap()
+        .find_reference("refs/heads/main")
+        .unwrap()
+        .delete()
+        .unwrap();
+    let (code, st, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(st["revision"], c1.as_str(), "{out}");
+    assert!(
+        st["lastError"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("has no branch main"),
+        "{out}"
+    );
+
+    // A branch that never existed, on a fresh cache: no revision, exit 1, said.
+    let u = url(&r);
+    let fresh = base.join("fresh");
+    let o = keelson(&[
+        "run",
+        "--git",
+        &u,
+        "--branch",
+        "nope",
+        "--cache-dir",
+        s(&fresh),
+        "--once",
+        "--listen",
+        "none",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(st["revision"].is_null(), "{}", text(&o));
+    assert!(text(&o).contains("has no branch nope"), "{}", text(&o));
+}
