@@ -327,6 +327,10 @@ pub fn apply_cmd(
                 "Nothing to apply now: {} waiting for an earlier stage (see the held lines above).",
                 plural(plan.summary.held_clusters, "cluster is", "clusters are")
             );
+        } else if plan.is_settling() {
+            println!(
+                "Nothing to apply now, but the live state has not converged: operations are still running (see the waiting lines above); plan again once they end."
+            );
         } else if !plan.is_blocked() {
             println!("No changes. The live state matches the repository.");
         }
@@ -380,7 +384,7 @@ pub fn apply_cmd(
     // Converged? Plan again against what is there now.
     let after = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
-    if after.has_changes() || after.is_blocked() || after.is_held() {
+    if after.has_changes() || after.is_blocked() || after.is_held() || after.is_settling() {
         println!(
             "\nThe live state still differs from the repository:\n{}",
             render::text(&after)

@@ -486,6 +486,7 @@ impl Reconciler {
                 in_flight: self.in_flight.contains(&c.name),
                 failed_here,
                 held: c.held.first().map(String::as_str),
+                settling: c.waits.first().map(String::as_str),
             };
             let decision = status::decide(&facts);
             let (state, reason) = match &decision {
@@ -586,7 +587,11 @@ impl Reconciler {
                                 s.blocked = c.blocked.iter().map(|b| b.message.clone()).collect();
                                 s.planned_at = target.ports.clock.now();
                                 let applied = s.state == ClusterState::Applied;
-                                if applied && !c.has_changes() && c.blocked.is_empty() {
+                                if applied
+                                    && !c.has_changes()
+                                    && c.blocked.is_empty()
+                                    && !c.is_settling()
+                                {
                                     s.state = ClusterState::Converged;
                                 } else if applied && !c.blocked.is_empty() {
                                     s.state = ClusterState::Blocked;

@@ -231,6 +231,8 @@ pub struct Facts<'a> {
     pub failed_here: Option<&'a str>,
     /// Why a version hop waits for an earlier stage, if it does.
     pub held: Option<&'a str>,
+    /// An operation EKS is still carrying out on the cluster, if any.
+    pub settling: Option<&'a str>,
 }
 
 /// Classify, then act: the daemon's policy for one cluster.
@@ -241,6 +243,9 @@ pub fn decide(f: &Facts<'_>) -> Decision {
     if !f.has_changes {
         if let Some(h) = f.held {
             return Decision::Pending(format!("upgrade held: {h}"));
+        }
+        if let Some(w) = f.settling {
+            return Decision::Pending(format!("waiting for an operation still running: {w}"));
         }
         return Decision::Converged;
     }
@@ -314,6 +319,7 @@ mod tests {
             in_flight: false,
             failed_here: None,
             held: None,
+            settling: None,
         }
     }
 
@@ -382,6 +388,15 @@ mod tests {
             ..facts()
         };
         assert_eq!(decide(&held_with_changes), Decision::Apply);
+        // A node group still being created is not converged, though nothing is left to do.
+        let settling = Facts {
+            has_changes: false,
+            settling: Some("node group ng is Creating"),
+            ..facts()
+        };
+        assert!(
+            matches!(decide(&settling), Decision::Pending(r) if r.contains("node group ng is Creating"))
+        );
     }
 
     #[test]

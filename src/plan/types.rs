@@ -373,6 +373,12 @@ impl ClusterPlan {
     pub fn has_changes(&self) -> bool {
         !self.steps.is_empty()
     }
+
+    /// Whether EKS is still carrying out an operation on the cluster (a create, an
+    /// update): until it ends, the live state has not converged, steps or not.
+    pub fn is_settling(&self) -> bool {
+        !self.waits.is_empty()
+    }
 }
 
 /// Counts over the whole plan.
@@ -423,6 +429,11 @@ impl Plan {
     /// Whether any cluster is blocked.
     pub fn is_blocked(&self) -> bool {
         self.clusters.iter().any(|c| !c.blocked.is_empty())
+    }
+
+    /// Whether an operation is still running on any cluster.
+    pub fn is_settling(&self) -> bool {
+        self.clusters.iter().any(ClusterPlan::is_settling)
     }
 
     /// Whether any cluster has a version hop held back by an earlier stage.

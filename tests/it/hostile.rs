@@ -166,3 +166,44 @@ fn unreachable_upgrade_targets_are_refused_not_looped_over() {
         text(&o)
     );
 }
+
+#[test]
+fn an_operation_still_running_after_a_crash_is_not_reported_as_converged() {
+    let (_d, repo) = fleet();
+    let apply = || {
+        keelson(&[
+            "--today",
+            "2026-11-23",
+            "apply",
+            "--repo",
+            s(&repo),
+            "--auto-approve",
+            "--sim-speed",
+            "instant",
+            "--cluster",
+            "prod-use1",
+        ])
+    };
+    let o = apply();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // As a crash leaves it: a node group still being created, far from done.
+    let state = repo.join(".keelson/sim.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let later = v["now"].as_i64().unwrap() + 86_400;
+    let ngs = v["clusters"]["prod-use1"]["nodeGroups"]
+        .as_object_mut()
+        .expect("node groups in the state");
+    let (name, ng) = ngs.iter_mut().next().expect("a node group");
+    let name = name.clone();
+    ng["live"]["status"] = "CREATING".into();
+    ng["readyAt"] = later.into();
+    std::fs::write(&state, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = apply();
+    assert!(
+        !text(&o).contains("matches the repository"),
+        "a creating node group reported as converged: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("has not converged"), "{}", text(&o));
+    assert!(text(&o).contains(&name), "{}", text(&o));
+}
