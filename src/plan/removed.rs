@@ -48,17 +48,29 @@ pub(super) fn plan_removed_cluster(o: &ObservedCluster, allowed: bool) -> Cluste
         });
     }
     ops.push(Op::DeleteCluster);
+    let mut step = Step::delete(Kind::Cluster, &name, ops);
+    if o.cluster.deletion_protection {
+        // Said in the plan, never done silently: protection is there to stop deletions.
+        step.changes.push(Change {
+            path: "deletionProtection".into(),
+            before: Some(serde_json::json!(true)),
+            after: Some(serde_json::json!(false)),
+        });
+        step = step.risk(
+            RiskKind::Destructive,
+            "the cluster's deletion protection is turned off first, so that it can be deleted",
+        );
+    }
     plan.steps.push(
-        Step::delete(Kind::Cluster, &name, ops)
-            .risk(
-                RiskKind::Destructive,
-                "the cluster and everything running in it are destroyed",
-            )
-            .risk(
-                RiskKind::Irreversible,
-                "a deleted cluster cannot be restored",
-            )
-            .because("no longer in git, and the Fleet policy allows deletion"),
+        step.risk(
+            RiskKind::Destructive,
+            "the cluster and everything running in it are destroyed",
+        )
+        .risk(
+            RiskKind::Irreversible,
+            "a deleted cluster cannot be restored",
+        )
+        .because("no longer in git, and the Fleet policy allows deletion"),
     );
     plan
 }

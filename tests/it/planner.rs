@@ -294,7 +294,12 @@ async fn a_node_group_immutable_change_is_a_replace_that_rotates_nodes() {
 #[tokio::test]
 async fn clusters_removed_from_git_are_kept_unless_the_fleet_allows_deletion() {
     let sim = sim();
-    converge(&sim, &loaded(&files(&[]))).await;
+    let protected = AUTO_CLUSTER.replace(
+        "  access: {authenticationMode: API}\n",
+        "  access: {authenticationMode: API}\n  deletionProtection: true\n",
+    );
+    assert_ne!(protected, AUTO_CLUSTER);
+    converge(&sim, &loaded(&files(&[("auto/cluster.yaml", protected)]))).await;
     let without_auto = |fleet: String| {
         let mut f = files(&[("keelson.yaml", fleet)]);
         f.retain(|(p, _)| !p.starts_with("auto/"));
@@ -313,10 +318,21 @@ async fn clusters_removed_from_git_are_kept_unless_the_fleet_allows_deletion() {
     let l = loaded(&without_auto(permissive));
     let plan = plan_for(&sim, &l).await;
     assert_eq!(steps(&plan), vec!["Delete Cluster auto1"]);
-    assert!(plan.clusters[0].steps[0]
+    let delete = &plan.clusters[0].steps[0];
+    assert!(delete
         .risks
         .iter()
         .any(|r| r.kind == RiskKind::Irreversible));
+    // Turning deletion protection off is shown, never done silently.
+    assert!(
+        delete
+            .changes
+            .iter()
+            .any(|c| c.path == "deletionProtection"),
+        "{:?}",
+        delete.changes
+    );
+    assert!(render::text(&plan).contains("deletion protection is turned off first"));
     converge(&sim, &l).await;
     assert!(!sim.snapshot().clusters.contains_key("auto1"));
 }
