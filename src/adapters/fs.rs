@@ -40,6 +40,14 @@ pub enum FsError {
     NotADirectory(String),
 }
 
+/// `name` with its extension in lower case.
+fn lower_extension(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}.{}", ext.to_ascii_lowercase()),
+        None => name.to_string(),
+    }
+}
+
 fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
@@ -241,6 +249,18 @@ pub fn walk_repo_from(root: &Path, start: &str) -> Result<RepoWalk, FsError> {
                 subdirs.push((path, rel));
             } else if is_file && is_yaml(&name) {
                 pending.push((path, display, rel, len));
+            } else if is_file && is_yaml(&name.to_ascii_lowercase()) {
+                // `nodegroups.YAML` is not read: say so, or whatever it declares would
+                // look deleted from git.
+                report(
+                    &mut out,
+                    &display,
+                    Rule::SkippedFile,
+                    format!(
+                        "not read: keelson reads files ending in .yaml or .yml (lower case); rename it to {} if it belongs to the repository, or anything it declares counts as removed",
+                        lower_extension(&name)
+                    ),
+                );
             }
         }
         // Reverse so that the stack pops directories in sorted order.

@@ -65,6 +65,7 @@ define_rules! {
     FileEncoding = ("file-encoding", Error, "The file is not valid UTF-8."),
     SymlinkEscape = ("symlink-escape", Error, "A symbolic link points outside the repository."),
     EmptyFile = ("empty-file", Warning, "The file holds no documents."),
+    SkippedFile = ("skipped-file", Warning, "A file named like YAML that keelson does not read: only `.yaml` and `.yml` in lower case are."),
     YamlSyntax = ("yaml-syntax", Error, "The text is not well-formed YAML."),
     YamlLimit = ("yaml-limit", Error, "Nesting depth or the number of values (alias expansions included) is over the limit."),
     YamlDuplicateKey = ("yaml-duplicate-key", Error, "A mapping has the same key twice."),

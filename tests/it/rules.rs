@@ -265,6 +265,7 @@ fn every_rule_has_a_case() {
         "file-too-large",
         "file-encoding",
         "symlink-escape",
+        "skipped-file",
     ];
     for r in Rule::ALL {
         assert!(

@@ -259,6 +259,15 @@ fn a_huge_file_is_refused_without_reading_it_all() {
 }
 
 #[test]
+fn a_yaml_file_with_an_upper_case_extension_is_reported_not_silently_skipped() {
+    let dir = repo(&[("c/nodegroups.YAML", b"apiVersion: keelson.dev/v1alpha1\n")]);
+    let (code, out) = validate(dir.path());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("warning[skipped-file]"), "{out}");
+    assert!(out.contains("rename it to nodegroups.yaml"), "{out}");
+}
+
+#[test]
 fn an_empty_file_is_a_warning_not_an_error() {
     let dir = repo(&[("c/empty.yaml", b"")]);
     let (code, out) = validate(dir.path());
