@@ -242,12 +242,56 @@ fn rel_dir(rel: &str) -> String {
     }
 }
 
+/// A file that is UTF-16 or UTF-32 (by its byte-order mark), or holds a NUL byte (binary,
+/// or UTF-16 without a mark): named for what it is, at the place it shows.
+fn encoding_problem(file: &SourceFile) -> Option<Diagnostic> {
+    let b = &file.bytes;
+    let bom = if b.starts_with(&[0xff, 0xfe, 0, 0]) || b.starts_with(&[0, 0, 0xfe, 0xff]) {
+        Some("UTF-32")
+    } else if b.starts_with(&[0xff, 0xfe]) || b.starts_with(&[0xfe, 0xff]) {
+        Some("UTF-16")
+    } else {
+        None
+    };
+    if let Some(enc) = bom {
+        return Some(Diagnostic::new(
+            &file.display,
+            Pos { line: 1, col: 1 },
+            Rule::FileEncoding,
+            format!("the file is {enc} (it starts with a {enc} byte-order mark); save it as UTF-8"),
+        ));
+    }
+    let nul = b.iter().position(|&c| c == 0)?;
+    let before = &b[..nul];
+    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    Some(Diagnostic::new(
+        &file.display,
+        Pos {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+        },
+        Rule::FileEncoding,
+        format!(
+            "a NUL byte at offset {nul}: not a text file (binary, or UTF-16 without a byte-order mark); save it as UTF-8"
+        ),
+    ))
+}
+
 fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) -> FileResult {
     let mut result = FileResult {
         docs: Vec::new(),
         diagnostics: Vec::new(),
         read: true,
     };
+    if let Some(d) = encoding_problem(file) {
+        result.diagnostics.push(d);
+        return result;
+    }
     let text = match std::str::from_utf8(&file.bytes) {
         Ok(t) => t,
         Err(e) => {

@@ -268,6 +268,28 @@ fn a_yaml_file_with_an_upper_case_extension_is_reported_not_silently_skipped() {
 }
 
 #[test]
+fn utf16_files_and_nul_bytes_are_named_for_what_they_are() {
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain("a: 1\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let unmarked: Vec<u8> = "a: 1\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let dir = repo(&[
+        ("c/bom.yaml", &utf16),
+        ("c/nobom.yaml", &unmarked),
+        ("c/nul.yaml", b"a: 1\nb: x\0y\n"),
+    ]);
+    let (code, out) = validate(dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is UTF-16"), "{out}");
+    assert!(
+        out.contains(&at(dir.path(), "c/nul.yaml", 2, 5, "file-encoding")),
+        "{out}"
+    );
+    assert_eq!(out.matches("a NUL byte").count(), 2, "{out}");
+}
+
+#[test]
 fn an_empty_file_is_a_warning_not_an_error() {
     let dir = repo(&[("c/empty.yaml", b"")]);
     let (code, out) = validate(dir.path());
