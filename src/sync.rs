@@ -128,8 +128,7 @@ pub fn load_repo(repo: &Path, today: Date) -> Result<Loaded> {
     let walk = walk_repo(repo)?;
     let mut loaded = config::load_from(&walk, &LoadOptions::new(today));
     if !walk.diagnostics.is_empty() {
-        loaded.diagnostics.extend(walk.diagnostics);
-        config::diag::sort(&mut loaded.diagnostics);
+        config::diag::merge(&mut loaded.diagnostics, walk.diagnostics);
     }
     Ok(loaded)
 }

@@ -167,7 +167,7 @@ pub fn load_from<S: FileSource + ?Sized>(files: &S, opts: &LoadOptions) -> Loade
     } else {
         drop(docs);
     }
-    diag::sort(&mut diagnostics);
+    diag::merge(&mut diagnostics, []);
     diagnostics.dedup();
     Loaded {
         repo,

@@ -224,8 +224,7 @@ impl Reconciler {
             let walk = walk_repo(&rev.dir)?;
             let mut loaded = config::load_from(&walk, &opts);
             if !walk.diagnostics.is_empty() {
-                loaded.diagnostics.extend(walk.diagnostics.iter().cloned());
-                config::diag::sort(&mut loaded.diagnostics);
+                config::diag::merge(&mut loaded.diagnostics, walk.diagnostics.iter().cloned());
             }
             let dirs: HashSet<&str> = loaded
                 .repo
@@ -259,8 +258,7 @@ impl Reconciler {
         walk.files.extend(outside);
         let mut loaded = config::load_from(&walk, &opts);
         if !walk.diagnostics.is_empty() {
-            loaded.diagnostics.extend(walk.diagnostics);
-            config::diag::sort(&mut loaded.diagnostics);
+            config::diag::merge(&mut loaded.diagnostics, walk.diagnostics);
         }
         // The same clusters in the same directories, or cross-cluster rules (unique
         // names) need the whole repository.

@@ -290,6 +290,22 @@ fn utf16_files_and_nul_bytes_are_named_for_what_they_are() {
 }
 
 #[test]
+fn an_unreadable_fleet_file_is_not_also_reported_missing() {
+    let dir = repo(&[]);
+    // The Fleet file exists but cannot be parsed: one error for it, no `fleet-missing`.
+    let fleet = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("kind: Fleet")))
+        .expect("the fleet file");
+    std::fs::write(&fleet, b"kind: Fleet\nspec: [\n").unwrap();
+    let (code, out) = validate(dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("yaml-syntax"), "{out}");
+    assert!(!out.contains("fleet-missing"), "{out}");
+}
+
+#[test]
 fn an_empty_file_is_a_warning_not_an_error() {
     let dir = repo(&[("c/empty.yaml", b"")]);
     let (code, out) = validate(dir.path());
