@@ -162,11 +162,6 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Sort diagnostics by file, position, then rule, so output is stable.
-pub fn sort(diags: &mut [Diagnostic]) {
-    sort_only(diags);
-}
-
 /// Merge in `more` (the walk's: unreadable files, escaping links) and settle the list: a
 /// missing Fleet is not reported on top of a file that could not be read or parsed, which
 /// may well be the Fleet; then sort.
@@ -185,10 +180,11 @@ pub fn merge(diags: &mut Vec<Diagnostic>, more: impl IntoIterator<Item = Diagnos
     if unread {
         diags.retain(|d| d.rule != Rule::FleetMissing.id());
     }
-    sort_only(diags);
+    sort(diags);
 }
 
-fn sort_only(diags: &mut [Diagnostic]) {
+/// Sort diagnostics by file, position, then rule, so output is stable.
+fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         (&a.file, a.line, a.column, a.rule, &a.message)
             .cmp(&(&b.file, b.line, b.column, b.rule, &b.message))
