@@ -231,7 +231,7 @@ fn validate(repo: &Path, format: ReportFormat, today: Date) -> Result<ExitCode> 
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         ReportFormat::Text => {
-            for d in &loaded.diagnostics {
+            for d in &config::diag::for_display(&loaded.diagnostics) {
                 writeln!(out, "{d}")?;
             }
             writeln!(out, "{}", summary(&loaded))?;

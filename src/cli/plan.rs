@@ -109,7 +109,7 @@ impl TargetArgs {
 /// When the repository directory cannot be read at all.
 pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
     let loaded = crate::sync::load_repo(repo, today)?;
-    for d in &loaded.diagnostics {
+    for d in &crate::config::diag::for_display(&loaded.diagnostics) {
         eprintln!("{d}");
     }
     if loaded.is_valid() {

@@ -183,6 +183,63 @@ pub fn merge(diags: &mut Vec<Diagnostic>, more: impl IntoIterator<Item = Diagnos
     sort(diags);
 }
 
+/// The most diagnostics of one rule listed for one file; the rest are counted.
+pub const MAX_PER_FILE_AND_RULE: usize = 20;
+
+/// What to show of a sorted list of diagnostics: the first [`MAX_PER_FILE_AND_RULE`] of
+/// each rule in each file, then one line saying how many more there were (30,000 unknown
+/// fields are one mistake repeated, not 30,000 lines to read), with messages cut to a
+/// readable length. Counts and machine-readable output keep every diagnostic.
+pub fn for_display(diags: &[Diagnostic]) -> Vec<Diagnostic> {
+    let mut seen: std::collections::HashMap<(&str, &'static str), usize> =
+        std::collections::HashMap::new();
+    let mut kept: Vec<Diagnostic> = Vec::with_capacity(diags.len().min(4096));
+    for d in diags {
+        let n = seen.entry((d.file.as_str(), d.rule)).or_insert(0);
+        *n += 1;
+        if *n <= MAX_PER_FILE_AND_RULE {
+            let mut d = d.clone();
+            if d.message.chars().count() > MAX_MESSAGE_CHARS {
+                d.message = d
+                    .message
+                    .chars()
+                    .take(MAX_MESSAGE_CHARS)
+                    .collect::<String>()
+                    + "...";
+            }
+            kept.push(d);
+        }
+    }
+    let mut more: Vec<((&str, &'static str), usize)> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > MAX_PER_FILE_AND_RULE)
+        .collect();
+    more.sort();
+    for ((file, rule), n) in more {
+        // Right after the last one listed for the file and rule, at its position.
+        let Some(at) = kept.iter().rposition(|d| d.file == file && d.rule == rule) else {
+            continue;
+        };
+        let last = &kept[at];
+        let summary = Diagnostic {
+            file: last.file.clone(),
+            line: last.line,
+            column: last.column,
+            severity: last.severity,
+            rule,
+            message: format!(
+                "... and {} more {rule} problems in this file, not listed",
+                n - MAX_PER_FILE_AND_RULE
+            ),
+        };
+        kept.insert(at + 1, summary);
+    }
+    kept
+}
+
+/// The longest message shown; longer ones (a huge key or value quoted) are cut.
+const MAX_MESSAGE_CHARS: usize = 400;
+
 /// Sort diagnostics by file, position, then rule, so output is stable.
 fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {

@@ -306,6 +306,26 @@ fn an_unreadable_fleet_file_is_not_also_reported_missing() {
 }
 
 #[test]
+fn thousands_of_repeated_problems_are_counted_not_all_printed() {
+    let extra: String = (0..3000)
+        .map(|i| format!("  unknownField{i}: 1\n"))
+        .collect();
+    let cluster = AUTO_CLUSTER.replacen("spec:\n", &format!("spec:\n{extra}"), 1);
+    let dir = repo(&[("c/cluster.yaml", cluster.as_bytes())]);
+    let started = std::time::Instant::now();
+    let (code, out) = validate(dir.path());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(code, 1);
+    assert_eq!(out.matches("error[unknown-field]").count(), 21, "{out}");
+    assert!(
+        out.contains("... and 2980 more unknown-field problems in this file"),
+        "{out}"
+    );
+    assert!(out.contains("invalid: 3000 errors"), "{out}");
+    assert!(out.len() < 20_000, "{} bytes", out.len());
+}
+
+#[test]
 fn an_empty_file_is_a_warning_not_an_error() {
     let dir = repo(&[("c/empty.yaml", b"")]);
     let (code, out) = validate(dir.path());
