@@ -242,6 +242,21 @@ fn rel_dir(rel: &str) -> String {
     }
 }
 
+/// The line and column (in characters) of byte `offset` of `bytes`.
+fn pos_at(bytes: &[u8], offset: usize) -> Pos {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    Pos {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        col: u32::try_from(col).unwrap_or(u32::MAX),
+    }
+}
+
 /// A file that is UTF-16 or UTF-32 (by its byte-order mark), or holds a NUL byte (binary,
 /// or UTF-16 without a mark): named for what it is, at the place it shows.
 fn encoding_problem(file: &SourceFile) -> Option<Diagnostic> {
@@ -262,19 +277,9 @@ fn encoding_problem(file: &SourceFile) -> Option<Diagnostic> {
         ));
     }
     let nul = b.iter().position(|&c| c == 0)?;
-    let before = &b[..nul];
-    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|&c| c == b'\n')
-        .map_or(0, |p| p + 1);
-    let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
     Some(Diagnostic::new(
         &file.display,
-        Pos {
-            line: u32::try_from(line).unwrap_or(u32::MAX),
-            col: u32::try_from(col).unwrap_or(u32::MAX),
-        },
+        pos_at(b, nul),
         Rule::FileEncoding,
         format!(
             "a NUL byte at offset {nul}: not a text file (binary, or UTF-16 without a byte-order mark); save it as UTF-8"
@@ -295,16 +300,9 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
     let text = match std::str::from_utf8(&file.bytes) {
         Ok(t) => t,
         Err(e) => {
-            let good = &file.bytes[..e.valid_up_to()];
-            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            let col = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
             result.diagnostics.push(Diagnostic::new(
                 &file.display,
-                Pos {
-                    line: u32::try_from(line).unwrap_or(u32::MAX),
-                    col: u32::try_from(col).unwrap_or(u32::MAX),
-                },
+                pos_at(&file.bytes, e.valid_up_to()),
                 Rule::FileEncoding,
                 format!(
                     "not valid UTF-8 (byte 0x{:02x} at offset {}); save the file as UTF-8",

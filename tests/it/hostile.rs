@@ -35,6 +35,25 @@ fn plan(repo: &Path, extra: &[&str]) -> Output {
     o
 }
 
+/// `keelson apply` of one cluster of the repository on the simulator; extra arguments
+/// (say, `--state FILE`) go after the others.
+fn apply_cluster(repo: &Path, cluster: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--today",
+        "2026-11-23",
+        "apply",
+        "--repo",
+        s(repo),
+        "--auto-approve",
+        "--sim-speed",
+        "instant",
+        "--cluster",
+        cluster,
+    ];
+    args.extend_from_slice(extra);
+    keelson(&args)
+}
+
 #[test]
 fn impossible_dates_are_refused() {
     let (_d, repo) = fleet();
@@ -86,20 +105,7 @@ fn a_state_clock_past_the_calendar_is_refused() {
     let (_d, repo) = fleet();
     let state = repo.join("far.json");
     // A real state file, written by an apply, with its clock moved.
-    let o = keelson(&[
-        "--today",
-        "2026-11-23",
-        "apply",
-        "--repo",
-        s(&repo),
-        "--state",
-        s(&state),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-        "--cluster",
-        "staging-apne1",
-    ]);
+    let o = apply_cluster(&repo, "staging-apne1", &["--state", s(&state)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
@@ -120,18 +126,7 @@ fn a_state_clock_past_the_calendar_is_refused() {
 #[test]
 fn unreachable_upgrade_targets_are_refused_not_looped_over() {
     let (_d, repo) = fleet();
-    let o = keelson(&[
-        "--today",
-        "2026-11-23",
-        "apply",
-        "--repo",
-        s(&repo),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-        "--cluster",
-        "staging-apne1",
-    ]);
+    let o = apply_cluster(&repo, "staging-apne1", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     for (to, says) in [("2.0", "major"), ("1.4294967295", "at most 16")] {
         let started = Instant::now();
@@ -170,20 +165,7 @@ fn unreachable_upgrade_targets_are_refused_not_looped_over() {
 #[test]
 fn an_operation_still_running_after_a_crash_is_not_reported_as_converged() {
     let (_d, repo) = fleet();
-    let apply = || {
-        keelson(&[
-            "--today",
-            "2026-11-23",
-            "apply",
-            "--repo",
-            s(&repo),
-            "--auto-approve",
-            "--sim-speed",
-            "instant",
-            "--cluster",
-            "prod-use1",
-        ])
-    };
+    let apply = || apply_cluster(&repo, "prod-use1", &[]);
     let o = apply();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // As a crash leaves it: a node group still being created, far from done.
