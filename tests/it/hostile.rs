@@ -189,3 +189,60 @@ fn an_operation_still_running_after_a_crash_is_not_reported_as_converged() {
     assert!(text(&o).contains("has not converged"), "{}", text(&o));
     assert!(text(&o).contains(&name), "{}", text(&o));
 }
+
+#[test]
+fn a_state_file_with_a_key_twice_is_damaged_not_read_by_the_last_one() {
+    let (_d, repo) = fleet();
+    let state = repo.join("twice.json");
+    let o = apply_cluster(&repo, "staging-apne1", &["--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let text_before = std::fs::read_to_string(&state).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text_before).unwrap();
+    let compact = serde_json::to_string(&v).unwrap();
+    assert!(compact.contains("\"clusters\":{\"staging-apne1\":"));
+    let twice = compact.replacen(
+        "\"clusters\":{",
+        "\"clusters\":{\"staging-apne1\":{\"ghost\":true},",
+        1,
+    );
+    std::fs::write(&state, &twice).unwrap();
+    let o = plan(&repo, &["--state", s(&state)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("duplicate key `staging-apne1`"),
+        "{}",
+        text(&o)
+    );
+    // Never replaced.
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), twice);
+}
+
+#[test]
+fn an_unreachable_remote_with_once_exits_1_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-remote.git");
+    let url = format!("file://{}", missing.display());
+    let o = keelson(&[
+        "run",
+        "--git",
+        &url,
+        "--cache-dir",
+        s(&dir.path().join("cache")),
+        "--once",
+        "--listen",
+        "none",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(st["revision"].is_null(), "{}", text(&o));
+    assert!(
+        st["lastError"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no-such-remote"),
+        "{}",
+        text(&o)
+    );
+}
