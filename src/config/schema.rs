@@ -91,6 +91,20 @@ fn tidy(v: &mut Value) {
                 }
             }
             if obj.get("type").and_then(Value::as_str) == Some("integer") {
+                // The Rust integer type's range, stated in the schema: an out-of-range
+                // number is then reported at its position with the range, instead of as
+                // a document that "does not fit the model" at 1:1.
+                let range = match obj.get("format").and_then(Value::as_str) {
+                    Some("uint8") => Some((0, i64::from(u8::MAX))),
+                    Some("uint16") => Some((0, i64::from(u16::MAX))),
+                    Some("uint32") => Some((0, i64::from(u32::MAX))),
+                    Some("int32") => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+                    _ => None,
+                };
+                if let Some((lo, hi)) = range {
+                    obj.entry("minimum").or_insert(json!(lo));
+                    obj.entry("maximum").or_insert(json!(hi));
+                }
                 obj.remove("format");
             }
             if obj.get("type").and_then(Value::as_str) == Some("number") {

@@ -326,6 +326,17 @@ fn thousands_of_repeated_problems_are_counted_not_all_printed() {
 }
 
 #[test]
+fn an_out_of_range_integer_is_reported_where_it_stands_with_the_range() {
+    let ng = "apiVersion: keelson.dev/v1alpha1\nkind: NodeGroup\nmetadata: {name: ng}\nspec:\n  nodeRoleArn: arn:aws:iam::111122223333:role/node\n  subnetIds: [subnet-0a1b2c3d4e5f60001]\n  scaling: {minSize: 1, maxSize: 3, desiredSize: 99999999999}\n";
+    let dir = repo(&[("c/ng.yaml", ng.as_bytes())]);
+    let (code, out) = validate(dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("c/ng.yaml:7:50:"), "{out}");
+    assert!(out.contains("must be at most 4294967295"), "{out}");
+    assert!(!out.contains(":1:1:"), "{out}");
+}
+
+#[test]
 fn an_empty_file_is_a_warning_not_an_error() {
     let dir = repo(&[("c/empty.yaml", b"")]);
     let (code, out) = validate(dir.path());
