@@ -59,6 +59,9 @@ pub struct Scope {
     /// kubelets) are read, with the version they are headed for. A cluster is read when
     /// its live version is below that.
     pub upgrade_targets: BTreeMap<String, String>,
+    /// The deprecated/removed API table that decides which kinds are listed for live API
+    /// signals: the one the gates judge with (`--extra-rules` included).
+    pub apis: Arc<ApiTable>,
 }
 
 /// A listing the endpoint does not implement is empty (with a warning): third-party EKS
@@ -112,9 +115,10 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
         let ports = ports.clone();
         let sem = sem.clone();
         let target = scope.upgrade_targets.get(&name).cloned();
+        let apis = scope.apis.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            observe_cluster_for(&ports, &name, target.as_deref())
+            observe_cluster_for(&ports, &name, target.as_deref(), &apis)
                 .await
                 .map(|c| (name, c))
         });
@@ -153,11 +157,11 @@ pub async fn observe_cluster(
     ports: &Ports,
     name: &str,
 ) -> Result<Option<ObservedCluster>, ObserveError> {
-    observe_cluster_for(ports, name, None).await
+    observe_cluster_for(ports, name, None, &ApiTable::default()).await
 }
 
 /// Observe one cluster, and when `upgrade_to` is above its live version, its upgrade
-/// signals too.
+/// signals too (live API use judged with `apis`).
 ///
 /// # Errors
 /// The first call that failed (upgrade signals that cannot be read are recorded in
@@ -166,6 +170,7 @@ pub async fn observe_cluster_for(
     ports: &Ports,
     name: &str,
     upgrade_to: Option<&str>,
+    apis: &ApiTable,
 ) -> Result<Option<ObservedCluster>, ObserveError> {
     let mut o = match observe_eks(ports, name).await? {
         Some(o) => o,
@@ -174,7 +179,7 @@ pub async fn observe_cluster_for(
     if let Some(to) = upgrade_to.and_then(|v| v.parse::<Minor>().ok()) {
         let live = o.cluster.version.parse::<Minor>().ok();
         if live.is_some_and(|l| l < to) && o.cluster.status != Status::Creating {
-            o.upgrade = Some(upgrade_signals(ports, name, &o, to).await);
+            o.upgrade = Some(upgrade_signals(ports, name, &o, to, apis).await);
         }
     }
     Ok(Some(o))
@@ -187,6 +192,7 @@ pub async fn upgrade_signals(
     name: &str,
     o: &ObservedCluster,
     to: Minor,
+    table: &ApiTable,
 ) -> UpgradeSignals {
     let mut out = UpgradeSignals::default();
     // EKS insights; DescribeInsight for the ones not passing, for their details.
@@ -231,25 +237,23 @@ pub async fn upgrade_signals(
     // How live objects were written, for every kind the table has a removal for between
     // the live version and the target.
     let live_version = o.cluster.version.parse::<Minor>().ok();
-    if let Some(table) = ApiTable::shared() {
-        match ports.kube.served_versions(name).await {
-            Ok(served) => {
-                let served: BTreeSet<String> = served.into_iter().collect();
-                let lists = kinds_to_list(table, &served, live_version, Some(to));
-                for (api_version, kind) in lists {
-                    match ports.kube.list(name, &api_version, &kind, None).await {
-                        Ok(objects) => {
-                            for obj in &objects {
-                                out.api_uses.extend(live::written_uses(table, obj));
-                            }
+    match ports.kube.served_versions(name).await {
+        Ok(served) => {
+            let served: BTreeSet<String> = served.into_iter().collect();
+            let lists = kinds_to_list(table, &served, live_version, Some(to));
+            for (api_version, kind) in lists {
+                match ports.kube.list(name, &api_version, &kind, None).await {
+                    Ok(objects) => {
+                        for obj in &objects {
+                            out.api_uses.extend(live::written_uses(table, obj));
                         }
-                        Err(ApiError::NotFound(_)) => {}
-                        Err(e) => out.unreadable.push(format!("{kind} ({api_version}): {e}")),
                     }
+                    Err(ApiError::NotFound(_)) => {}
+                    Err(e) => out.unreadable.push(format!("{kind} ({api_version}): {e}")),
                 }
             }
-            Err(e) => out.unreadable.push(format!("API discovery: {e}")),
         }
+        Err(e) => out.unreadable.push(format!("API discovery: {e}")),
     }
     // Kubelets EKS does not move itself.
     match ports.kube.list(name, "v1", "Node", None).await {

@@ -73,12 +73,17 @@ impl TargetSpec {
 }
 
 /// The built-in table plus the entries of each `--extra-rules` file, later entries
-/// winning for the same group, version and kind.
+/// winning for the same group, version and kind. Without extra files this is the table
+/// parsed once per process, shared.
 ///
 /// # Errors
 /// An unreadable or malformed rules file, named with its position.
-pub fn api_table(extra: &[PathBuf]) -> Result<ApiTable> {
-    let mut t = ApiTable::builtin().context("the built-in deprecated-API table is damaged")?;
+pub fn api_table(extra: &[PathBuf]) -> Result<Arc<ApiTable>> {
+    let builtin = ApiTable::shared().context("the built-in deprecated-API table is damaged")?;
+    if extra.is_empty() {
+        return Ok(plan::builtin_apis());
+    }
+    let mut t = builtin.clone();
     for path in extra {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading rules file {}", path.display()))?;
@@ -87,7 +92,7 @@ pub fn api_table(extra: &[PathBuf]) -> Result<ApiTable> {
             &text,
         )?);
     }
-    Ok(t)
+    Ok(Arc::new(t))
 }
 
 /// A connected target: ports plus whatever must be flushed at the end.
@@ -345,7 +350,8 @@ pub fn assumed_roles(
 }
 
 /// What to observe for a plan of `only` (empty: the whole repository): the clusters, plus
-/// the earlier stages' clusters whose transition records the stage gate reads.
+/// the earlier stages' clusters whose transition records the stage gate reads. Live API
+/// use is judged with the built-in table; a connected target's own table replaces it.
 ///
 /// # Errors
 /// A name in `only` that is not a cluster of the repository.
@@ -417,6 +423,7 @@ pub fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -
         addon_names,
         concurrency,
         upgrade_targets,
+        apis: plan::builtin_apis(),
     })
 }
 
@@ -431,7 +438,10 @@ pub async fn make_plan(
     only: &BTreeSet<String>,
     concurrency: usize,
 ) -> Result<Plan> {
-    let scope = scope_for(loaded, only, concurrency)?;
+    let scope = Scope {
+        apis: target.apis.clone(),
+        ..scope_for(loaded, only, concurrency)?
+    };
     let live = observe::observe(&target.ports, &scope).await?;
     let now = target.ports.clock.now();
     Ok(plan::plan(

@@ -27,6 +27,22 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// A date from its parts, if it is a day of the (proleptic Gregorian) calendar:
+    /// `2026-02-30` is not.
+    pub fn checked(year: i32, month: u32, day: u32) -> Option<Date> {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        (1..=days)
+            .contains(&day)
+            .then_some(Date { year, month, day })
+    }
+
     /// The date of a Unix timestamp (seconds).
     pub fn from_unix(secs: i64) -> Date {
         // Howard Hinnant's days-to-civil algorithm.
@@ -347,6 +363,22 @@ pub fn version_key(v: &str) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_dates_are_days_of_the_calendar() {
+        assert_eq!(Date::checked(2028, 2, 29), Some(Date::new(2028, 2, 29)));
+        for (y, m, d) in [
+            (2026, 2, 29),
+            (2026, 2, 30),
+            (2026, 4, 31),
+            (2026, 13, 1),
+            (2026, 1, 0),
+            (1900, 2, 29),
+        ] {
+            assert_eq!(Date::checked(y, m, d), None, "{y}-{m}-{d}");
+        }
+        assert_eq!(Date::checked(2000, 2, 29).map(Date::to_days), Some(11_016));
+    }
 
     #[test]
     fn hop_paths_are_bounded_and_stay_in_one_major() {

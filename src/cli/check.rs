@@ -57,6 +57,7 @@ pub fn check_cmd(args: &CheckArgs, today: Date) -> Result<ExitCode> {
     let target = connect(&args.target.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = [cluster.clone()].into();
     let mut scope = scope_for(&loaded, &only, args.target.concurrency)?;
+    scope.apis = target.apis.clone();
     scope
         .upgrade_targets
         .insert(cluster.clone(), to.to_string());

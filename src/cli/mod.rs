@@ -161,19 +161,8 @@ fn parse_date(s: &str) -> Result<Date, String> {
     let year = parts[0].parse().map_err(|_| bad())?;
     let month: u32 = parts[1].parse().map_err(|_| bad())?;
     let day: u32 = parts[2].parse().map_err(|_| bad())?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return Err(format!("`{s}` is not a day of the calendar (YYYY-MM-DD)"));
-    }
-    Ok(Date::new(year, month, day))
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
+    Date::checked(year, month, day)
+        .ok_or_else(|| format!("`{s}` is not a day of the calendar (YYYY-MM-DD)"))
 }
 
 /// Today's date from the system clock (UTC).

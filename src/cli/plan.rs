@@ -97,7 +97,7 @@ impl TargetArgs {
             concurrency: self.concurrency,
             sim_speed: self.sim_speed,
             ignore_gates: self.ignore_gates.iter().copied().collect(),
-            apis: Arc::new(crate::sync::api_table(&self.extra_rules)?),
+            apis: crate::sync::api_table(&self.extra_rules)?,
         })
     }
 }

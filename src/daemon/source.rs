@@ -431,6 +431,11 @@ impl GitSource {
     /// of interrupted checkouts go, and a clone grown past the fetch cap (objects of
     /// refused or superseded revisions pile up in it) is started afresh.
     pub fn accept(&mut self, rev: Revision) {
+        // A resync accepts the same revision again: nothing to tidy then.
+        if self.current.as_ref().is_some_and(|c| c.id == rev.id) {
+            self.current = Some(rev);
+            return;
+        }
         let _ = std::fs::write(self.cache.join(LAST_GOOD), &rev.id);
         if let Ok(entries) = std::fs::read_dir(&self.cache) {
             for e in entries.flatten() {

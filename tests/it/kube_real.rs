@@ -589,10 +589,15 @@ async fn helm_records_past_500_are_found_by_the_removed_api_gate() {
     write_helm_records(client, 620, 5).await;
     real.converge().await;
 
-    let o = observe::observe_cluster_for(&real.ports, CLUSTER, Some("1.35"))
-        .await
-        .unwrap()
-        .unwrap();
+    let o = observe::observe_cluster_for(
+        &real.ports,
+        CLUSTER,
+        Some("1.35"),
+        &keelson::plan::builtin_apis(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let signals = o.upgrade.expect("upgrade signals read");
     let helm_errors: Vec<&String> = signals
         .unreadable
@@ -634,10 +639,15 @@ async fn a_forbidden_list_gives_the_signals_gates_message() {
     };
     let (client, real) = (&t.client, &t.real);
     write_helm_records(client, 3, 3).await;
-    let o = observe::observe_cluster_for(&real.ports, CLUSTER, Some("1.35"))
-        .await
-        .unwrap()
-        .unwrap();
+    let o = observe::observe_cluster_for(
+        &real.ports,
+        CLUSTER,
+        Some("1.35"),
+        &keelson::plan::builtin_apis(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let signals = o.upgrade.expect("upgrade signals read");
     let unreadable = signals.unreadable.join("\n");
     assert!(
@@ -662,10 +672,15 @@ async fn a_forbidden_list_gives_the_signals_gates_message() {
 #[tokio::test]
 async fn an_admin_can_read_every_upgrade_signal_of_the_next_hop() {
     let Some(t) = turn(POOL).await else { return };
-    let o = observe::observe_cluster_for(&t.real.ports, CLUSTER, Some("1.35"))
-        .await
-        .unwrap()
-        .unwrap();
+    let o = observe::observe_cluster_for(
+        &t.real.ports,
+        CLUSTER,
+        Some("1.35"),
+        &keelson::plan::builtin_apis(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let signals = o.upgrade.expect("upgrade signals read");
     // Helm records are another bug (helm_records_past_500_are_found_by_the_removed_api_gate).
     let unreadable: Vec<&String> = signals
@@ -768,10 +783,15 @@ async fn objects_written_with_a_served_beta_version_show_in_the_managed_fields_s
     )
     .await
     .unwrap_or_else(|e| panic!("creating {gv} {kind}: {e}"));
-    let o = observe::observe_cluster_for(&real.ports, CLUSTER, Some(&removed_in))
-        .await
-        .unwrap()
-        .unwrap();
+    let o = observe::observe_cluster_for(
+        &real.ports,
+        CLUSTER,
+        Some(&removed_in),
+        &keelson::plan::builtin_apis(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let uses = o.upgrade.expect("signals").api_uses;
     assert!(
         uses.iter().any(|u| u.signal == "managed-fields"
