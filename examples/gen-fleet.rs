@@ -478,6 +478,7 @@ fn cluster_doc(p: &Plan, rng: &mut Rng) -> ClusterDoc {
                 } else {
                     Vec::new()
                 },
+                control_plane_egress_mode: None,
             },
             kubernetes_network: Some(KubernetesNetwork {
                 service_ipv4_cidr: Some(
@@ -511,6 +512,11 @@ fn cluster_doc(p: &Plan, rng: &mut Rng) -> ClusterDoc {
                     rng.hex(12)
                 )
             }),
+            remote_network_config: None,
+            zonal_shift_config: None,
+            control_plane_scaling_config: None,
+            outpost_config: None,
+            bootstrap_self_managed_addons: None,
             tags: cluster_tags,
         },
     );
@@ -741,6 +747,7 @@ fn pod_identity_docs(p: &Plan, rng: &mut Rng) -> Vec<PodIdentityAssociationDoc> 
                     target_role_arn: cross_account
                         .then(|| role_arn("777788889999", &format!("{}-{role}", p.team))),
                     disable_session_tags: false,
+                    policy: None,
                     tags: if rng.chance(0.5) {
                         tags(&[("app", p.team)])
                     } else {
@@ -949,11 +956,13 @@ fn node_group_docs(p: &Plan, rng: &mut Rng) -> Vec<NodeGroupDoc> {
                         UpdateConfig {
                             max_unavailable: Some(rng.range(1, 3)),
                             max_unavailable_percentage: None,
+                            update_strategy: None,
                         }
                     } else {
                         UpdateConfig {
                             max_unavailable: None,
                             max_unavailable_percentage: Some(*rng.pick(&[10, 25, 33])),
+                            update_strategy: None,
                         }
                     }),
                     launch_template: rng.chance(0.2).then(|| LaunchTemplate {
@@ -961,6 +970,9 @@ fn node_group_docs(p: &Plan, rng: &mut Rng) -> Vec<NodeGroupDoc> {
                         name: Some(format!("{}-{name}", p.name)),
                         version: Some("$Default".into()),
                     }),
+                    node_repair_config: None,
+                    warm_pool_config: None,
+                    remote_access: None,
                     tags: tags(&[("team", p.team)]),
                 },
             );

@@ -118,6 +118,26 @@ pub enum ClusterConfigUpdate {
         /// On or off.
         enabled: bool,
     },
+    /// Hybrid-node networks (`remoteNetworkConfig`).
+    RemoteNetwork {
+        /// The networks; empty lists remove them.
+        remote_network_config: RemoteNetworkConfig,
+    },
+    /// Zonal shift.
+    ZonalShift {
+        /// On or off.
+        enabled: bool,
+    },
+    /// Provisioned Control Plane tier.
+    ControlPlaneScaling {
+        /// New tier.
+        tier: ControlPlaneTier,
+    },
+    /// Control-plane egress mode (`resourcesVpcConfig.controlPlaneEgressMode`).
+    ControlPlaneEgress {
+        /// New mode.
+        mode: ControlPlaneEgressMode,
+    },
 }
 
 impl ClusterConfigUpdate {
@@ -131,6 +151,12 @@ impl ClusterConfigUpdate {
             ClusterConfigUpdate::AutoMode { .. } => UpdateType::AutoModeUpdate,
             ClusterConfigUpdate::UpgradePolicy { .. } => UpdateType::UpgradePolicyUpdate,
             ClusterConfigUpdate::DeletionProtection { .. } => UpdateType::DeletionProtectionUpdate,
+            ClusterConfigUpdate::RemoteNetwork { .. } => UpdateType::RemoteNetworkConfigUpdate,
+            ClusterConfigUpdate::ZonalShift { .. } => UpdateType::ZonalShiftConfigUpdate,
+            ClusterConfigUpdate::ControlPlaneScaling { .. } => {
+                UpdateType::ControlPlaneScalingConfigUpdate
+            }
+            ClusterConfigUpdate::ControlPlaneEgress { .. } => UpdateType::ControlPlaneEgressUpdate,
         }
     }
 }
@@ -153,6 +179,9 @@ pub struct AddonRequest {
     pub pod_identity_associations: Vec<AddonPodIdentity>,
     /// Conflict resolution.
     pub resolve_conflicts: Option<ResolveConflicts>,
+    /// Namespace to install in (create only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_config: Option<AddonNamespaceConfig>,
     /// Tags (create only).
     pub tags: Tags,
     /// Idempotency token.
@@ -189,6 +218,12 @@ pub struct NodeGroupConfigUpdate {
     pub taints: Option<Vec<NodeGroupTaint>>,
     /// New update config.
     pub update_config: Option<UpdateConfig>,
+    /// New node auto repair configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_repair_config: Option<NodeRepairConfig>,
+    /// New warm pool configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_pool_config: Option<WarmPoolConfig>,
     /// Idempotency token.
     pub client_request_token: String,
 }

@@ -34,6 +34,9 @@ pub struct ApplyOptions {
     pub timeout_secs: u64,
     /// Attempts for a call that fails with a transient error.
     pub attempts: u32,
+    /// Run steps that make a one-way transition (`--allow-irreversible`, the Fleet's
+    /// `policy.allowIrreversible`). Without it a cluster with such a step is not touched.
+    pub allow_irreversible: bool,
 }
 
 impl Default for ApplyOptions {
@@ -43,6 +46,7 @@ impl Default for ApplyOptions {
             poll_secs: 30,
             timeout_secs: 90 * 60,
             attempts: 6,
+            allow_irreversible: false,
         }
     }
 }
@@ -180,18 +184,31 @@ pub async fn apply(
 ) -> ApplyReport {
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = JoinSet::new();
+    let mut report = ApplyReport::default();
     for c in plan
         .clusters
         .iter()
         .filter(|c| c.blocked.is_empty() && !c.steps.is_empty())
     {
+        if let Some(step) = c.one_way().filter(|_| !opts.allow_irreversible) {
+            // Refused before the first call, so nothing of the cluster's plan has run.
+            report.clusters.push(ClusterOutcome {
+                name: c.name.clone(),
+                steps_done: 0,
+                steps_total: c.steps.len(),
+                error: Some(Failure::new(
+                    format!("refused: a one-way change needs an explicit opt-in ({step})"),
+                    false,
+                )),
+            });
+            continue;
+        }
         let (ports, c, sem, progress) = (ports.clone(), c.clone(), sem.clone(), progress.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             run_cluster(&ports, &c, opts, progress.as_ref()).await
         });
     }
-    let mut report = ApplyReport::default();
     while let Some(r) = set.join_next().await {
         match r {
             Ok(outcome) => report.clusters.push(outcome),

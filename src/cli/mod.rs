@@ -95,6 +95,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Also run steps that make a one-way transition the API cannot undo (marked
+        /// `irreversible (one-way …)` in the plan). Without it such a plan is refused.
+        #[arg(long)]
+        allow_irreversible: bool,
         /// The fleet lock to hold while applying, shared with `keelson run` (default:
         /// `.keelson/keelson.lock` under the repository, where a daemon watching it keeps
         /// its lock).
@@ -198,11 +202,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             target,
             plan: plan_file,
             auto_approve,
+            allow_irreversible,
             lock_file,
         } => {
             let lock =
                 lock_file.unwrap_or_else(|| target.repo.join(".keelson").join("keelson.lock"));
-            plan::apply_cmd(&target, plan_file.as_deref(), auto_approve, &lock, today)
+            let approval = plan::Approval {
+                auto_approve,
+                allow_irreversible,
+            };
+            plan::apply_cmd(&target, plan_file.as_deref(), approval, &lock, today)
         }
     }
 }

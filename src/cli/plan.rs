@@ -265,6 +265,15 @@ fn confirm() -> Result<bool> {
     Ok(line.trim() == "yes")
 }
 
+/// What the person running `keelson apply` agreed to in advance.
+#[derive(Debug, Clone, Copy)]
+pub struct Approval {
+    /// Apply without asking (`--auto-approve`).
+    pub auto_approve: bool,
+    /// Run one-way transitions (`--allow-irreversible`).
+    pub allow_irreversible: bool,
+}
+
 /// `keelson apply`, holding the fleet lock `lock_file` throughout.
 ///
 /// # Errors
@@ -273,7 +282,7 @@ fn confirm() -> Result<bool> {
 pub fn apply_cmd(
     args: &TargetArgs,
     plan_file: Option<&Path>,
-    auto_approve: bool,
+    approval: Approval,
     lock_file: &Path,
     today: Date,
 ) -> Result<ExitCode> {
@@ -336,7 +345,16 @@ pub fn apply_cmd(
         }
         return Ok(ExitCode::from(if plan.is_blocked() { 3 } else { 0 }));
     }
-    if !auto_approve && !confirm()? {
+    let refused: Vec<String> = plan.clusters.iter().filter_map(|c| c.one_way()).collect();
+    if !refused.is_empty() && !approval.allow_irreversible {
+        println!(
+            "Refusing to apply: {} one-way (cannot be undone):\n  {}\nReview them and run again with --allow-irreversible, or change the repository.",
+            plural(refused.len(), "cluster's plan makes a change that is", "clusters' plans make changes that are"),
+            refused.join("\n  ")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if !approval.auto_approve && !confirm()? {
         println!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
@@ -346,6 +364,7 @@ pub fn apply_cmd(
     });
     let opts = ApplyOptions {
         concurrency: args.concurrency,
+        allow_irreversible: approval.allow_irreversible,
         ..ApplyOptions::default()
     };
     let started = std::time::Instant::now();

@@ -114,6 +114,10 @@ define_rules! {
     DuplicatePodIdentity = ("duplicate-pod-identity", Error, "Two Pod Identity associations for one service account in a cluster."),
     AddonIrsaAndPodIdentity = ("addon-irsa-and-pod-identity", Error, "An add-on uses either serviceAccountRoleArn or podIdentityAssociations, not both."),
     AddonBuiltIntoAutoMode = ("addon-built-into-auto-mode", Warning, "An add-on that Auto Mode already runs for you."),
+    RemoteNetworkCidr = ("remote-network-cidr", Error, "Hybrid-node network CIDRs are RFC 1918 IPv4 blocks (/8 to /32) that overlap neither each other nor the service CIDR."),
+    NodeGroupRepairConfig = ("nodegroup-repair-config", Error, "nodeRepairConfig sets at most one of each count/percentage pair."),
+    NodeGroupWarmPool = ("nodegroup-warm-pool", Error, "Warm pools: no HIBERNATED state or reuseOnScaleIn with Bottlerocket, no custom AMIs, minSize at most maxGroupPreparedCapacity."),
+    PodIdentityPolicy = ("pod-identity-policy", Error, "A Pod Identity session policy is a JSON policy document and needs disableSessionTags: true."),
 }
 
 /// One problem in a config repo.

@@ -450,6 +450,8 @@ impl Reconciler {
             })
             .unwrap_or_default();
         let suspended = self.opts.suspend || fleet.is_some_and(|f| f.policy.suspend);
+        // One-way transitions only with the Fleet's opt-in; the executor checks it again.
+        self.opts.apply.allow_irreversible = fleet.is_some_and(|f| f.policy.allow_irreversible);
         let max_concurrency = fleet.map_or(8, |f| f.policy.max_concurrency.max(1) as usize);
         let stage_of: BTreeMap<&str, &str> = loaded
             .repo
@@ -485,6 +487,7 @@ impl Reconciler {
                 failed_here,
                 held: c.held.first().map(String::as_str),
                 settling: c.waits.first().map(String::as_str),
+                one_way: c.one_way().filter(|_| !self.opts.apply.allow_irreversible),
             };
             let decision = status::decide(&facts);
             let (state, reason) = match &decision {

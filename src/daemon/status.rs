@@ -233,6 +233,8 @@ pub struct Facts<'a> {
     pub held: Option<&'a str>,
     /// An operation EKS is still carrying out on the cluster, if any.
     pub settling: Option<&'a str>,
+    /// A step with a one-way transition that the Fleet's policy does not allow.
+    pub one_way: Option<String>,
 }
 
 /// Classify, then act: the daemon's policy for one cluster.
@@ -248,6 +250,12 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             return Decision::Pending(format!("waiting for an operation still running: {w}"));
         }
         return Decision::Converged;
+    }
+    if let Some(step) = &f.one_way {
+        return Decision::Pending(format!(
+            "a one-way change waits for an explicit opt-in ({step}): set the Fleet's policy.allowIrreversible: true, or run keelson apply --allow-irreversible --cluster {}",
+            f.cluster
+        ));
     }
     if f.suspended {
         return Decision::Pending(
@@ -320,6 +328,7 @@ mod tests {
             failed_here: None,
             held: None,
             settling: None,
+            one_way: None,
         }
     }
 
@@ -369,6 +378,14 @@ mod tests {
             ..facts()
         };
         assert!(matches!(decide(&failed), Decision::Pending(r) if r.contains("new revision")));
+        // A one-way change the Fleet's policy does not allow waits, even in an auto stage.
+        let one_way = Facts {
+            one_way: Some("Cluster c: egress".into()),
+            ..facts()
+        };
+        assert!(
+            matches!(decide(&one_way), Decision::Pending(r) if r.contains("policy.allowIrreversible") && r.contains("Cluster c: egress"))
+        );
         let gone = Facts {
             stage: None,
             ..facts()
@@ -392,6 +409,7 @@ mod tests {
         let settling = Facts {
             has_changes: false,
             settling: Some("node group ng is Creating"),
+            one_way: None,
             ..facts()
         };
         assert!(

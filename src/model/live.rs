@@ -69,6 +69,14 @@ pub enum UpdateType {
     DeletionProtectionUpdate,
     /// UpdateClusterConfig: VPC subnets / security groups.
     VpcConfigUpdate,
+    /// UpdateClusterConfig: hybrid-node networks.
+    RemoteNetworkConfigUpdate,
+    /// UpdateClusterConfig: zonal shift.
+    ZonalShiftConfigUpdate,
+    /// UpdateClusterConfig: Provisioned Control Plane tier.
+    ControlPlaneScalingConfigUpdate,
+    /// UpdateClusterConfig: control-plane egress mode.
+    ControlPlaneEgressUpdate,
     /// UpdateAddon.
     AddonUpdate,
     /// UpdateNodegroupConfig.
@@ -144,6 +152,18 @@ pub struct LiveCluster {
     /// Secrets encryption key.
     #[serde(default)]
     pub secrets_kms_key_arn: Option<String>,
+    /// Hybrid-node networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_network_config: Option<RemoteNetworkConfig>,
+    /// Zonal shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zonal_shift_config: Option<ZonalShiftConfig>,
+    /// Provisioned Control Plane tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_scaling_config: Option<ControlPlaneScalingConfig>,
+    /// Outposts configuration of a local cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outpost_config: Option<OutpostConfig>,
     /// Tags, including AWS-added ones.
     #[serde(default)]
     pub tags: Tags,
@@ -171,6 +191,9 @@ pub struct LiveAddon {
     /// Pod Identity associations (service account -> role).
     #[serde(default)]
     pub pod_identity_associations: Vec<AddonPodIdentity>,
+    /// The namespace it is installed in, when EKS reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_config: Option<AddonNamespaceConfig>,
     /// Tags.
     #[serde(default)]
     pub tags: Tags,

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::diff::{changes_of, tags_view, with_marker};
 use super::resolve_addon_version;
 use super::types::*;
-use super::{cluster, token, Ctx, Orphan};
+use super::{cluster, fields, token, Ctx, Orphan};
 use crate::config::ClusterConfig;
 use crate::model::live::*;
 use crate::model::*;
@@ -92,6 +92,10 @@ pub(super) fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
                 cx.waits.push(format!("add-on {an} is {:?}", l.status))
             }
             Some(l) => {
+                if let Some(m) = fields::addon_namespace_blocker(spec, l) {
+                    cx.block(Kind::Addon, an, m);
+                    continue;
+                }
                 let current = hopped.get(an).cloned().unwrap_or_else(|| l.version.clone());
                 let keyword = matches!(spec.version.as_str(), "latest" | "default");
                 let newer = version_key(&target) > version_key(&current);
@@ -175,6 +179,7 @@ pub(super) fn addon_request(
         service_account_role_arn: spec.service_account_role_arn.clone(),
         pod_identity_associations: spec.pod_identity_associations.clone(),
         resolve_conflicts: spec.resolve_conflicts,
+        namespace_config: spec.namespace_config.clone(),
         tags: with_marker(&spec.tags, fleet),
         client_request_token: String::new(),
     };

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::diff::{changes_of, sorted, tags_view, with_marker};
 use super::types::*;
-use super::{hops, token, Ctx};
+use super::{fields, hops, token, Ctx};
 use crate::config::ClusterConfig;
 use crate::model::live::*;
 use crate::model::*;
@@ -89,6 +89,7 @@ pub(super) fn live_view(o: &ObservedCluster) -> Value {
         "deletionProtection": live.deletion_protection,
         "tags": tags_view(&live.tags),
         "upgradeTags": upgrade_tags,
+        "fields": fields::cluster_live_view(live),
     })
 }
 
@@ -227,6 +228,9 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
             "`secretsKmsKeyArn` is set when the cluster is created and cannot change afterwards",
         );
     }
+    for message in fields::cluster_blockers(spec, live) {
+        cx.block(Kind::Cluster, &name, message);
+    }
     // Version.
     let (have, want) = (live_version.parse::<Minor>(), spec.version.parse::<Minor>());
     let mut hops: Vec<Minor> = Vec::new();
@@ -346,10 +350,11 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
                     ClusterConfigUpdate::Access {
                         authentication_mode: want,
                     },
-                    vec![Risk::new(
-                        RiskKind::Irreversible,
-                        format!("authenticationMode {want} cannot be undone"),
-                    )],
+                    // One-way per the EKS User Guide (`grant-k8s-access`: the mode
+                    // cannot be switched back), so it needs the explicit opt-in.
+                    vec![Risk::one_way(format!(
+                        "authenticationMode {want} cannot be undone"
+                    ))],
                 );
             }
         }
@@ -432,6 +437,10 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
             },
             Vec::new(),
         );
+    }
+    for f in fields::cluster_changes(spec, live) {
+        cx.notes.extend(f.note);
+        config_step(cx, f.update_type, f.changes, f.change, f.risks);
     }
     let mut tag_changes = Vec::new();
     let ops = cx.tag_ops(&live.arn, &live.tags, &spec.tags, &mut tag_changes);

@@ -19,6 +19,7 @@ mod addons;
 mod cluster;
 mod diff;
 mod fargate;
+mod fields;
 mod fingerprint;
 mod hops;
 mod kube;

@@ -4,7 +4,8 @@
 //! ```text
 //!  git NodeGroup ─┬─ absent ───────────────────────► CreateNodegroup
 //!                 ├─ immutable fields differ ───────► DeleteNodegroup + CreateNodegroup
-//!                 ├─ scaling bounds, labels, taints ► UpdateNodegroupConfig (+ tags)
+//!                 ├─ scaling bounds, labels, taints,
+//!                 │  update config, repair, warm pool ► UpdateNodegroupConfig (+ tags)
 //!                 └─ version, release, LT version ──► UpdateNodegroupVersion
 //!  live only, with the marker ──────────────────────► DeleteNodegroup
 //! ```
@@ -18,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::diff::{changes_of, sorted, tags_view, version_change, with_marker};
 use super::types::*;
-use super::{cluster, token, Ctx, Orphan};
+use super::{cluster, fields, token, Ctx, Orphan};
 use crate::config::ClusterConfig;
 use crate::model::live::*;
 use crate::model::*;
@@ -43,6 +44,7 @@ fn immutable_view(s: &NodeGroupSpec, ls: &NodeGroupSpec) -> Value {
         "capacityType": s.capacity_type.or(ls.capacity_type),
         "diskSize": s.disk_size.or(ls.disk_size),
         "launchTemplate": lt_ref(&s.launch_template),
+        "remoteAccess": fields::remote_access_view(s, ls),
     })
 }
 
@@ -53,7 +55,9 @@ fn config_view(s: &NodeGroupSpec, ls: &NodeGroupSpec) -> Value {
         "scaling": {"minSize": s.scaling.min_size, "maxSize": s.scaling.max_size},
         "labels": s.labels,
         "taints": s.taints,
-        "updateConfig": s.update_config.or(ls.update_config),
+        "updateConfig": fields::update_config_view(&s.update_config, &ls.update_config),
+        "nodeRepairConfig": fields::repair_view(&s.node_repair_config, &ls.node_repair_config),
+        "warmPoolConfig": fields::warm_pool_view(&s.warm_pool_config, &ls.warm_pool_config),
     })
 }
 
@@ -153,6 +157,8 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
                 labels: Some(spec.labels.clone()),
                 taints: Some(spec.taints.clone()),
                 update_config: spec.update_config,
+                node_repair_config: spec.node_repair_config.clone(),
+                warm_pool_config: spec.warm_pool_config.clone(),
                 client_request_token: String::new(),
             };
             req.client_request_token = token(&name, "nodegroup-config", n, &req);

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  git PodIdentityAssociation ─┬─ absent ─────► CreatePodIdentityAssociation
-//!                              └─ roles ──────► UpdatePodIdentityAssociation (+ tags)
+//!                              └─ roles, policy ► UpdatePodIdentityAssociation (+ tags)
 //!  live only, with the marker ────────────────► DeletePodIdentityAssociation
 //! ```
 
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::diff::{changes_of, tags_view, with_marker};
 use super::types::*;
-use super::{token, Ctx, Orphan};
+use super::{fields, token, Ctx, Orphan};
 use crate::config::ClusterConfig;
 use crate::model::live::*;
 use crate::model::*;
@@ -26,7 +26,7 @@ fn key_of(s: &PodIdentityAssociationSpec) -> String {
 
 /// The fields an association changes in place.
 fn view(s: &PodIdentityAssociationSpec) -> Value {
-    json!({"roleArn": s.role_arn, "targetRoleArn": s.target_role_arn, "disableSessionTags": s.disable_session_tags})
+    json!({"roleArn": s.role_arn, "targetRoleArn": s.target_role_arn, "disableSessionTags": s.disable_session_tags, "policy": fields::policy_view(&s.policy)})
 }
 
 /// What the planner reads from a live association (for the fingerprint of a saved plan).
@@ -69,7 +69,7 @@ pub(super) fn plan_pod_identities(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                 if !changes.is_empty() {
                     ops.push(Op::UpdatePodIdentity {
                         id: l.association_id.clone(),
-                        spec: spec.clone(),
+                        spec: fields::pod_identity_update(spec, &l.spec),
                     });
                 }
                 ops.extend(cx.tag_ops(&l.arn, &l.spec.tags, &spec.tags, &mut changes));

@@ -89,7 +89,12 @@ fn step_text(s: &Step, out: &mut String) {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let _ = writeln!(out, "      ! {kind}: {}", r.message);
+        let opt_in = if r.needs_opt_in {
+            " (one-way; apply needs --allow-irreversible)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "      ! {kind}{opt_in}: {}", r.message);
     }
 }
 

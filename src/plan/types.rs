@@ -110,6 +110,11 @@ pub struct Risk {
     pub kind: RiskKind,
     /// What happens.
     pub message: String,
+    /// A one-way transition of a setting that the API reference calls irreversible: the
+    /// step runs only with an explicit opt-in (`keelson apply --allow-irreversible`, or
+    /// the Fleet's `policy.allowIrreversible` for the daemon).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_opt_in: bool,
 }
 
 impl Risk {
@@ -118,6 +123,15 @@ impl Risk {
         Risk {
             kind,
             message: message.into(),
+            needs_opt_in: false,
+        }
+    }
+
+    /// An irreversible risk that needs the explicit opt-in to apply.
+    pub fn one_way(message: impl Into<String>) -> Risk {
+        Risk {
+            needs_opt_in: true,
+            ..Risk::new(RiskKind::Irreversible, message)
         }
     }
 }
@@ -328,6 +342,11 @@ impl Step {
         self.risks.push(Risk::new(kind, message));
         self
     }
+
+    /// Whether the step makes a one-way transition that needs the explicit opt-in.
+    pub fn needs_opt_in(&self) -> bool {
+        self.risks.iter().any(|r| r.needs_opt_in)
+    }
 }
 
 /// A change that cannot be made, and what to do instead.
@@ -372,6 +391,18 @@ impl ClusterPlan {
     /// Whether the cluster has steps to run.
     pub fn has_changes(&self) -> bool {
         !self.steps.is_empty()
+    }
+
+    /// The first step that needs the opt-in for one-way transitions, as
+    /// `Kind name: message`.
+    pub fn one_way(&self) -> Option<String> {
+        self.steps.iter().find_map(|s| {
+            let r = s.risks.iter().find(|r| r.needs_opt_in)?;
+            Some(format!(
+                "{} {}: {}",
+                s.resource.kind, s.resource.name, r.message
+            ))
+        })
     }
 
     /// Whether EKS is still carrying out an operation on the cluster (a create, an

@@ -370,6 +370,7 @@ async fn create_cluster_sends_auto_mode_access_encryption_and_the_token() {
                 endpoint_public_access: true,
                 endpoint_private_access: false,
                 public_access_cidrs: vec![],
+                control_plane_egress_mode: None,
             },
             kubernetes_network: None,
             auto_mode: Some(auto_mode(true)),
@@ -383,6 +384,11 @@ async fn create_cluster_sends_auto_mode_access_encryption_and_the_token() {
             }),
             deletion_protection: true,
             secrets_kms_key_arn: Some("arn:aws:kms:eu-west-1:111122223333:key/k".into()),
+            remote_network_config: None,
+            zonal_shift_config: None,
+            control_plane_scaling_config: None,
+            outpost_config: None,
+            bootstrap_self_managed_addons: None,
             tags: Tags::new(),
         },
         tags: [("keelson.dev/fleet".to_string(), "main".to_string())].into(),
@@ -618,6 +624,7 @@ async fn create_addon_sends_the_token_and_a_json_configuration_string() {
             role_arn: "arn:aws:iam::111122223333:role/dns".into(),
         }],
         resolve_conflicts: Some(ResolveConflicts::Overwrite),
+        namespace_config: None,
         tags: [("keelson.dev/fleet".to_string(), "main".to_string())].into(),
         client_request_token: "tok-coredns-1".into(),
     };
@@ -787,6 +794,8 @@ async fn update_nodegroup_config_sends_label_and_taint_changes_against_the_curre
             effect: NodeGroupTaintEffect::NoExecute,
         }]),
         update_config: None,
+        node_repair_config: None,
+        warm_pool_config: None,
         client_request_token: "tok-ng".into(),
     };
 

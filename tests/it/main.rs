@@ -10,6 +10,8 @@ mod daemon;
 mod daemon_git;
 mod daemon_loop;
 mod deprecations;
+mod fields;
+mod fields_aws;
 mod fuzz;
 mod hostile;
 mod kube_mock;

@@ -122,6 +122,7 @@ async fn add_on_versions_must_fit_the_cluster_version() {
         service_account_role_arn: None,
         pod_identity_associations: vec![],
         resolve_conflicts: None,
+        namespace_config: None,
         tags: Tags::new(),
         client_request_token: format!("tok-{v}"),
     };

@@ -27,6 +27,7 @@ mod addons;
 mod clusters;
 mod convert;
 mod errors;
+mod fields;
 mod nodegroups;
 
 use std::collections::{BTreeMap, BTreeSet};

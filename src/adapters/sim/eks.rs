@@ -19,6 +19,7 @@ use crate::versions::{self, Minor, SupportStatus};
 
 mod access;
 mod admission;
+mod fields;
 mod updates;
 
 use access::{auth_rank, default_access_entry, uses_api};
@@ -97,7 +98,7 @@ impl EksApi for Sim {
             if vpc.endpoint_public_access && vpc.public_access_cidrs.is_empty() {
                 vpc.public_access_cidrs = vec!["0.0.0.0/0".into()];
             }
-            let live = LiveCluster {
+            let mut live = LiveCluster {
                 name: req.name.clone(),
                 region: spec.region.clone(),
                 arn: format!("arn:aws:eks:{}:{account}:cluster/{}", spec.region, req.name),
@@ -123,8 +124,13 @@ impl EksApi for Sim {
                 })),
                 deletion_protection: spec.deletion_protection,
                 secrets_kms_key_arn: spec.secrets_kms_key_arn.clone(),
+                remote_network_config: None,
+                zonal_shift_config: None,
+                control_plane_scaling_config: None,
+                outpost_config: None,
                 tags: req.tags.clone(),
             };
+            fields::created_fields(&mut live, spec);
             let mut c = SimCluster {
                 live: live.clone(),
                 ready_at: Some(s.now + d::CLUSTER_CREATE),
@@ -193,6 +199,7 @@ impl EksApi for Sim {
             let now = s.now;
             let c = cluster(s, name)?;
             require_idle(c)?;
+            fields::check_change(&c.live, change)?;
             match change {
                 ClusterConfigUpdate::Access { authentication_mode } => {
                     let current = c.live.access.as_ref().map_or(AuthenticationMode::ConfigMap, |a| a.authentication_mode);
@@ -378,6 +385,7 @@ impl EksApi for Sim {
                 configuration_values: req.configuration_values.clone(),
                 service_account_role_arn: req.service_account_role_arn.clone(),
                 pod_identity_associations: req.pod_identity_associations.clone(),
+                namespace_config: req.namespace_config.clone(),
                 tags: req.tags.clone(),
             };
             c.addons.insert(
@@ -826,6 +834,7 @@ impl EksApi for Sim {
         spec: &PodIdentityAssociationSpec,
     ) -> ApiResult<()> {
         self.with("UpdatePodIdentityAssociation", true, |s| {
+            fields::check_session_policy(spec)?;
             let p = cluster(s, cluster_name)?
                 .pod_identities
                 .get_mut(id)
@@ -833,6 +842,7 @@ impl EksApi for Sim {
             p.spec.role_arn = spec.role_arn.clone();
             p.spec.target_role_arn = spec.target_role_arn.clone();
             p.spec.disable_session_tags = spec.disable_session_tags;
+            p.spec.policy = fields::updated_policy(spec);
             Ok(())
         })
     }

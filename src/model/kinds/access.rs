@@ -91,6 +91,10 @@ pub struct PodIdentityAssociationSpec {
     /// Do not add session tags.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_session_tags: bool,
+    /// An IAM session policy (JSON) that narrows what the role allows these pods; needs
+    /// `disableSessionTags: true`. A mapping is sent as its JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
     /// Tags on the association.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(length(max = 50))]

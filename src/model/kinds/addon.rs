@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::fields::*;
 use super::Tags;
 
 /// An EKS add-on. `metadata.name` is the add-on name (e.g. `vpc-cni`).
@@ -30,6 +31,9 @@ pub struct AddonSpec {
     /// How conflicts with fields changed outside EKS are resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve_conflicts: Option<ResolveConflicts>,
+    /// The namespace to install the add-on in (create time only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_config: Option<AddonNamespaceConfig>,
     /// Tags on the add-on.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: Tags,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::fields::*;
 use super::{is_false, Tags};
 
 /// An EKS cluster.
@@ -56,6 +57,23 @@ pub struct ClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^arn:aws[a-z-]*:kms:"))]
     pub secrets_kms_key_arn: Option<String>,
+    /// Hybrid nodes: the remote node and pod networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_network_config: Option<RemoteNetworkConfig>,
+    /// Zonal shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zonal_shift_config: Option<ZonalShiftConfig>,
+    /// Provisioned Control Plane tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_scaling_config: Option<ControlPlaneScalingConfig>,
+    /// A local cluster on AWS Outposts (create time only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outpost_config: Option<OutpostConfig>,
+    /// Install the default networking add-ons (vpc-cni, coredns, kube-proxy) as
+    /// self-managed add-ons when the cluster is created (create time only; EKS's default
+    /// is true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_self_managed_addons: Option<bool>,
     /// Tags on the cluster.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(length(max = 50))]
@@ -83,6 +101,9 @@ pub struct VpcConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(pattern(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$")))]
     pub public_access_cidrs: Vec<String>,
+    /// How control-plane traffic leaves for the VPC. Leaving `AWS_MANAGED` is one-way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_egress_mode: Option<ControlPlaneEgressMode>,
 }
 
 fn yes() -> bool {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::fields::*;
 use super::Tags;
 
 /// A managed node group.
@@ -53,6 +54,15 @@ pub struct NodeGroupSpec {
     /// Launch template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_template: Option<LaunchTemplate>,
+    /// Node auto repair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_repair_config: Option<NodeRepairConfig>,
+    /// EC2 Auto Scaling warm pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_pool_config: Option<WarmPoolConfig>,
+    /// SSH access to the nodes (create time only: a change replaces the group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_access: Option<RemoteAccess>,
     /// Tags on the node group.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: Tags,
@@ -145,6 +155,9 @@ pub struct UpdateConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub max_unavailable_percentage: Option<u32>,
+    /// How nodes are replaced in a version update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_strategy: Option<NodeGroupUpdateStrategy>,
 }
 
 /// A launch template reference.

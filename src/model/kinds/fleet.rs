@@ -87,6 +87,11 @@ pub struct FleetPolicy {
     /// Stop the daemon from applying anything: it keeps planning and reporting drift.
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspend: bool,
+    /// Let the daemon apply one-way transitions the API cannot undo (e.g. control-plane
+    /// egress leaving `AWS_MANAGED`, a new authenticationMode). Off by default: such a
+    /// change waits for `keelson apply --allow-irreversible`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_irreversible: bool,
     /// Roles keelson assumes per AWS account, for Clusters whose `spec.account` is listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountAccess>,
@@ -123,6 +128,7 @@ impl Default for FleetPolicy {
             max_concurrency: default_concurrency(),
             max_kubelet_skew: default_skew(),
             suspend: false,
+            allow_irreversible: false,
             accounts: Vec::new(),
         }
     }

@@ -71,6 +71,7 @@ fn live_pod_identity(p: &sdk::PodIdentityAssociation, id: &str) -> LivePodIdenti
             role_arn: p.role_arn().unwrap_or_default().to_string(),
             target_role_arn: p.target_role_arn().map(str::to_string),
             disable_session_tags: p.disable_session_tags().unwrap_or(false),
+            policy: parse_configuration(p.policy()),
             tags: tags(p.tags()),
         },
     }
@@ -415,6 +416,7 @@ pub(super) async fn create_pod_identity_association(
         .role_arn(&spec.role_arn)
         .set_target_role_arn(spec.target_role_arn.clone())
         .set_disable_session_tags(spec.disable_session_tags.then_some(true))
+        .set_policy(spec.policy.as_ref().map(super::fields::policy_string))
         .set_tags(hash_map(&spec.tags))
         .client_request_token(&req.client_request_token)
         .send()
@@ -445,6 +447,8 @@ pub(super) async fn update_pod_identity_association(
         .role_arn(&spec.role_arn)
         .set_target_role_arn(spec.target_role_arn.clone())
         .disable_session_tags(spec.disable_session_tags)
+        // The planner sends an empty string to remove a policy.
+        .set_policy(spec.policy.as_ref().map(super::fields::policy_string))
         .send()
         .await
         .or_api_error(&call)?;

@@ -90,6 +90,7 @@ pub(super) async fn describe_addon(
         configuration_values: parse_configuration(a.configuration_values()),
         service_account_role_arn: a.service_account_role_arn().map(str::to_string),
         pod_identity_associations: pia,
+        namespace_config: super::fields::live_namespace(a.namespace_config()),
         tags: tags(a.tags()),
     })
 }
@@ -113,6 +114,11 @@ pub(super) async fn create_addon(eks: &AwsEks, req: &AddonRequest) -> ApiResult<
             req.resolve_conflicts
                 .map(|r| sdk::ResolveConflicts::from(r.as_str())),
         )
+        .set_namespace_config(
+            req.namespace_config
+                .as_ref()
+                .map(super::fields::namespace_request),
+        )
         .set_tags(hash_map(&req.tags))
         .client_request_token(&req.client_request_token)
         .send()
@@ -132,6 +138,8 @@ pub(super) async fn create_addon(eks: &AwsEks, req: &AddonRequest) -> ApiResult<
             .or_else(|| req.service_account_role_arn.clone()),
         // EKS answers with association ARNs; the ones asked for are the ones made.
         pod_identity_associations: req.pod_identity_associations.clone(),
+        namespace_config: super::fields::live_namespace(a.namespace_config())
+            .or_else(|| req.namespace_config.clone()),
         tags: tags(a.tags()),
     })
 }

@@ -7,6 +7,7 @@ use aws_sdk_eks::types as sdk;
 
 use super::convert::*;
 use super::errors::{Call, OrApiError};
+use super::fields;
 use super::AwsEks;
 use crate::model::live::*;
 use crate::model::*;
@@ -94,10 +95,27 @@ pub(super) async fn create_cluster(eks: &AwsEks, req: &CreateCluster) -> ApiResu
             .compute_config(compute_request(a))
             .storage_config(storage_request(a));
         // Auto Mode runs VPC CNI, kube-proxy and CoreDNS itself: do not also install
-        // the self-managed copies EKS bootstraps by default.
-        if a.compute.enabled {
+        // the self-managed copies EKS bootstraps by default (unless git says otherwise).
+        if a.compute.enabled && spec.bootstrap_self_managed_addons.is_none() {
             b = b.bootstrap_self_managed_addons(false);
         }
+    }
+    if let Some(v) = spec.bootstrap_self_managed_addons {
+        b = b.bootstrap_self_managed_addons(v);
+    }
+    if let Some(r) = &spec.remote_network_config {
+        b = b.remote_network_config(fields::remote_network_request(r));
+    }
+    if let Some(z) = spec.zonal_shift_config {
+        b = b.zonal_shift_config(fields::zonal_shift_request(z.enabled));
+    }
+    if let Some(t) = spec.control_plane_scaling_config {
+        b = b.control_plane_scaling_config(fields::scaling_request(t.tier));
+    }
+    if let Some(o) = &spec.outpost_config {
+        let o = fields::outpost_request(o)
+            .map_err(|e| call.other(format!("the Outposts configuration is incomplete: {e}")))?;
+        b = b.outpost_config(o);
     }
     if spec.deletion_protection {
         b = b.deletion_protection(true);
@@ -167,6 +185,20 @@ pub(super) async fn update_cluster_config(
                 .build(),
         ),
         ClusterConfigUpdate::DeletionProtection { enabled } => b.deletion_protection(*enabled),
+        ClusterConfigUpdate::RemoteNetwork {
+            remote_network_config,
+        } => b.remote_network_config(fields::remote_network_request(remote_network_config)),
+        ClusterConfigUpdate::ZonalShift { enabled } => {
+            b.zonal_shift_config(fields::zonal_shift_request(*enabled))
+        }
+        ClusterConfigUpdate::ControlPlaneScaling { tier } => {
+            b.control_plane_scaling_config(fields::scaling_request(*tier))
+        }
+        ClusterConfigUpdate::ControlPlaneEgress { mode } => b.resources_vpc_config(
+            sdk::VpcConfigRequest::builder()
+                .control_plane_egress_mode(fields::egress_mode(*mode))
+                .build(),
+        ),
     };
     let out = b.send().await.or_api_error(&call)?;
     to_update(&call, out.update(), false, Some(change.update_type()))

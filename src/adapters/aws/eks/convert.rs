@@ -9,6 +9,7 @@ use aws_sdk_eks::types as sdk;
 use serde_json::Value;
 
 use super::errors::Call;
+use super::fields;
 use crate::model::live::*;
 use crate::model::*;
 use crate::ports::*;
@@ -115,6 +116,10 @@ pub(super) fn update_type(raw: Option<&sdk::UpdateType>, nodegroup: bool) -> Opt
         U::DeletionProtectionUpdate => UpdateType::DeletionProtectionUpdate,
         U::VpcConfigUpdate => UpdateType::VpcConfigUpdate,
         U::AddonUpdate => UpdateType::AddonUpdate,
+        U::RemoteNetworkConfigUpdate => UpdateType::RemoteNetworkConfigUpdate,
+        U::ZonalShiftConfigUpdate => UpdateType::ZonalShiftConfigUpdate,
+        U::ControlPlaneScalingConfigUpdate => UpdateType::ControlPlaneScalingConfigUpdate,
+        U::ControlPlaneEgressUpdate => UpdateType::ControlPlaneEgressUpdate,
         U::ConfigUpdate => UpdateType::ConfigUpdate,
         _ => return None,
     })
@@ -292,6 +297,7 @@ pub(super) fn live_cluster(c: &sdk::Cluster, name: &str, region: &str) -> LiveCl
             public_access_cidrs: vpc
                 .map(|v| v.public_access_cidrs().to_vec())
                 .unwrap_or_default(),
+            control_plane_egress_mode: fields::live_egress_mode(vpc),
         },
         kubernetes_network: knc.map(|k| KubernetesNetwork {
             service_ipv4_cidr: k.service_ipv4_cidr().map(str::to_string),
@@ -305,6 +311,10 @@ pub(super) fn live_cluster(c: &sdk::Cluster, name: &str, region: &str) -> LiveCl
         upgrade_policy,
         deletion_protection: c.deletion_protection().unwrap_or(false),
         secrets_kms_key_arn,
+        remote_network_config: fields::live_remote_network(c.remote_network_config()),
+        zonal_shift_config: fields::live_zonal_shift(c.zonal_shift_config()),
+        control_plane_scaling_config: fields::live_scaling(c.control_plane_scaling_config()),
+        outpost_config: fields::live_outpost(c.outpost_config()),
         tags: tags(c.tags()),
     }
 }
@@ -316,6 +326,7 @@ pub(super) fn vpc_request(v: &VpcConfig) -> sdk::VpcConfigRequest {
         .endpoint_public_access(v.endpoint_public_access)
         .endpoint_private_access(v.endpoint_private_access)
         .set_public_access_cidrs(non_empty(&v.public_access_cidrs))
+        .set_control_plane_egress_mode(v.control_plane_egress_mode.map(fields::egress_mode))
         .build()
 }
 

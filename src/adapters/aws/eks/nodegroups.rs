@@ -7,6 +7,7 @@ use aws_sdk_eks::types as sdk;
 
 use super::convert::*;
 use super::errors::{Call, OrApiError};
+use super::fields;
 use super::AwsEks;
 use crate::model::live::*;
 use crate::model::*;
@@ -76,12 +77,16 @@ fn live_nodegroup(call: &Call, n: &sdk::Nodegroup, name: &str) -> ApiResult<Live
             update_config: n.update_config().map(|u| UpdateConfig {
                 max_unavailable: u.max_unavailable().map(u32_of),
                 max_unavailable_percentage: u.max_unavailable_percentage().map(u32_of),
+                update_strategy: fields::live_update_strategy(u.update_strategy()),
             }),
             launch_template: n.launch_template().map(|l| LaunchTemplate {
                 id: l.id().map(str::to_string),
                 name: l.name().map(str::to_string),
                 version: l.version().map(str::to_string),
             }),
+            node_repair_config: fields::live_repair(n.node_repair_config()),
+            warm_pool_config: fields::live_warm_pool(n.warm_pool_config()),
+            remote_access: fields::live_remote_access(n.remote_access()),
             tags: tags(n.tags()),
         },
     })
@@ -99,6 +104,7 @@ fn update_config_request(u: &UpdateConfig) -> sdk::NodegroupUpdateConfig {
     sdk::NodegroupUpdateConfig::builder()
         .set_max_unavailable(u.max_unavailable.map(i32_of))
         .set_max_unavailable_percentage(u.max_unavailable_percentage.map(i32_of))
+        .set_update_strategy(u.update_strategy.map(fields::update_strategy))
         .build()
 }
 
@@ -232,6 +238,17 @@ pub(super) async fn create_nodegroup(
         .set_taints((!taints.is_empty()).then_some(taints))
         .set_update_config(spec.update_config.as_ref().map(update_config_request))
         .set_launch_template(spec.launch_template.as_ref().map(launch_template_request))
+        .set_node_repair_config(spec.node_repair_config.as_ref().map(fields::repair_request))
+        .set_warm_pool_config(
+            spec.warm_pool_config
+                .as_ref()
+                .map(fields::warm_pool_request),
+        )
+        .set_remote_access(
+            spec.remote_access
+                .as_ref()
+                .map(fields::remote_access_request),
+        )
         .set_tags(hash_map(&spec.tags))
         .client_request_token(&req.client_request_token)
         .send()
@@ -272,6 +289,8 @@ pub(super) async fn update_nodegroup_config(
         .set_labels(labels)
         .set_taints(taints)
         .set_update_config(req.update_config.as_ref().map(update_config_request))
+        .set_node_repair_config(req.node_repair_config.as_ref().map(fields::repair_request))
+        .set_warm_pool_config(req.warm_pool_config.as_ref().map(fields::warm_pool_request))
         .client_request_token(&req.client_request_token)
         .send()
         .await

@@ -108,6 +108,7 @@ pub(super) fn create_pod_identity(
             .cloned()
             .ok_or_else(|| not_found(&key));
     }
+    super::fields::check_session_policy(&req.spec)?;
     let id = format!("a-{}", s.id().replace('-', ""));
     let c = cluster(s, &req.cluster)?;
     require_active(c)?;

@@ -132,6 +132,9 @@ fn apply_change(c: &mut SimCluster, change: &PendingChange) {
             ClusterConfigUpdate::DeletionProtection { enabled } => {
                 c.live.deletion_protection = *enabled
             }
+            other => {
+                super::fields::apply_change(&mut c.live, other);
+            }
         },
         PendingChange::Addon { request } => {
             if let Some(a) = c.addons.get_mut(&request.name) {
@@ -163,6 +166,7 @@ fn apply_change(c: &mut SimCluster, change: &PendingChange) {
                 if let Some(u) = request.update_config {
                     spec.update_config = Some(u);
                 }
+                super::fields::apply_node_group_config(spec, request);
             }
         }
         PendingChange::NodeGroupVersion { request } => {
