@@ -229,6 +229,15 @@ fn cluster_answer() -> DescribeClusterOutput {
                         .endpoint_public_access(true)
                         .endpoint_private_access(true)
                         .public_access_cidrs("0.0.0.0/0")
+                        // EKS reports its default egress mode and tier on every cluster
+                        // (the ACK eks-controller late-initialises the tier for this
+                        // reason: shared/reference eks-2026.md §1.2).
+                        .control_plane_egress_mode(sdk::ControlPlaneEgressModeType::AwsManaged)
+                        .build(),
+                )
+                .control_plane_scaling_config(
+                    sdk::ControlPlaneScalingConfig::builder()
+                        .tier(sdk::ProvisionedControlPlaneTier::Standard)
                         .build(),
                 )
                 .kubernetes_network_config(

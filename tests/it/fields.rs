@@ -557,3 +557,52 @@ fn the_egress_tier_and_namespace_values_are_the_apis() {
     assert!(addon("kube-dns").is_empty());
     assert_eq!(addon("Kube_DNS"), ["schema-value"]);
 }
+
+#[test]
+fn keelson_apply_refuses_a_one_way_change_without_allow_irreversible() {
+    let (_d, repo) = crate::plan_cli::fleet();
+    let r = repo.to_str().unwrap();
+    let apply = |extra: &[&str]| {
+        let mut args = vec![
+            "apply",
+            "--repo",
+            r,
+            "--auto-approve",
+            "--sim-speed",
+            "instant",
+        ];
+        args.extend_from_slice(extra);
+        keelson_cli(&args)
+    };
+    let o = apply(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out_and_err(&o));
+    let file = repo.join("clusters/staging-apne1/cluster.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let routed = text.replace(
+        "    publicAccessCidrs: [\"203.0.113.0/24\"]\n",
+        "    publicAccessCidrs: [\"203.0.113.0/24\"]\n    controlPlaneEgressMode: CUSTOMER_ROUTED\n",
+    );
+    assert_ne!(routed, text);
+    std::fs::write(&file, routed).unwrap();
+
+    let o = apply(&[]);
+    let shown = out_and_err(&o);
+    assert_eq!(o.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("irreversible (one-way; apply needs --allow-irreversible)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Refusing to apply: 1 cluster's plan makes a change that is one-way"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Apply complete"), "{shown}");
+
+    let o = apply(&["--allow-irreversible"]);
+    let shown = out_and_err(&o);
+    assert_eq!(o.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("The live state now matches the repository."),
+        "{shown}"
+    );
+}

@@ -283,3 +283,98 @@ fn snapshot_of_a_moto_cluster_replays_on_the_simulator() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// Hybrid-node networks (create and UpdateClusterConfig) and a node group's update
+/// strategy and auto repair, which moto stores and describes, sent and read back.
+#[test]
+fn hybrid_networks_update_strategy_and_node_repair_round_trip_through_moto() {
+    let Some(url) = moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    let net = |cidr: &str| {
+        format!(
+            "{}  remoteNetworkConfig:\n    remoteNodeNetworks: [{{cidrs: [{cidr}]}}]\n",
+            cluster("moto-hybrid")
+        )
+    };
+    write(repo, "keelson.yaml", FLEET);
+    write(repo, "h/cluster.yaml", &net("10.80.0.0/16"));
+    write(
+        repo,
+        "h/nodegroups.yaml",
+        &format!("{NODEGROUP}  updateConfig: {{maxUnavailable: 1, updateStrategy: MINIMAL}}\n  nodeRepairConfig: {{enabled: true}}\n"),
+    );
+    let r = repo.to_str().unwrap();
+    let apply = || {
+        keelson(
+            &url,
+            &[
+                "apply",
+                "--repo",
+                r,
+                "--target",
+                "aws",
+                "--cluster",
+                "moto-hybrid",
+                "--auto-approve",
+            ],
+        )
+    };
+    let o = apply();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c = aws(&url, &["eks", "describe-cluster", "--name", "moto-hybrid"]);
+    assert_eq!(
+        c["cluster"]["remoteNetworkConfig"]["remoteNodeNetworks"][0]["cidrs"][0],
+        "10.80.0.0/16"
+    );
+    // moto 5.2 drops updateConfig and nodeRepairConfig from CreateNodegroup but keeps
+    // them from UpdateNodegroupConfig: the next apply sends them that way.
+    let o = apply();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let ng = aws(
+        &url,
+        &[
+            "eks",
+            "describe-nodegroup",
+            "--cluster-name",
+            "moto-hybrid",
+            "--nodegroup-name",
+            "general",
+        ],
+    );
+    assert_eq!(ng["nodegroup"]["updateConfig"]["updateStrategy"], "MINIMAL");
+    assert_eq!(ng["nodegroup"]["nodeRepairConfig"]["enabled"], true);
+    let plan = || {
+        keelson(
+            &url,
+            &[
+                "plan",
+                "--repo",
+                r,
+                "--target",
+                "aws",
+                "--cluster",
+                "moto-hybrid",
+                "--detailed-exitcode",
+            ],
+        )
+    };
+    let o = plan();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    write(repo, "h/cluster.yaml", &net("10.81.0.0/16"));
+    let o = plan();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("remoteNetworkConfig.remoteNodeNetworks"),
+        "{}",
+        text(&o)
+    );
+    let o = apply();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c = aws(&url, &["eks", "describe-cluster", "--name", "moto-hybrid"]);
+    assert_eq!(
+        c["cluster"]["remoteNetworkConfig"]["remoteNodeNetworks"][0]["cidrs"][0],
+        "10.81.0.0/16"
+    );
+}

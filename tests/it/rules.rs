@@ -165,6 +165,10 @@ fn cases() -> Vec<Case> {
         case(DuplicatePodIdentity, vec![set("mng/pia2.yaml", PIA.replace("name: web", "name: web2").replace("role/web", "role/web2"))], "mng/pia2.yaml", "serviceAccount"),
         case(AddonIrsaAndPodIdentity, vec![set("auto/addons.yaml", format!("{ADDON}  serviceAccountRoleArn: arn:aws:iam::111122223333:role/cw\n  podIdentityAssociations:\n    - {{serviceAccount: cw, roleArn: arn:aws:iam::111122223333:role/cw}}\n"))], "auto/addons.yaml", "serviceAccountRoleArn"),
         case(AddonBuiltIntoAutoMode, vec![set("auto/addons.yaml", ADDON.replace("amazon-cloudwatch-observability", "vpc-cni"))], "auto/addons.yaml", "vpc-cni"),
+        case(RemoteNetworkCidr, vec![set("mng/cluster.yaml", format!("{MNG_CLUSTER}  remoteNetworkConfig:\n    remoteNodeNetworks: [{{cidrs: [100.64.0.0/16]}}]\n"))], "mng/cluster.yaml", "100.64.0.0/16"),
+        case(NodeGroupRepairConfig, vec![set("mng/nodegroups.yaml", format!("{NG}  nodeRepairConfig: {{enabled: true, maxParallelNodesRepairedCount: 1, maxParallelNodesRepairedPercentage: 10}}\n"))], "mng/nodegroups.yaml", "nodeRepairConfig"),
+        case(NodeGroupWarmPool, vec![set("mng/nodegroups.yaml", format!("{}  warmPoolConfig: {{enabled: true, reuseOnScaleIn: true}}\n", ng("AL2023_x86_64_STANDARD", "BOTTLEROCKET_ARM_64")))], "mng/nodegroups.yaml", "reuseOnScaleIn"),
+        case(PodIdentityPolicy, vec![set("mng/pia.yaml", format!("{PIA}  policy: {{Version: \"2012-10-17\", Statement: []}}\n"))], "mng/pia.yaml", "policy"),
     ]
 }
 
