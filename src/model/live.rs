@@ -152,18 +152,9 @@ pub struct LiveCluster {
     /// Secrets encryption key.
     #[serde(default)]
     pub secrets_kms_key_arn: Option<String>,
-    /// Hybrid-node networks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_network_config: Option<RemoteNetworkConfig>,
-    /// Zonal shift.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zonal_shift_config: Option<ZonalShiftConfig>,
-    /// Provisioned Control Plane tier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub control_plane_scaling_config: Option<ControlPlaneScalingConfig>,
-    /// Outposts configuration of a local cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outpost_config: Option<OutpostConfig>,
+    /// Hybrid-node networks, zonal shift, control-plane tier, Outposts.
+    #[serde(flatten)]
+    pub settings: ClusterSettings,
     /// Tags, including AWS-added ones.
     #[serde(default)]
     pub tags: Tags,

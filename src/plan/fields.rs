@@ -75,11 +75,11 @@ fn outpost_view(o: &Option<OutpostConfig>) -> Value {
 /// fingerprint of a saved plan).
 pub(super) fn cluster_live_view(live: &LiveCluster) -> Value {
     json!({
-        "remoteNetworkConfig": remote_view(&live.remote_network_config),
-        "zonalShift": live.zonal_shift_config.is_some_and(|z| z.enabled),
-        "tier": tier_of(&live.control_plane_scaling_config),
+        "remoteNetworkConfig": remote_view(&live.settings.remote_network_config),
+        "zonalShift": live.settings.zonal_shift_config.is_some_and(|z| z.enabled),
+        "tier": tier_of(&live.settings.control_plane_scaling_config),
         "egress": egress_of(&live.vpc),
-        "outpost": outpost_view(&live.outpost_config),
+        "outpost": outpost_view(&live.settings.outpost_config),
     })
 }
 
@@ -89,7 +89,7 @@ pub(super) fn cluster_live_view(live: &LiveCluster) -> Value {
 pub(super) fn cluster_blockers(spec: &ClusterSpec, live: &LiveCluster) -> Vec<String> {
     let mut out = Vec::new();
     if spec.outpost_config.is_some()
-        && outpost_view(&spec.outpost_config) != outpost_view(&live.outpost_config)
+        && outpost_view(&spec.outpost_config) != outpost_view(&live.settings.outpost_config)
     {
         out.push("`outpostConfig` is set when the cluster is created and cannot change afterwards; create a new cluster under another name instead".to_string());
     }
@@ -108,7 +108,7 @@ pub(super) fn cluster_changes(spec: &ClusterSpec, live: &LiveCluster) -> Vec<Con
     let mut out = Vec::new();
     if let Some(want) = &spec.remote_network_config {
         let (before, after) = (
-            remote_view(&live.remote_network_config),
+            remote_view(&live.settings.remote_network_config),
             remote_view(&Some(want.clone())),
         );
         out.push(ConfigChange {
@@ -125,7 +125,7 @@ pub(super) fn cluster_changes(spec: &ClusterSpec, live: &LiveCluster) -> Vec<Con
         });
     }
     if let Some(want) = spec.zonal_shift_config {
-        let have = live.zonal_shift_config.is_some_and(|z| z.enabled);
+        let have = live.settings.zonal_shift_config.is_some_and(|z| z.enabled);
         out.push(ConfigChange {
             update_type: UpdateType::ZonalShiftConfigUpdate,
             changes: changes_of(
@@ -140,7 +140,7 @@ pub(super) fn cluster_changes(spec: &ClusterSpec, live: &LiveCluster) -> Vec<Con
         });
     }
     if let Some(want) = spec.control_plane_scaling_config {
-        let have = tier_of(&live.control_plane_scaling_config);
+        let have = tier_of(&live.settings.control_plane_scaling_config);
         // EKS refuses to leave a tier while etcd holds more than the smaller tier allows
         // (EKS User Guide, `eks-provisioned-control-plane-introduction`); tiers are
         // billed per hour. Not one-way: EKS puts no limit on switching tiers.

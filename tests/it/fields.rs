@@ -3,7 +3,7 @@
 //! access, an add-on's namespace, the Pod Identity session policy): validated, planned,
 //! applied on the simulator, one-way transitions held behind an opt-in.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use keelson::apply::{self, ApplyOptions, Quiet};
 use keelson::model::*;
@@ -13,31 +13,21 @@ use keelson::ports::ClusterConfigUpdate;
 use crate::simkit::*;
 use crate::util::*;
 
-const CLUSTER: &str = "\
-apiVersion: keelson.dev/v1alpha1
-kind: Cluster
-metadata: {name: hy1}
-spec:
-  region: eu-west-1
-  version: \"1.34\"
-  stage: prod
-  roleArn: arn:aws:iam::111122223333:role/cluster
-  vpc:
-    subnetIds: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
-  kubernetesNetwork: {serviceIpv4Cidr: 172.20.0.0/16}
-  access: {authenticationMode: API}
-";
+/// The managed-node-group cluster of the other tests, with a service CIDR and access
+/// entries.
+fn cluster() -> String {
+    format!(
+        "{}  kubernetesNetwork: {{serviceIpv4Cidr: 172.20.0.0/16}}\n  access: {{authenticationMode: API}}\n",
+        MNG_CLUSTER.replace("mng1", "hy1")
+    )
+}
 
-const NG: &str = "\
-apiVersion: keelson.dev/v1alpha1
-kind: NodeGroup
-metadata: {name: gpu}
-spec:
-  nodeRoleArn: arn:aws:iam::111122223333:role/node
-  subnetIds: [subnet-0a1b2c3d4e5f60001]
-  amiType: AL2023_x86_64_NVIDIA
-  scaling: {minSize: 1, maxSize: 4}
-  updateConfig: {maxUnavailable: 1, updateStrategy: MINIMAL}
+/// The planner tests' node group with every node-group setting of this area.
+static NG: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}{}",
+        crate::planner::NG,
+        "  updateConfig: {maxUnavailable: 1, updateStrategy: MINIMAL}
   nodeRepairConfig:
     enabled: true
     maxUnhealthyNodeThresholdPercentage: 20
@@ -45,7 +35,9 @@ spec:
       - {nodeMonitoringCondition: AcceleratedHardwareReady, nodeUnhealthyReason: NvidiaXID13Error, minRepairWaitTimeMins: 10, repairAction: Reboot}
   warmPoolConfig: {enabled: true, minSize: 1, poolState: STOPPED}
   remoteAccess: {ec2SshKey: ops, sourceSecurityGroups: [sg-0123456789abcdef0]}
-";
+"
+    )
+});
 
 const ADDON: &str = "\
 apiVersion: keelson.dev/v1alpha1
@@ -73,7 +65,7 @@ spec:
 /// The repo: Fleet, the cluster with `cluster_extra` appended to its spec, and the other
 /// documents as given.
 fn repo(cluster_extra: &str, docs: &[(&str, &str)]) -> keelson::config::Loaded {
-    let cluster = format!("{CLUSTER}{cluster_extra}");
+    let cluster = format!("{}{cluster_extra}", cluster());
     let mut files: Vec<(&str, &str)> =
         vec![("keelson.yaml", FLEET), ("hy1/cluster.yaml", &cluster)];
     files.extend_from_slice(docs);
@@ -84,7 +76,7 @@ fn repo(cluster_extra: &str, docs: &[(&str, &str)]) -> keelson::config::Loaded {
 
 fn all_docs() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("hy1/ng.yaml", NG),
+        ("hy1/ng.yaml", NG.as_str()),
         ("hy1/addon.yaml", ADDON),
         ("hy1/pia.yaml", PIA),
     ]
@@ -98,11 +90,17 @@ const CREATE_EXTRA: &str = "  remoteNetworkConfig:
   bootstrapSelfManagedAddons: false
 ";
 
-fn allow() -> ApplyOptions {
-    ApplyOptions {
-        allow_irreversible: true,
+/// Apply `plan` on the simulator, with or without the opt-in for one-way changes.
+async fn run(
+    sim: &keelson::adapters::sim::Sim,
+    plan: &keelson::plan::Plan,
+    allow_irreversible: bool,
+) -> apply::ApplyReport {
+    let opts = ApplyOptions {
+        allow_irreversible,
         ..ApplyOptions::default()
-    }
+    };
+    apply::apply(&ports(sim), plan, opts, Arc::new(Quiet)).await
 }
 
 #[tokio::test]
@@ -121,12 +119,15 @@ async fn every_setting_is_sent_at_create_lands_on_the_simulator_and_then_matches
     let state = sim.snapshot();
     let c = &state.clusters["hy1"];
     let live = &c.live;
-    let net = live.remote_network_config.as_ref().unwrap();
+    let net = live.settings.remote_network_config.as_ref().unwrap();
     assert_eq!(net.remote_node_networks[0].cidrs, ["10.80.0.0/16"]);
     assert_eq!(net.remote_pod_networks[0].cidrs, ["10.90.0.0/16"]);
-    assert_eq!(live.zonal_shift_config.map(|z| z.enabled), Some(true));
     assert_eq!(
-        live.control_plane_scaling_config.map(|s| s.tier),
+        live.settings.zonal_shift_config.map(|z| z.enabled),
+        Some(true)
+    );
+    assert_eq!(
+        live.settings.control_plane_scaling_config.map(|s| s.tier),
         Some(ControlPlaneTier::TierXl)
     );
     // EKS's default egress mode is reported, and is not drift for a repo that omits it.
@@ -134,7 +135,7 @@ async fn every_setting_is_sent_at_create_lands_on_the_simulator_and_then_matches
         live.vpc.control_plane_egress_mode,
         Some(ControlPlaneEgressMode::AwsManaged)
     );
-    let ng = &c.node_groups["gpu"].live.spec;
+    let ng = &c.node_groups["general"].live.spec;
     assert_eq!(
         ng.update_config.and_then(|u| u.update_strategy),
         Some(NodeGroupUpdateStrategy::Minimal)
@@ -225,7 +226,7 @@ async fn zonal_shift_tier_and_hybrid_networks_change_in_place_one_update_each() 
 async fn egress_leaving_aws_managed_is_one_way_and_runs_only_with_the_opt_in() {
     let sim = sim();
     converge(&sim, &repo("", &[])).await;
-    let text = CLUSTER.replace(
+    let text = cluster().replace(
         "  kubernetesNetwork",
         "    controlPlaneEgressMode: CUSTOMER_ROUTED\n  kubernetesNetwork",
     );
@@ -244,13 +245,7 @@ async fn egress_leaving_aws_managed_is_one_way_and_runs_only_with_the_opt_in() {
         "{shown}"
     );
     // Without the opt-in nothing of the cluster's plan runs.
-    let report = apply::apply(
-        &ports(&sim),
-        &plan,
-        ApplyOptions::default(),
-        Arc::new(Quiet),
-    )
-    .await;
+    let report = run(&sim, &plan, false).await;
     let err = report.clusters[0].error.as_ref().unwrap();
     assert!(err.message.contains("opt-in"), "{err:?}");
     assert_eq!(report.clusters[0].steps_done, 0);
@@ -262,7 +257,7 @@ async fn egress_leaving_aws_managed_is_one_way_and_runs_only_with_the_opt_in() {
         Some(ControlPlaneEgressMode::AwsManaged)
     );
     // With it, the change lands.
-    let report = apply::apply(&ports(&sim), &plan, allow(), Arc::new(Quiet)).await;
+    let report = run(&sim, &plan, true).await;
     assert!(report.ok(), "{report:?}");
     assert!(!plan_for(&sim, &routed).await.has_changes());
     // Back to AWS_MANAGED is refused by the plan, as EKS would.
@@ -287,7 +282,7 @@ async fn egress_leaving_aws_managed_is_one_way_and_runs_only_with_the_opt_in() {
 #[tokio::test]
 async fn node_group_settings_change_in_place_and_ssh_access_replaces_the_group() {
     let sim = sim();
-    converge(&sim, &repo("", &[("hy1/ng.yaml", NG)])).await;
+    converge(&sim, &repo("", &[("hy1/ng.yaml", NG.as_str())])).await;
     let ng = NG
         .replace("updateStrategy: MINIMAL", "updateStrategy: DEFAULT")
         .replace(
@@ -299,7 +294,7 @@ async fn node_group_settings_change_in_place_and_ssh_access_replaces_the_group()
     let plan = plan_for(&sim, &l).await;
     assert_eq!(
         steps(&plan),
-        ["Update NodeGroup gpu"],
+        ["Update NodeGroup general"],
         "{}",
         render::text(&plan)
     );
@@ -319,7 +314,7 @@ async fn node_group_settings_change_in_place_and_ssh_access_replaces_the_group()
     converge(&sim, &l).await;
     assert!(!plan_for(&sim, &l).await.has_changes());
     let state = sim.snapshot();
-    let live = &state.clusters["hy1"].node_groups["gpu"].live.spec;
+    let live = &state.clusters["hy1"].node_groups["general"].live.spec;
     assert_eq!(
         live.warm_pool_config.as_ref().and_then(|w| w.pool_state),
         Some(WarmPoolState::Running)
@@ -335,7 +330,7 @@ async fn node_group_settings_change_in_place_and_ssh_access_replaces_the_group()
     let plan = plan_for(&sim, &l).await;
     assert_eq!(
         steps(&plan),
-        ["Replace NodeGroup gpu"],
+        ["Replace NodeGroup general"],
         "{}",
         render::text(&plan)
     );
@@ -406,7 +401,7 @@ async fn an_addon_namespace_is_fixed_once_installed_and_a_session_policy_is_upda
 #[tokio::test]
 async fn a_one_way_authentication_mode_change_needs_the_opt_in_too() {
     let sim = sim();
-    let cm = CLUSTER.replace(
+    let cm = cluster().replace(
         "authenticationMode: API",
         "authenticationMode: API_AND_CONFIG_MAP",
     );
@@ -417,15 +412,9 @@ async fn a_one_way_authentication_mode_change_needs_the_opt_in_too() {
         plan.clusters[0].one_way().as_deref(),
         Some("Cluster hy1: authenticationMode API cannot be undone")
     );
-    let report = apply::apply(
-        &ports(&sim),
-        &plan,
-        ApplyOptions::default(),
-        Arc::new(Quiet),
-    )
-    .await;
+    let report = run(&sim, &plan, false).await;
     assert!(!report.ok());
-    let report = apply::apply(&ports(&sim), &plan, allow(), Arc::new(Quiet)).await;
+    let report = run(&sim, &plan, true).await;
     assert!(report.ok(), "{report:?}");
 }
 
@@ -439,9 +428,10 @@ fn rules_of(files: &[(&str, &str)]) -> Vec<&'static str> {
 
 #[test]
 fn hybrid_network_cidrs_follow_the_api_reference() {
+    let base = cluster();
     // Source: botocore eks RemoteNodeNetwork/RemotePodNetwork `cidrs` documentation.
     let with = |nodes: &str, pods: &str| {
-        let c = format!("{CLUSTER}  remoteNetworkConfig:\n    remoteNodeNetworks: [{{cidrs: [{nodes}]}}]\n    remotePodNetworks: [{{cidrs: [{pods}]}}]\n");
+        let c = format!("{base}  remoteNetworkConfig:\n    remoteNodeNetworks: [{{cidrs: [{nodes}]}}]\n    remotePodNetworks: [{{cidrs: [{pods}]}}]\n");
         rules_of(&[("keelson.yaml", FLEET), ("hy1/cluster.yaml", &c)])
     };
     assert!(with("10.80.0.0/16", "192.168.0.0/16").is_empty());
@@ -461,7 +451,7 @@ fn hybrid_network_cidrs_follow_the_api_reference() {
         ["remote-network-cidr"]
     );
     // At most one network per list (`RemoteNodeNetworkList` max 1).
-    let two = format!("{CLUSTER}  remoteNetworkConfig:\n    remoteNodeNetworks: [{{cidrs: [10.1.0.0/16]}}, {{cidrs: [10.2.0.0/16]}}]\n");
+    let two = format!("{base}  remoteNetworkConfig:\n    remoteNodeNetworks: [{{cidrs: [10.1.0.0/16]}}, {{cidrs: [10.2.0.0/16]}}]\n");
     assert_eq!(
         rules_of(&[("keelson.yaml", FLEET), ("hy1/cluster.yaml", &two)]),
         ["schema-value"]
@@ -470,20 +460,21 @@ fn hybrid_network_cidrs_follow_the_api_reference() {
 
 #[test]
 fn repair_warm_pool_and_session_policy_rules_report_at_the_field() {
-    let cluster = [("keelson.yaml", FLEET), ("hy1/cluster.yaml", CLUSTER)];
+    let base = cluster();
+    let cluster = [("keelson.yaml", FLEET), ("hy1/cluster.yaml", base.as_str())];
     let ng = |ng: &str| {
         let mut f = cluster.to_vec();
         f.push(("hy1/ng.yaml", ng));
         rules_of(&f)
     };
-    assert!(ng(NG).is_empty());
+    assert!(ng(&NG).is_empty());
     let both = NG.replace(
         "maxUnhealthyNodeThresholdPercentage: 20",
         "maxUnhealthyNodeThresholdPercentage: 20\n    maxUnhealthyNodeThresholdCount: 2",
     );
     assert_eq!(ng(&both), ["nodegroup-repair-config"]);
     let bottlerocket = NG
-        .replace("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64")
+        .replace("AL2023_x86_64_STANDARD", "BOTTLEROCKET_x86_64")
         .replace("STOPPED", "HIBERNATED");
     assert_eq!(ng(&bottlerocket), ["nodegroup-warm-pool"]);
     let over = NG.replace(
@@ -524,8 +515,9 @@ fn repair_warm_pool_and_session_policy_rules_report_at_the_field() {
 
 #[test]
 fn the_egress_tier_and_namespace_values_are_the_apis() {
+    let base = cluster();
     let c = |extra: &str| {
-        let text = CLUSTER.replace(
+        let text = cluster().replace(
             "  kubernetesNetwork",
             &format!("{extra}  kubernetesNetwork"),
         );
@@ -550,7 +542,7 @@ fn the_egress_tier_and_namespace_values_are_the_apis() {
         let a = ADDON.replace("namespace: dns", &format!("namespace: {ns}"));
         rules_of(&[
             ("keelson.yaml", FLEET),
-            ("hy1/cluster.yaml", CLUSTER),
+            ("hy1/cluster.yaml", base.as_str()),
             ("hy1/addon.yaml", &a),
         ])
     };

@@ -9,7 +9,6 @@ use aws_sdk_eks::operation::create_nodegroup::{CreateNodegroupInput, CreateNodeg
 use aws_sdk_eks::operation::create_pod_identity_association::{
     CreatePodIdentityAssociationInput, CreatePodIdentityAssociationOutput,
 };
-use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
 use aws_sdk_eks::operation::update_cluster_config::{
     UpdateClusterConfigInput, UpdateClusterConfigOutput,
 };
@@ -28,7 +27,27 @@ use keelson::model::live::UpdateType;
 use keelson::model::*;
 use keelson::ports::*;
 
-use super::aws_mocks::{eks as mocked, CLUSTER, REGION};
+use super::aws_mocks::{cluster_output, eks as mocked, CLUSTER, REGION};
+
+/// A mock of `$op` that keeps the last request it got (`.1`) and answers with
+/// `$answer(&request)`.
+macro_rules! recorded {
+    ($op:expr, $input:ty, $answer:expr) => {{
+        let seen: Arc<Mutex<Option<$input>>> = Arc::default();
+        let seen_in = seen.clone();
+        let answer = $answer;
+        let rule = mock!($op).then_compute_output(move |req| {
+            *seen_in.lock().unwrap() = Some(req.clone());
+            answer(req)
+        });
+        (rule, seen)
+    }};
+}
+
+/// The request a [`recorded!`] mock got.
+fn got<T: Clone>(seen: &Mutex<Option<T>>) -> T {
+    seen.lock().unwrap().clone().expect("the mock was called")
+}
 
 fn cluster_spec(extra: serde_json::Value) -> ClusterSpec {
     let mut spec = json!({
@@ -46,20 +65,13 @@ fn cluster_spec(extra: serde_json::Value) -> ClusterSpec {
 
 #[tokio::test]
 async fn create_cluster_sends_hybrid_networks_zonal_shift_tier_egress_outpost_and_bootstrap() {
-    let seen: Arc<Mutex<Option<CreateClusterInput>>> = Arc::default();
-    let seen_in = seen.clone();
-    let rule = mock!(Client::create_cluster).then_compute_output(move |req| {
-        *seen_in.lock().unwrap() = Some(req.clone());
-        CreateClusterOutput::builder()
-            .cluster(
-                sdk::Cluster::builder()
-                    .name(CLUSTER)
-                    .status(sdk::ClusterStatus::Creating)
-                    .version("1.34")
-                    .build(),
-            )
+    let (rule, seen) = recorded!(
+        Client::create_cluster,
+        CreateClusterInput,
+        move |_: &CreateClusterInput| CreateClusterOutput::builder()
+            .set_cluster(cluster_output().cluster)
             .build()
-    });
+    );
     let eks = mocked(&[&rule]);
     let spec = cluster_spec(json!({
         "remoteNetworkConfig": {"remoteNodeNetworks": [{"cidrs": ["10.80.0.0/16"]}], "remotePodNetworks": [{"cidrs": ["10.90.0.0/16"]}]},
@@ -75,7 +87,7 @@ async fn create_cluster_sends_hybrid_networks_zonal_shift_tier_egress_outpost_an
         client_request_token: "tok".into(),
     };
     eks.create_cluster(&req).await.unwrap();
-    let sent = seen.lock().unwrap().clone().unwrap();
+    let sent = got(&seen);
     let net = sent.remote_network_config().unwrap();
     assert_eq!(net.remote_node_networks()[0].cidrs(), ["10.80.0.0/16"]);
     assert_eq!(net.remote_pod_networks()[0].cidrs(), ["10.90.0.0/16"]);
@@ -108,8 +120,6 @@ async fn create_cluster_sends_hybrid_networks_zonal_shift_tier_egress_outpost_an
 }
 
 async fn sent_update(change: ClusterConfigUpdate) -> (UpdateClusterConfigInput, UpdateType) {
-    let seen: Arc<Mutex<Option<UpdateClusterConfigInput>>> = Arc::default();
-    let seen_in = seen.clone();
     let raw = match change.update_type() {
         UpdateType::RemoteNetworkConfigUpdate => sdk::UpdateType::RemoteNetworkConfigUpdate,
         UpdateType::ZonalShiftConfigUpdate => sdk::UpdateType::ZonalShiftConfigUpdate,
@@ -118,21 +128,21 @@ async fn sent_update(change: ClusterConfigUpdate) -> (UpdateClusterConfigInput, 
         }
         _ => sdk::UpdateType::ControlPlaneEgressUpdate,
     };
-    let rule = mock!(Client::update_cluster_config).then_compute_output(move |req| {
-        *seen_in.lock().unwrap() = Some(req.clone());
-        UpdateClusterConfigOutput::builder()
-            .update(
-                sdk::Update::builder()
-                    .id("u-1")
-                    .status(sdk::UpdateStatus::InProgress)
-                    .r#type(raw.clone())
-                    .build(),
-            )
+    let update = sdk::Update::builder()
+        .id("u-1")
+        .status(sdk::UpdateStatus::InProgress)
+        .r#type(raw)
+        .build();
+    let (rule, seen) = recorded!(
+        Client::update_cluster_config,
+        UpdateClusterConfigInput,
+        move |_: &UpdateClusterConfigInput| UpdateClusterConfigOutput::builder()
+            .update(update.clone())
             .build()
-    });
+    );
     let eks = mocked(&[&rule]);
     let u = eks.update_cluster_config(CLUSTER, &change).await.unwrap();
-    let sent = seen.lock().unwrap().clone().unwrap();
+    let sent = got(&seen);
     (sent, u.update_type)
 }
 
@@ -186,44 +196,33 @@ async fn each_cluster_setting_goes_in_its_own_update_cluster_config_and_its_upda
 #[tokio::test]
 async fn describe_cluster_reads_the_settings_back() {
     let rule = mock!(Client::describe_cluster).then_output(|| {
-        DescribeClusterOutput::builder()
-            .cluster(
-                sdk::Cluster::builder()
-                    .name(CLUSTER)
-                    .arn(format!(
-                        "arn:aws:eks:{REGION}:111122223333:cluster/{CLUSTER}"
-                    ))
-                    .status(sdk::ClusterStatus::Active)
-                    .version("1.34")
-                    .resources_vpc_config(
-                        sdk::VpcConfigResponse::builder()
-                            .control_plane_egress_mode(
-                                sdk::ControlPlaneEgressModeType::CustomerIsolated,
-                            )
-                            .build(),
-                    )
-                    .remote_network_config(
-                        sdk::RemoteNetworkConfigResponse::builder()
-                            .remote_node_networks(
-                                sdk::RemoteNodeNetwork::builder()
-                                    .cidrs("10.80.0.0/16")
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .zonal_shift_config(
-                        sdk::ZonalShiftConfigResponse::builder()
-                            .enabled(true)
-                            .build(),
-                    )
-                    .control_plane_scaling_config(
-                        sdk::ControlPlaneScalingConfig::builder()
-                            .tier(sdk::ProvisionedControlPlaneTier::Tier8Xl)
-                            .build(),
-                    )
+        let mut out = cluster_output();
+        if let Some(c) = out.cluster.as_mut() {
+            c.resources_vpc_config = Some(
+                sdk::VpcConfigResponse::builder()
+                    .control_plane_egress_mode(sdk::ControlPlaneEgressModeType::CustomerIsolated)
                     .build(),
-            )
-            .build()
+            );
+            let node_net = sdk::RemoteNodeNetwork::builder()
+                .cidrs("10.80.0.0/16")
+                .build();
+            c.remote_network_config = Some(
+                sdk::RemoteNetworkConfigResponse::builder()
+                    .remote_node_networks(node_net)
+                    .build(),
+            );
+            c.zonal_shift_config = Some(
+                sdk::ZonalShiftConfigResponse::builder()
+                    .enabled(true)
+                    .build(),
+            );
+            c.control_plane_scaling_config = Some(
+                sdk::ControlPlaneScalingConfig::builder()
+                    .tier(sdk::ProvisionedControlPlaneTier::Tier8Xl)
+                    .build(),
+            );
+        }
+        out
     });
     let eks = mocked(&[&rule]);
     let c = eks.describe_cluster(CLUSTER).await.unwrap();
@@ -232,18 +231,22 @@ async fn describe_cluster_reads_the_settings_back() {
         Some(ControlPlaneEgressMode::CustomerIsolated)
     );
     assert_eq!(
-        c.remote_network_config.unwrap().remote_node_networks[0].cidrs,
+        c.settings
+            .remote_network_config
+            .unwrap()
+            .remote_node_networks[0]
+            .cidrs,
         ["10.80.0.0/16"]
     );
     assert_eq!(
-        c.zonal_shift_config,
+        c.settings.zonal_shift_config,
         Some(ZonalShiftConfig { enabled: true })
     );
     assert_eq!(
-        c.control_plane_scaling_config.map(|s| s.tier),
+        c.settings.control_plane_scaling_config.map(|s| s.tier),
         Some(ControlPlaneTier::Tier8Xl)
     );
-    assert_eq!(c.outpost_config, None);
+    assert_eq!(c.settings.outpost_config, None);
 }
 
 fn ng_spec() -> NodeGroupSpec {
@@ -276,19 +279,22 @@ fn check_repair_and_warm_pool(r: Option<&sdk::NodeRepairConfig>, w: Option<&sdk:
 
 #[tokio::test]
 async fn node_group_create_and_config_update_send_strategy_repair_warm_pool_and_ssh_access() {
-    let seen: Arc<Mutex<Option<CreateNodegroupInput>>> = Arc::default();
-    let seen_in = seen.clone();
-    let rule = mock!(Client::create_nodegroup).then_compute_output(move |req| {
-        *seen_in.lock().unwrap() = Some(req.clone());
-        CreateNodegroupOutput::builder()
-            .nodegroup(
-                sdk::Nodegroup::builder()
-                    .nodegroup_name("gpu")
-                    .status(sdk::NodegroupStatus::Creating)
-                    .build(),
-            )
-            .build()
-    });
+    let (rule, seen) = recorded!(
+        Client::create_nodegroup,
+        CreateNodegroupInput,
+        // EKS echoes the configuration it was given.
+        move |req: &CreateNodegroupInput| {
+            let echo = sdk::Nodegroup::builder()
+                .set_nodegroup_name(req.nodegroup_name().map(str::to_string))
+                .set_update_config(req.update_config().cloned())
+                .set_node_repair_config(req.node_repair_config().cloned())
+                .set_warm_pool_config(req.warm_pool_config().cloned())
+                .set_remote_access(req.remote_access().cloned());
+            CreateNodegroupOutput::builder()
+                .nodegroup(echo.build())
+                .build()
+        }
+    );
     let eks = mocked(&[&rule]);
     let req = CreateNodeGroup {
         cluster: CLUSTER.into(),
@@ -296,8 +302,14 @@ async fn node_group_create_and_config_update_send_strategy_repair_warm_pool_and_
         spec: ng_spec(),
         client_request_token: "tok".into(),
     };
-    eks.create_nodegroup(&req).await.unwrap();
-    let sent = seen.lock().unwrap().clone().unwrap();
+    let live = eks.create_nodegroup(&req).await.unwrap();
+    // And the adapter reads the echo back as it was sent.
+    let want = ng_spec();
+    assert_eq!(live.spec.update_config, want.update_config);
+    assert_eq!(live.spec.node_repair_config, want.node_repair_config);
+    assert_eq!(live.spec.warm_pool_config, want.warm_pool_config);
+    assert_eq!(live.spec.remote_access, want.remote_access);
+    let sent = got(&seen);
     assert_eq!(
         sent.update_config().and_then(|u| u.update_strategy()),
         Some(&sdk::NodegroupUpdateStrategies::Minimal)
@@ -307,19 +319,20 @@ async fn node_group_create_and_config_update_send_strategy_repair_warm_pool_and_
     assert_eq!(ra.ec2_ssh_key(), Some("ops"));
     assert_eq!(ra.source_security_groups(), ["sg-0123456789abcdef0"]);
 
-    let seen: Arc<Mutex<Option<UpdateNodegroupConfigInput>>> = Arc::default();
-    let seen_in = seen.clone();
-    let rule = mock!(Client::update_nodegroup_config).then_compute_output(move |req| {
-        *seen_in.lock().unwrap() = Some(req.clone());
-        UpdateNodegroupConfigOutput::builder()
-            .update(
-                sdk::Update::builder()
-                    .id("u")
-                    .status(sdk::UpdateStatus::InProgress)
-                    .build(),
-            )
-            .build()
-    });
+    let (rule, seen) = recorded!(
+        Client::update_nodegroup_config,
+        UpdateNodegroupConfigInput,
+        move |_: &UpdateNodegroupConfigInput| {
+            UpdateNodegroupConfigOutput::builder()
+                .update(
+                    sdk::Update::builder()
+                        .id("u")
+                        .status(sdk::UpdateStatus::InProgress)
+                        .build(),
+                )
+                .build()
+        }
+    );
     let eks = mocked(&[&rule]);
     let spec = ng_spec();
     let req = NodeGroupConfigUpdate {
@@ -334,7 +347,7 @@ async fn node_group_create_and_config_update_send_strategy_repair_warm_pool_and_
         client_request_token: "tok2".into(),
     };
     eks.update_nodegroup_config(&req).await.unwrap();
-    let sent = seen.lock().unwrap().clone().unwrap();
+    let sent = got(&seen);
     assert_eq!(
         sent.update_config().and_then(|u| u.update_strategy()),
         Some(&sdk::NodegroupUpdateStrategies::Minimal)
@@ -344,37 +357,38 @@ async fn node_group_create_and_config_update_send_strategy_repair_warm_pool_and_
 
 #[tokio::test]
 async fn addon_namespace_and_pod_identity_session_policy_are_sent() {
-    let seen: Arc<Mutex<Option<CreateAddonInput>>> = Arc::default();
-    let seen_in = seen.clone();
-    let rule = mock!(Client::create_addon).then_compute_output(move |req| {
-        *seen_in.lock().unwrap() = Some(req.clone());
-        CreateAddonOutput::builder()
-            .addon(
-                sdk::Addon::builder()
-                    .addon_name("coredns")
-                    .addon_version("v1.11.4-eksbuild.2")
-                    .status(sdk::AddonStatus::Creating)
-                    .build(),
-            )
-            .build()
-    });
+    // EKS answers with the namespace the add-on was installed in.
+    let (rule, seen) = recorded!(
+        Client::create_addon,
+        CreateAddonInput,
+        move |req: &CreateAddonInput| {
+            let ns = sdk::AddonNamespaceConfigResponse::builder()
+                .set_namespace(
+                    req.namespace_config()
+                        .and_then(|n| n.namespace().map(str::to_string)),
+                )
+                .build();
+            CreateAddonOutput::builder()
+                .addon(
+                    sdk::Addon::builder()
+                        .addon_name("metrics-server")
+                        .addon_version("v0.8.0-eksbuild.1")
+                        .namespace_config(ns)
+                        .build(),
+                )
+                .build()
+        }
+    );
     let eks = mocked(&[&rule]);
-    let req = AddonRequest {
-        cluster: CLUSTER.into(),
-        name: "coredns".into(),
-        version: "v1.11.4-eksbuild.2".into(),
-        configuration_values: None,
-        service_account_role_arn: None,
-        pod_identity_associations: vec![],
-        resolve_conflicts: None,
-        namespace_config: Some(AddonNamespaceConfig {
-            namespace: "dns".into(),
-        }),
-        tags: Tags::new(),
-        client_request_token: "tok".into(),
-    };
+    let req: AddonRequest = serde_json::from_value(json!({
+        "cluster": CLUSTER, "name": "metrics-server", "version": "v0.8.0-eksbuild.1",
+        "configurationValues": null, "serviceAccountRoleArn": null,
+        "podIdentityAssociations": [], "resolveConflicts": null,
+        "namespaceConfig": {"namespace": "dns"}, "tags": {}, "clientRequestToken": "tok",
+    }))
+    .unwrap();
     let live = eks.create_addon(&req).await.unwrap();
-    let sent = seen.lock().unwrap().clone().unwrap();
+    let sent = got(&seen);
     assert_eq!(
         sent.namespace_config().and_then(|n| n.namespace()),
         Some("dns")
@@ -388,21 +402,22 @@ async fn addon_namespace_and_pod_identity_session_policy_are_sent() {
         "disableSessionTags": true, "policy": policy,
     }))
     .unwrap();
-    let seen: Arc<Mutex<Option<CreatePodIdentityAssociationInput>>> = Arc::default();
-    let seen_in = seen.clone();
-    let rule = mock!(Client::create_pod_identity_association).then_compute_output(move |req| {
-        *seen_in.lock().unwrap() = Some(req.clone());
-        CreatePodIdentityAssociationOutput::builder()
-            .association(
-                sdk::PodIdentityAssociation::builder()
-                    .association_id("a-1")
-                    .namespace("apps")
-                    .service_account("reader")
-                    .policy(req.policy().unwrap_or_default())
-                    .build(),
-            )
-            .build()
-    });
+    let (rule, seen) = recorded!(
+        Client::create_pod_identity_association,
+        CreatePodIdentityAssociationInput,
+        move |req: &CreatePodIdentityAssociationInput| {
+            CreatePodIdentityAssociationOutput::builder()
+                .association(
+                    sdk::PodIdentityAssociation::builder()
+                        .association_id("a-1")
+                        .namespace("apps")
+                        .service_account("reader")
+                        .policy(req.policy().unwrap_or_default())
+                        .build(),
+                )
+                .build()
+        }
+    );
     let eks = mocked(&[&rule]);
     let live = eks
         .create_pod_identity_association(&CreatePodIdentity {
@@ -412,7 +427,7 @@ async fn addon_namespace_and_pod_identity_session_policy_are_sent() {
         })
         .await
         .unwrap();
-    let sent = seen.lock().unwrap().clone().unwrap();
+    let sent = got(&seen);
     let text = sent.policy().unwrap();
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(text).unwrap(),
@@ -422,12 +437,13 @@ async fn addon_namespace_and_pod_identity_session_policy_are_sent() {
     assert_eq!(live.spec.policy, Some(policy));
 
     // Removing a policy sends it empty.
-    let seen: Arc<Mutex<Option<UpdatePodIdentityAssociationInput>>> = Arc::default();
-    let seen_in = seen.clone();
-    let rule = mock!(Client::update_pod_identity_association).then_compute_output(move |req| {
-        *seen_in.lock().unwrap() = Some(req.clone());
-        UpdatePodIdentityAssociationOutput::builder().build()
-    });
+    let (rule, seen) = recorded!(
+        Client::update_pod_identity_association,
+        UpdatePodIdentityAssociationInput,
+        move |_: &UpdatePodIdentityAssociationInput| {
+            UpdatePodIdentityAssociationOutput::builder().build()
+        }
+    );
     let eks = mocked(&[&rule]);
     let cleared = PodIdentityAssociationSpec {
         policy: Some(json!("")),
@@ -436,5 +452,5 @@ async fn addon_namespace_and_pod_identity_session_policy_are_sent() {
     eks.update_pod_identity_association(CLUSTER, "a-1", &cleared)
         .await
         .unwrap();
-    assert_eq!(seen.lock().unwrap().clone().unwrap().policy(), Some(""));
+    assert_eq!(got(&seen).policy(), Some(""));
 }

@@ -305,21 +305,27 @@ fn hybrid_networks_update_strategy_and_node_repair_round_trip_through_moto() {
         &format!("{NODEGROUP}  updateConfig: {{maxUnavailable: 1, updateStrategy: MINIMAL}}\n  nodeRepairConfig: {{enabled: true}}\n"),
     );
     let r = repo.to_str().unwrap();
-    let apply = || {
-        keelson(
-            &url,
-            &[
-                "apply",
-                "--repo",
-                r,
-                "--target",
-                "aws",
-                "--cluster",
-                "moto-hybrid",
-                "--auto-approve",
-            ],
-        )
+    // `apply` (with --auto-approve) or `plan` (with --detailed-exitcode) of this cluster.
+    let run = |cmd: &str| {
+        let flag = if cmd == "apply" {
+            "--auto-approve"
+        } else {
+            "--detailed-exitcode"
+        };
+        let args = [
+            cmd,
+            "--repo",
+            r,
+            "--target",
+            "aws",
+            "--cluster",
+            "moto-hybrid",
+            flag,
+        ];
+        keelson(&url, &args)
     };
+    let apply = || run("apply");
+    let plan = || run("plan");
     let o = apply();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let c = aws(&url, &["eks", "describe-cluster", "--name", "moto-hybrid"]);
@@ -331,34 +337,13 @@ fn hybrid_networks_update_strategy_and_node_repair_round_trip_through_moto() {
     // them from UpdateNodegroupConfig: the next apply sends them that way.
     let o = apply();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let ng = aws(
-        &url,
-        &[
-            "eks",
-            "describe-nodegroup",
-            "--cluster-name",
-            "moto-hybrid",
-            "--nodegroup-name",
-            "general",
-        ],
-    );
+    let describe: Vec<&str> =
+        "eks describe-nodegroup --cluster-name moto-hybrid --nodegroup-name general"
+            .split(' ')
+            .collect();
+    let ng = aws(&url, &describe);
     assert_eq!(ng["nodegroup"]["updateConfig"]["updateStrategy"], "MINIMAL");
     assert_eq!(ng["nodegroup"]["nodeRepairConfig"]["enabled"], true);
-    let plan = || {
-        keelson(
-            &url,
-            &[
-                "plan",
-                "--repo",
-                r,
-                "--target",
-                "aws",
-                "--cluster",
-                "moto-hybrid",
-                "--detailed-exitcode",
-            ],
-        )
-    };
     let o = plan();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 

@@ -118,10 +118,7 @@ fn healthy(l: &Loaded) -> LiveState {
             upgrade_policy: spec.upgrade_policy.clone(),
             deletion_protection: spec.deletion_protection,
             secrets_kms_key_arn: spec.secrets_kms_key_arn.clone(),
-            remote_network_config: spec.remote_network_config.clone(),
-            zonal_shift_config: spec.zonal_shift_config,
-            control_plane_scaling_config: spec.control_plane_scaling_config,
-            outpost_config: spec.outpost_config.clone(),
+            settings: ClusterSettings::of(spec),
             tags: marked(&spec.tags),
         };
         let addons = c.addons.iter().map(|a| {

@@ -124,10 +124,7 @@ impl EksApi for Sim {
                 })),
                 deletion_protection: spec.deletion_protection,
                 secrets_kms_key_arn: spec.secrets_kms_key_arn.clone(),
-                remote_network_config: None,
-                zonal_shift_config: None,
-                control_plane_scaling_config: None,
-                outpost_config: None,
+                settings: ClusterSettings::of(spec),
                 tags: req.tags.clone(),
             };
             fields::created_fields(&mut live, spec);

@@ -16,6 +16,38 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The cluster settings of this file as DescribeCluster reports them; flattened into
+/// `LiveCluster`, so its JSON has the same fields as the Cluster spec.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSettings {
+    /// The hybrid-node networks in use; none when EKS answers with empty lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_network_config: Option<RemoteNetworkConfig>,
+    /// Whether zonal shift is on; none when EKS does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zonal_shift_config: Option<ZonalShiftConfig>,
+    /// The tier the control plane runs at (EKS reports `standard` when none was asked
+    /// for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_scaling_config: Option<ControlPlaneScalingConfig>,
+    /// The Outposts a local cluster runs on; none for a cluster in the region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outpost_config: Option<OutpostConfig>,
+}
+
+impl ClusterSettings {
+    /// The settings a Cluster spec asks for, as they are.
+    pub fn of(spec: &super::ClusterSpec) -> ClusterSettings {
+        ClusterSettings {
+            remote_network_config: spec.remote_network_config.clone(),
+            zonal_shift_config: spec.zonal_shift_config,
+            control_plane_scaling_config: spec.control_plane_scaling_config,
+            outpost_config: spec.outpost_config.clone(),
+        }
+    }
+}
+
 /// Hybrid nodes: the on-premises networks of nodes and of the pods that serve webhooks
 /// (SDK `RemoteNetworkConfigRequest`). Each list holds at most one entry
 /// (`RemoteNodeNetworkList`/`RemotePodNetworkList`, `max: 1`); each CIDR is an RFC 1918

@@ -311,10 +311,12 @@ pub(super) fn live_cluster(c: &sdk::Cluster, name: &str, region: &str) -> LiveCl
         upgrade_policy,
         deletion_protection: c.deletion_protection().unwrap_or(false),
         secrets_kms_key_arn,
-        remote_network_config: fields::live_remote_network(c.remote_network_config()),
-        zonal_shift_config: fields::live_zonal_shift(c.zonal_shift_config()),
-        control_plane_scaling_config: fields::live_scaling(c.control_plane_scaling_config()),
-        outpost_config: fields::live_outpost(c.outpost_config()),
+        settings: ClusterSettings {
+            remote_network_config: fields::live_remote_network(c.remote_network_config()),
+            zonal_shift_config: fields::live_zonal_shift(c.zonal_shift_config()),
+            control_plane_scaling_config: fields::live_scaling(c.control_plane_scaling_config()),
+            outpost_config: fields::live_outpost(c.outpost_config()),
+        },
         tags: tags(c.tags()),
     }
 }

@@ -15,14 +15,11 @@ use crate::ports::*;
 /// Fill in the settings of a cluster being created, as EKS reports them: the tier and
 /// egress mode it defaults to when none is asked for.
 pub(super) fn created_fields(live: &mut LiveCluster, spec: &ClusterSpec) {
-    live.remote_network_config = spec.remote_network_config.clone();
-    live.zonal_shift_config = spec.zonal_shift_config;
-    live.control_plane_scaling_config = Some(spec.control_plane_scaling_config.unwrap_or(
+    live.settings.control_plane_scaling_config = Some(spec.control_plane_scaling_config.unwrap_or(
         ControlPlaneScalingConfig {
             tier: ControlPlaneTier::Standard,
         },
     ));
-    live.outpost_config = spec.outpost_config.clone();
     live.vpc.control_plane_egress_mode = Some(
         spec.vpc
             .control_plane_egress_mode
@@ -54,14 +51,16 @@ pub(super) fn apply_change(live: &mut LiveCluster, change: &ClusterConfigUpdate)
         ClusterConfigUpdate::RemoteNetwork {
             remote_network_config,
         } => {
-            live.remote_network_config = (*remote_network_config != RemoteNetworkConfig::default())
-                .then(|| remote_network_config.clone())
+            live.settings.remote_network_config = (*remote_network_config
+                != RemoteNetworkConfig::default())
+            .then(|| remote_network_config.clone())
         }
         ClusterConfigUpdate::ZonalShift { enabled } => {
-            live.zonal_shift_config = Some(ZonalShiftConfig { enabled: *enabled })
+            live.settings.zonal_shift_config = Some(ZonalShiftConfig { enabled: *enabled })
         }
         ClusterConfigUpdate::ControlPlaneScaling { tier } => {
-            live.control_plane_scaling_config = Some(ControlPlaneScalingConfig { tier: *tier })
+            live.settings.control_plane_scaling_config =
+                Some(ControlPlaneScalingConfig { tier: *tier })
         }
         ClusterConfigUpdate::ControlPlaneEgress { mode } => {
             live.vpc.control_plane_egress_mode = Some(*mode)
