@@ -6,7 +6,7 @@
 //!  absent ─► CreateCluster
 //!  live ───► immutable fields? ─► blocked
 //!        └─► endpoint, VPC, logging, access, Auto Mode, upgrade policy, deletion
-//!            protection, tags ─► one step each ─► hops.rs
+//!            protection, the settings of fields.rs, tags ─► one step each ─► hops.rs
 //! ```
 
 use std::collections::BTreeSet;
