@@ -482,6 +482,23 @@ fn describe(
             Rule::SchemaValue,
             format!("{} has more than {limit} entries", where_(path)),
         ),
+        K::PropertyNames { error } => {
+            // A map key (a tag key) that breaks `propertyNames`: point at that key.
+            let name = error.instance().as_str().unwrap_or_default().to_string();
+            let mut key_path = path.to_vec();
+            key_path.push(Seg::Key(name.clone()));
+            let why = match error.kind() {
+                K::MaxLength { limit } => format!("longer than {limit} characters"),
+                K::MinLength { limit } => format!("shorter than {limit} character(s)"),
+                other => format!("not valid ({})", other.keyword()),
+            };
+            let shown: String = name.chars().take(40).collect();
+            push(
+                node.pos_at(&key_path, true),
+                Rule::SchemaValue,
+                format!("the key `{shown}` in {} is {why}", where_(path)),
+            );
+        }
         K::AnyOf { .. } | K::OneOfNotValid { .. } => {
             let found = target.map(Node::type_name).unwrap_or("nothing");
             push(
