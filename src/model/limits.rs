@@ -47,6 +47,17 @@ impl Limit {
         let n = n as u64;
         self.min <= n && n <= self.max
     }
+
+    /// What is wrong with the length of `value` (described as `subject`), if anything.
+    pub(crate) fn length_problem(&self, subject: &str, value: &str) -> Option<String> {
+        let n = value.chars().count();
+        (!self.allows(n)).then(|| {
+            format!(
+                "{subject} is {n} characters; a {} is {}-{}",
+                self.what, self.min, self.max
+            )
+        })
+    }
 }
 
 /// Tags per resource (`TagMap`: "Maximum number of tags per resource – 50").

@@ -10,26 +10,16 @@
 //! ```
 //!
 //! A case is placed in a cluster directory next to a Fleet and a plain cluster
-//! (`CLUSTER` below); a case with its own Cluster document replaces that cluster.
+//! (`cluster()` below); a case with its own Cluster document replaces that cluster.
 
 use std::path::{Path, PathBuf};
 
 use crate::util::*;
 
 /// The cluster a case's documents belong to, unless the case brings its own.
-const CLUSTER: &str = "\
-apiVersion: keelson.dev/v1alpha1
-kind: Cluster
-metadata: {name: corpus}
-spec:
-  region: us-east-1
-  version: \"1.34\"
-  stage: prod
-  roleArn: arn:aws:iam::111122223333:role/cluster
-  vpc:
-    subnetIds: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
-  access: {authenticationMode: API}
-";
+fn cluster() -> String {
+    format!("{MNG_CLUSTER}  access: {{authenticationMode: API}}\n").replace("mng1", "corpus")
+}
 
 /// Where a case is put in the repo.
 const CASE: &str = "corpus/case.yaml";
@@ -63,9 +53,10 @@ fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 fn load_case(text: &str) -> keelson::config::Loaded {
     let own_cluster = text.lines().any(|l| l == "kind: Cluster");
+    let cluster = cluster();
     let mut files = vec![("keelson.yaml", FLEET), (CASE, text)];
     if !own_cluster {
-        files.push(("corpus/cluster.yaml", CLUSTER));
+        files.push(("corpus/cluster.yaml", &cluster));
     }
     load(&files)
 }

@@ -74,17 +74,25 @@ fn every_enum_keelson_mirrors_has_exactly_the_sdks_values() {
     }
 }
 
+/// The kinds whose documents go to the EKS API (not the Fleet, nor the Kubernetes
+/// objects NodePool and NodeClass).
+fn eks_kinds() -> &'static [Kind] {
+    &Kind::ALL[1..7]
+}
+
+#[test]
+fn the_eks_kinds_are_the_six_keelson_sends_to_eks() {
+    let names: Vec<&str> = eks_kinds().iter().map(|k| k.name()).collect();
+    assert_eq!(
+        names.join(" "),
+        "Cluster Addon NodeGroup FargateProfile AccessEntry PodIdentityAssociation"
+    );
+}
+
 /// The string enums of the schemas of the kinds that go to the EKS API, by definition.
 fn schema_enums() -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
-    for kind in [
-        Kind::Cluster,
-        Kind::Addon,
-        Kind::NodeGroup,
-        Kind::FargateProfile,
-        Kind::AccessEntry,
-        Kind::PodIdentityAssociation,
-    ] {
+    for &kind in eks_kinds() {
         let schema = schema_for(kind);
         let defs = schema["$defs"].as_object().cloned().unwrap_or_default();
         for (name, def) in defs {
@@ -264,14 +272,7 @@ fn every_limit_from_botocore_equals_its_shape() {
 
 #[test]
 fn tag_maps_carry_the_apis_limits_in_every_eks_schema() {
-    for kind in [
-        Kind::Cluster,
-        Kind::Addon,
-        Kind::NodeGroup,
-        Kind::FargateProfile,
-        Kind::AccessEntry,
-        Kind::PodIdentityAssociation,
-    ] {
+    for &kind in eks_kinds() {
         let schema = schema_for(kind);
         let spec_ref = schema["properties"]["spec"]["$ref"].as_str().unwrap();
         let spec = &schema["$defs"][spec_ref.trim_start_matches("#/$defs/")];

@@ -88,14 +88,10 @@ fn tags(cx: &mut Ctx<'_>, doc: usize, tags: &Tags, own: usize, kind: &str) {
     }
     for (k, v) in tags {
         let at = path(&["spec", "tags", k]);
-        let problem = if !TAG_KEY.allows(k.chars().count()) {
-            Some(format!(
-                "tag key `{}` is {} characters; keys are {}-{}",
-                shorten(k),
-                k.chars().count(),
-                TAG_KEY.min,
-                TAG_KEY.max
-            ))
+        let problem = if let Some(m) =
+            TAG_KEY.length_problem(&format!("tag key `{}`", shorten(k)), k)
+        {
+            Some(m)
         } else if k.to_ascii_lowercase().starts_with(RESERVED_TAG_PREFIX) {
             Some(format!(
                 "tag key `{k}` starts with `aws:`, which AWS reserves; choose another key"
@@ -110,12 +106,7 @@ fn tags(cx: &mut Ctx<'_>, doc: usize, tags: &Tags, own: usize, kind: &str) {
         if let Some(m) = problem {
             cx.report_at(doc, &at, true, Rule::TagLimits, m);
         }
-        if !TAG_VALUE.allows(v.chars().count()) {
-            let m = format!(
-                "the value of tag `{k}` is {} characters; values are at most {}",
-                v.chars().count(),
-                TAG_VALUE.max
-            );
+        if let Some(m) = TAG_VALUE.length_problem(&format!("the value of tag `{k}`"), v) {
             cx.report_at(doc, &at, false, Rule::TagLimits, m);
         } else if v.to_ascii_lowercase().starts_with(RESERVED_TAG_PREFIX) {
             let m = format!(
@@ -210,29 +201,16 @@ fn qualified_name(s: &str) -> bool {
 fn labels(cx: &mut Ctx<'_>, doc: usize, labels: &std::collections::BTreeMap<String, String>) {
     for (k, v) in labels {
         let at = path(&["spec", "labels", k]);
-        if !LABEL_KEY.allows(k.chars().count()) {
-            let m = format!(
-                "label key `{}` is {} characters; EKS takes {}-{}",
-                shorten(k),
-                k.chars().count(),
-                LABEL_KEY.min,
-                LABEL_KEY.max
-            );
-            cx.report_at(doc, &at, true, Rule::NodeGroupLabels, m);
-        } else if !qualified_name(k) {
-            let m = format!("label key `{k}` is not a Kubernetes label key: write `[dns.prefix/]name`, the name of letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit");
+        let key = LABEL_KEY
+            .length_problem(&format!("label key `{}`", shorten(k)), k)
+            .or_else(|| (!qualified_name(k)).then(|| format!("label key `{k}` is not a Kubernetes label key: write `[dns.prefix/]name`, the name of letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit")));
+        if let Some(m) = key {
             cx.report_at(doc, &at, true, Rule::NodeGroupLabels, m);
         }
-        if !LABEL_VALUE.allows(v.chars().count()) {
-            let m = format!(
-                "the value of label `{k}` is {} characters; EKS takes {}-{}",
-                v.chars().count(),
-                LABEL_VALUE.min,
-                LABEL_VALUE.max
-            );
-            cx.report_at(doc, &at, false, Rule::NodeGroupLabels, m);
-        } else if !k8s_name(v) {
-            let m = format!("the value `{v}` of label `{k}` is not a Kubernetes label value: letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit");
+        let value = LABEL_VALUE
+            .length_problem(&format!("the value of label `{k}`"), v)
+            .or_else(|| (!k8s_name(v)).then(|| format!("the value `{v}` of label `{k}` is not a Kubernetes label value: letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit")));
+        if let Some(m) = value {
             cx.report_at(doc, &at, false, Rule::NodeGroupLabels, m);
         }
     }
@@ -496,13 +474,17 @@ mod tests {
                 .iter()
                 .any(|(b, bp)| within(a, p, *b, *bp))
         };
-        assert!(ok("10.100.0.0/16"));
-        assert!(ok("172.20.0.0/16"));
-        assert!(ok("172.16.0.0/12"));
-        assert!(ok("192.168.0.0/16"));
-        assert!(!ok("172.32.0.0/16"));
-        assert!(!ok("192.168.0.0/12"));
-        assert!(!ok("100.64.0.0/16"));
+        for (cidr, inside) in [
+            ("10.100.0.0/16", true),
+            ("172.20.0.0/16", true),
+            ("172.16.0.0/12", true),
+            ("192.168.0.0/16", true),
+            ("172.32.0.0/16", false),
+            ("192.168.0.0/12", false),
+            ("100.64.0.0/16", false),
+        ] {
+            assert_eq!(ok(cidr), inside, "{cidr}");
+        }
     }
 
     #[test]
