@@ -578,6 +578,10 @@ fn access_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
                 message,
             );
         }
+        // CreateAccessEntry `type`: only STANDARD entries take groups and a username; of
+        // the node types (EC2, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX,
+        // HYPERPOD_LINUX) only Auto Mode's EC2 is associated with a policy
+        // (AmazonEKSAutoNodePolicy, EKS user guide create-node-class.html).
         let t = spec.entry_type;
         if t != AccessEntryType::Standard {
             if !spec.kubernetes_groups.is_empty() {

@@ -592,6 +592,7 @@ fn describe_pattern(pattern: &str) -> String {
         ("Gi|G|Ti|T", "a size such as `80Gi`"),
         ("[0-9]{12}", "a 12-digit AWS account id"),
         ("^[a-z]{2}", "an AWS region such as `ap-northeast-1`"),
+        ("A-Fa-f:", "an IPv4 or IPv6 CIDR such as `203.0.113.0/24` or `2001:db8::/32`"),
         ("\\.[0-9]{1,3}){3}", "an IPv4 CIDR such as `10.0.0.0/16`"),
         ("^[a-z][a-z0-9-]*\\.", "an EC2 instance type such as `m6i.large`"),
         ("[\\w+=,.@-]", "an IAM role name"),

@@ -92,7 +92,9 @@ string_enum! {
 }
 
 impl AmiType {
-    /// Amazon Linux 2 AMIs, which EKS no longer publishes from Kubernetes 1.33 on.
+    /// Amazon Linux 2 AMIs, which EKS no longer publishes from Kubernetes 1.33 on. Only
+    /// the three `AL2_*` values of the API's AMITypes are AL2; the AL2023, Bottlerocket
+    /// (FIPS and NVIDIA FIPS included) and Windows (2019 to 2025) types are not.
     pub(crate) fn is_al2(self) -> bool {
         matches!(
             self,
