@@ -9,6 +9,7 @@ use super::yaml::Seg;
 use crate::model::*;
 use crate::versions::{self, Date, Minor, SupportStatus};
 
+mod eks;
 mod fields;
 
 /// The longest an Auto Mode node may live: expireAfter + terminationGracePeriod.
@@ -79,6 +80,7 @@ pub(crate) fn check(repo: &Repo, docs: &[DocNode], today: Date, out: &mut Vec<Di
         node_group_rules(c, &mut cx);
         access_rules(c, &mut cx);
         node_pool_rules(c, &mut cx);
+        eks::check(c, &mut cx);
         fields::check(c, &mut cx);
     }
 }
@@ -578,6 +580,10 @@ fn access_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
                 message,
             );
         }
+        // CreateAccessEntry `type`: only STANDARD entries take groups and a username; of
+        // the node types (EC2, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX,
+        // HYPERPOD_LINUX) only Auto Mode's EC2 is associated with a policy
+        // (AmazonEKSAutoNodePolicy, EKS user guide create-node-class.html).
         let t = spec.entry_type;
         if t != AccessEntryType::Standard {
             if !spec.kubernetes_groups.is_empty() {

@@ -6,10 +6,12 @@
 mod aws_mocks;
 mod aws_mocks_transport;
 mod contract;
+mod corpus;
 mod daemon;
 mod daemon_git;
 mod daemon_loop;
 mod deprecations;
+mod eks_api;
 mod fields;
 mod fields_aws;
 mod fuzz;

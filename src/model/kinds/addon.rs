@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fields::*;
 use super::Tags;
+use crate::model::limits::{tag_map_schema, EKS_ROLE_ARN, ROLE_ARN_PATTERN};
 
 /// An EKS add-on. `metadata.name` is the add-on name (e.g. `vpc-cni`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -23,7 +24,7 @@ pub struct AddonSpec {
     pub configuration_values: Option<serde_json::Value>,
     /// IRSA role for the add-on's service account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN), length(max = EKS_ROLE_ARN.max))]
     pub service_account_role_arn: Option<String>,
     /// Pod Identity associations created with the add-on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -36,6 +37,7 @@ pub struct AddonSpec {
     pub namespace_config: Option<AddonNamespaceConfig>,
     /// Tags on the add-on.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = tag_map_schema)]
     pub tags: Tags,
 }
 
@@ -50,7 +52,7 @@ pub struct AddonPodIdentity {
     /// The add-on's service account.
     pub service_account: String,
     /// The IAM role.
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub role_arn: String,
 }
 

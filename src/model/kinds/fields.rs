@@ -11,7 +11,7 @@
 //!
 //! Every shape and enum mirrors the aws-sdk-eks 1.160 type named in its doc (and the
 //! botocore `eks/2017-11-01/service-2.json` shape of the same name); the enums are tested
-//! equal to the SDK's `values()` in `adapters::aws::eks::fields`.
+//! equal to the SDK's `values()` in `tests/it/eks_api.rs`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

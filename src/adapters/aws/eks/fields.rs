@@ -267,45 +267,6 @@ pub(super) fn policy_string(p: &serde_json::Value) -> String {
 mod tests {
     use super::*;
 
-    /// The model's enums hold exactly the values of the SDK enums they mirror, so a
-    /// dependency bump that adds one fails here until the model (and so the schema)
-    /// follows.
-    #[test]
-    fn model_enums_equal_the_sdk_values() {
-        fn same<T: Copy + std::fmt::Display>(model: &[T], sdk: &[&str], what: &str) {
-            let mut m: Vec<String> = model.iter().map(ToString::to_string).collect();
-            let mut s: Vec<String> = sdk.iter().map(|v| v.to_string()).collect();
-            m.sort();
-            s.sort();
-            assert_eq!(m, s, "{what}");
-        }
-        same(
-            ControlPlaneTier::ALL,
-            sdk::ProvisionedControlPlaneTier::values(),
-            "ProvisionedControlPlaneTier",
-        );
-        same(
-            ControlPlaneEgressMode::ALL,
-            sdk::ControlPlaneEgressModeType::values(),
-            "ControlPlaneEgressModeType",
-        );
-        same(
-            NodeGroupUpdateStrategy::ALL,
-            sdk::NodegroupUpdateStrategies::values(),
-            "NodegroupUpdateStrategies",
-        );
-        same(
-            RepairAction::ALL,
-            sdk::RepairAction::values(),
-            "RepairAction",
-        );
-        same(
-            WarmPoolState::ALL,
-            sdk::WarmPoolState::values(),
-            "WarmPoolState",
-        );
-    }
-
     #[test]
     fn settings_survive_the_round_trip_through_the_sdk_shapes() {
         let repair = NodeRepairConfig {
