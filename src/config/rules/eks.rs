@@ -338,7 +338,7 @@ pub(crate) fn role_arn_problem(arn: &str) -> Option<String> {
 }
 
 /// An IPv4 CIDR as (address, prefix), when it is one.
-fn ipv4_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
+pub(super) fn ipv4_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
     let (a, p) = s.split_once('/')?;
     let p: u8 = p.parse().ok().filter(|p| *p <= 32)?;
     Some((a.parse().ok()?, p))
@@ -352,7 +352,7 @@ fn ipv6_cidr(s: &str) -> Option<(Ipv6Addr, u8)> {
 }
 
 /// Whether `addr/prefix` lies inside `block/block_prefix`.
-fn within(addr: Ipv4Addr, prefix: u8, block: [u8; 4], block_prefix: u8) -> bool {
+pub(super) fn within(addr: Ipv4Addr, prefix: u8, block: [u8; 4], block_prefix: u8) -> bool {
     let mask = |p: u8| u32::MAX.checked_shl(32 - u32::from(p)).unwrap_or(0);
     prefix >= block_prefix
         && u32::from(addr) & mask(block_prefix) == u32::from(Ipv4Addr::from(block))

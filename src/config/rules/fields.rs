@@ -9,8 +9,10 @@
 
 use std::net::Ipv4Addr;
 
+use super::eks::{ipv4_cidr, within};
 use super::{Ctx, Rule};
 use crate::config::repo::ClusterConfig;
+use crate::model::limits::SERVICE_CIDR_BLOCKS;
 use crate::model::*;
 
 /// Run the rules of this file over one cluster's documents.
@@ -20,43 +22,17 @@ pub(super) fn check(c: &ClusterConfig, cx: &mut Ctx<'_>) {
     pod_identity_rules(c, cx);
 }
 
-/// An IPv4 block: its first address and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Block {
-    base: u32,
-    prefix: u32,
+/// An IPv4 block as (first address, prefix length), when `s` is one.
+fn block(s: &str) -> Option<(Ipv4Addr, u8)> {
+    let (addr, prefix) = ipv4_cidr(s)?;
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    Some((Ipv4Addr::from(u32::from(addr) & mask), prefix))
 }
 
-impl Block {
-    fn parse(s: &str) -> Option<Block> {
-        let (addr, len) = s.split_once('/')?;
-        let addr: Ipv4Addr = addr.parse().ok()?;
-        let prefix: u32 = len.parse().ok().filter(|p| *p <= 32)?;
-        Some(Block {
-            base: u32::from(addr) & Block::mask(prefix),
-            prefix,
-        })
-    }
-
-    fn mask(prefix: u32) -> u32 {
-        u32::MAX.checked_shl(32 - prefix).unwrap_or(0)
-    }
-
-    fn contains(self, other: Block) -> bool {
-        other.prefix >= self.prefix && other.base & Block::mask(self.prefix) == self.base
-    }
-
-    fn overlaps(self, other: Block) -> bool {
-        self.contains(other) || other.contains(self)
-    }
+/// Whether two blocks share an address: one lies within the other.
+fn overlap((a, pa): (Ipv4Addr, u8), (b, pb): (Ipv4Addr, u8)) -> bool {
+    within(a, pa, b.octets(), pb) || within(b, pb, a.octets(), pa)
 }
-
-/// The RFC 1918 private ranges.
-const RFC1918: [(u32, u32); 3] = [
-    (0x0A00_0000, 8),  // 10.0.0.0/8
-    (0xAC10_0000, 12), // 172.16.0.0/12
-    (0xC0A8_0000, 16), // 192.168.0.0/16
-];
 
 /// `RemoteNodeNetwork.cidrs` / `RemotePodNetwork.cidrs`: "Each block must be within an
 /// IPv4 RFC-1918 network range. Minimum allowed size is /32, maximum allowed size is /8
@@ -73,8 +49,8 @@ fn remote_network_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
         .kubernetes_network
         .as_ref()
         .and_then(|k| k.service_ipv4_cidr.as_deref())
-        .and_then(Block::parse);
-    let mut seen: Vec<(Block, String)> = Vec::new();
+        .and_then(block);
+    let mut seen: Vec<((Ipv4Addr, u8), String)> = Vec::new();
     let lists = [
         ("remoteNodeNetworks", &r.remote_node_networks),
         ("remotePodNetworks", &r.remote_pod_networks),
@@ -83,7 +59,7 @@ fn remote_network_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
         for (i, net) in nets.iter().enumerate() {
             for (j, cidr) in net.cidrs.iter().enumerate() {
                 let path = format!("spec.remoteNetworkConfig.{list}[{i}].cidrs[{j}]");
-                let Some(b) = Block::parse(cidr) else {
+                let Some(b) = block(cidr) else {
                     cx.report(
                         doc,
                         &path,
@@ -94,22 +70,19 @@ fn remote_network_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
                     );
                     continue;
                 };
-                let private = RFC1918.iter().any(|(base, prefix)| {
-                    Block {
-                        base: *base,
-                        prefix: *prefix,
-                    }
-                    .contains(b)
-                });
-                if b.prefix < 8 || !private {
+                // The RFC 1918 blocks (the same the service CIDR must lie in).
+                let private = SERVICE_CIDR_BLOCKS
+                    .iter()
+                    .any(|(base, prefix)| within(b.0, b.1, *base, *prefix));
+                if b.1 < 8 || !private {
                     cx.report(doc, &path, Rule::RemoteNetworkCidr, format!("`{cidr}` must lie within an RFC 1918 range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) and be /8 or smaller; publicly routable addresses are not supported"));
                     continue;
                 }
-                if service.is_some_and(|s| s.overlaps(b)) {
+                if service.is_some_and(|s| overlap(s, b)) {
                     cx.report(doc, &path, Rule::RemoteNetworkCidr, format!("`{cidr}` overlaps the service CIDR of `kubernetesNetwork.serviceIpv4Cidr`; choose a block outside it"));
                     continue;
                 }
-                if let Some((_, other)) = seen.iter().find(|(o, _)| o.overlaps(b)) {
+                if let Some((_, other)) = seen.iter().find(|(o, _)| overlap(*o, b)) {
                     cx.report(doc, &path, Rule::RemoteNetworkCidr, format!("`{cidr}` overlaps `{other}`, also listed here; remote node and pod networks may not overlap"));
                     continue;
                 }
@@ -213,22 +186,17 @@ fn pod_identity_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use super::Block;
+    use super::{block, overlap};
 
     #[test]
-    fn blocks_parse_and_overlap_as_cidrs_do() {
-        let b = |s| Block::parse(s).unwrap_or_else(|| panic!("{s}"));
-        assert!(b("10.0.0.0/8").contains(b("10.80.1.0/24")));
-        assert!(!b("10.80.1.0/24").contains(b("10.0.0.0/8")));
-        assert!(b("10.80.1.0/24").overlaps(b("10.0.0.0/8")));
-        assert!(!b("192.168.0.0/16").overlaps(b("172.16.0.0/12")));
-        assert_eq!(b("10.1.2.3/0").prefix, 0);
-        assert_eq!(
-            b("10.1.2.3/32").base,
-            u32::from(std::net::Ipv4Addr::new(10, 1, 2, 3))
-        );
-        assert_eq!(Block::parse("10.0.0.0/33"), None);
-        assert_eq!(Block::parse("10.0.0/8"), None);
-        assert_eq!(Block::parse("fd00::/8"), None);
+    fn blocks_are_normalised_and_overlap_as_cidrs_do() {
+        let b = |s| block(s).unwrap_or_else(|| panic!("{s}"));
+        assert_eq!(b("10.80.1.5/16"), b("10.80.0.0/16"));
+        assert!(overlap(b("10.0.0.0/8"), b("10.80.1.0/24")));
+        assert!(overlap(b("10.80.1.0/24"), b("10.0.0.0/8")));
+        assert!(!overlap(b("192.168.0.0/16"), b("172.16.0.0/12")));
+        assert!(!overlap(b("10.80.0.0/24"), b("10.80.1.0/24")));
+        assert_eq!(block("10.0.0.0/33"), None);
+        assert_eq!(block("fd00::/8"), None);
     }
 }
