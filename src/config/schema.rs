@@ -482,6 +482,11 @@ fn describe(
             Rule::SchemaValue,
             format!("{} has more than {limit} entries", where_(path)),
         ),
+        K::UniqueItems => push(
+            at,
+            Rule::SchemaValue,
+            format!("{} lists a value twice; list each value once", where_(path)),
+        ),
         K::AnyOf { .. } | K::OneOfNotValid { .. } => {
             let found = target.map(Node::type_name).unwrap_or("nothing");
             push(
@@ -565,6 +570,14 @@ fn describe_pattern(pattern: &str) -> String {
         (":iam::[0-9]{12}:role/", "an IAM role ARN such as `arn:aws:iam::111122223333:role/NAME`"),
         ("(iam|sts)", "an IAM principal ARN such as `arn:aws:iam::111122223333:role/NAME`"),
         ("cluster-access-policy", "an access policy ARN such as `arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy`"),
+        // NodeClass and NodePool (model/kinds/nodeclass.rs, nodepool.rs).
+        ("alias/", "a KMS key id, a key ARN, an alias name such as `alias/my-key` or an alias ARN"),
+        ("(h|m))|", "hours and minutes such as `8h`, `30m` or `1h30m` (no seconds, no days)"),
+        ("(@(annually", "a cron schedule of five fields such as `0 9 * * mon-fri`, or a descriptor such as `@daily`"),
+        ("[KMGTPE]i", "a Kubernetes quantity such as `1000`, `500m` or `100Gi`"),
+        ("(\\/))?", "a name such as `example.com/team` or `team`: letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, after an optional DNS prefix and `/`"),
+        ("^(([A-Za-z0-9]", "a label value: at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"),
+        ("^[^/]*$", "an API group without `/`, such as `eks.amazonaws.com`"),
         (":kms:", "a KMS key ARN"),
         ("^1\\.", "a Kubernetes minor version in quotes, such as \"1.33\""),
         ("latest|default", "`latest`, `default` or an exact add-on version such as `v1.19.2-eksbuild.1`"),

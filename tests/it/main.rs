@@ -6,6 +6,7 @@
 mod aws_mocks;
 mod aws_mocks_transport;
 mod contract;
+mod corpus;
 mod daemon;
 mod daemon_git;
 mod daemon_loop;

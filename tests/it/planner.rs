@@ -48,6 +48,7 @@ spec:
   template:
     spec:
       nodeClassRef: {group: eks.amazonaws.com, kind: NodeClass, name: batch}
+      requirements: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]
       expireAfter: 336h
 ";
 
