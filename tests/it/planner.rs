@@ -531,8 +531,16 @@ async fn a_nodepool_change_the_crd_refuses_on_update_blocks_with_what_to_do() {
     assert!(steps(&plan).is_empty(), "{:?}", steps(&plan));
     let blocked = &plan.clusters[0].blocked;
     assert_eq!(blocked.len(), 1, "{blocked:?}");
-    assert!(blocked[0].message.contains("static"), "{}", blocked[0].message);
-    assert!(blocked[0].message.contains("new name"), "{}", blocked[0].message);
+    assert!(
+        blocked[0].message.contains("static"),
+        "{}",
+        blocked[0].message
+    );
+    assert!(
+        blocked[0].message.contains("new name"),
+        "{}",
+        blocked[0].message
+    );
 }
 
 #[tokio::test]

@@ -36,71 +36,65 @@ enum Counterpart {
 }
 
 /// Every `x-kubernetes-validations` rule of the CRD, by the path of the schema node that
-/// carries it, with its counterpart.
-const CEL_RULES: &[(&str, &str, Counterpart)] = &[
-    ("spec", "has(self.replicas) == has(oldSelf.replicas)", Counterpart::Plan),
+/// carries it and its counterpart.
+const CEL_RULES: &[(&str, Counterpart, &[&str])] = &[
+    ("spec", Counterpart::Plan, &["has(self.replicas) == has(oldSelf.replicas)"]),
     (
         "spec",
-        "!has(self.replicas) || (!has(self.limits) || size(self.limits) == 0 || (size(self.limits) == 1 && 'nodes' in self.limits))",
         Counterpart::Rule(Rule::NodePoolStatic),
+        &[
+            "!has(self.replicas) || (!has(self.limits) || size(self.limits) == 0 || (size(self.limits) == 1 && 'nodes' in self.limits))",
+            "!has(self.replicas) || !has(self.weight)",
+        ],
     ),
-    ("spec", "!has(self.replicas) || !has(self.weight)", Counterpart::Rule(Rule::NodePoolStatic)),
     (
         "spec.disruption.budgets",
-        "self.all(x, has(x.schedule) == has(x.duration))",
         Counterpart::Rule(Rule::NodePoolBudget),
+        &["self.all(x, has(x.schedule) == has(x.duration))"],
     ),
     (
         "spec.template.metadata.labels",
-        r#"self.all(x, x in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !x.find("^([^/]+)").endsWith("karpenter.sh"))"#,
         Counterpart::Rule(Rule::NodePoolLabel),
+        &[
+            r#"self.all(x, x in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !x.find("^([^/]+)").endsWith("karpenter.sh"))"#,
+            r#"self.all(x, x != "karpenter.sh/nodepool")"#,
+            r#"self.all(x, x != "kubernetes.io/hostname")"#,
+        ],
     ),
     (
-        "spec.template.metadata.labels",
-        r#"self.all(x, x != "karpenter.sh/nodepool")"#,
-        Counterpart::Rule(Rule::NodePoolLabel),
+        "spec.template.spec.nodeClassRef",
+        Counterpart::Plan,
+        &["self.group == oldSelf.group", "self.kind == oldSelf.kind"],
     ),
-    (
-        "spec.template.metadata.labels",
-        r#"self.all(x, x != "kubernetes.io/hostname")"#,
-        Counterpart::Rule(Rule::NodePoolLabel),
-    ),
-    ("spec.template.spec.nodeClassRef", "self.group == oldSelf.group", Counterpart::Plan),
-    ("spec.template.spec.nodeClassRef", "self.kind == oldSelf.kind", Counterpart::Plan),
-    ("spec.template.spec.nodeClassRef.group", "self != ''", Counterpart::Schema),
-    ("spec.template.spec.nodeClassRef.kind", "self != ''", Counterpart::Schema),
-    ("spec.template.spec.nodeClassRef.name", "self != ''", Counterpart::Schema),
+    ("spec.template.spec.nodeClassRef.group", Counterpart::Schema, &["self != ''"]),
+    ("spec.template.spec.nodeClassRef.kind", Counterpart::Schema, &["self != ''"]),
+    ("spec.template.spec.nodeClassRef.name", Counterpart::Schema, &["self != ''"]),
     (
         "spec.template.spec.requirements",
-        "self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)",
         Counterpart::Rule(Rule::NodePoolRequirement),
-    ),
-    (
-        "spec.template.spec.requirements",
-        "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt' || x.operator == 'Gte' || x.operator == 'Lte') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)",
-        Counterpart::Rule(Rule::NodePoolRequirement),
-    ),
-    (
-        "spec.template.spec.requirements",
-        "self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)",
-        Counterpart::Rule(Rule::NodePoolRequirement),
+        &[
+            "self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)",
+            "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt' || x.operator == 'Gte' || x.operator == 'Lte') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)",
+            "self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)",
+        ],
     ),
     (
         "spec.template.spec.requirements.items.key",
-        r#"self in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !self.find("^([^/]+)").endsWith("karpenter.sh")"#,
         Counterpart::Rule(Rule::NodePoolLabel),
-    ),
-    (
-        "spec.template.spec.requirements.items.key",
-        r#"self != "karpenter.sh/nodepool""#,
-        Counterpart::Rule(Rule::NodePoolLabel),
-    ),
-    (
-        "spec.template.spec.requirements.items.key",
-        r#"self != "kubernetes.io/hostname""#,
-        Counterpart::Rule(Rule::NodePoolLabel),
+        &[
+            r#"self in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !self.find("^([^/]+)").endsWith("karpenter.sh")"#,
+            r#"self != "karpenter.sh/nodepool""#,
+            r#"self != "kubernetes.io/hostname""#,
+        ],
     ),
 ];
+
+/// [`CEL_RULES`], one `(path, rule, counterpart)` per rule.
+fn cel_rules() -> impl Iterator<Item = (&'static str, &'static str, Counterpart)> {
+    CEL_RULES
+        .iter()
+        .flat_map(|(path, c, rules)| rules.iter().map(move |r| (*path, *r, *c)))
+}
 
 /// Keywords whose values must be equal on both sides.
 const KEYWORDS: &[&str] = &[
@@ -227,7 +221,7 @@ impl Walk<'_> {
             .flatten()
         {
             let rule = v.get("rule").and_then(Value::as_str).unwrap_or_default();
-            let known = CEL_RULES.iter().any(|(p, r, _)| *p == path && *r == rule);
+            let known = cel_rules().any(|(p, r, _)| p == path && r == rule);
             if known {
                 self.cel_seen.insert((path.to_string(), rule.to_string()));
             } else {
@@ -281,8 +275,7 @@ fn every_constraint_and_cel_rule_of_the_nodepool_crd_has_a_keelson_counterpart()
         cel_seen: BTreeSet::new(),
     };
     walk.node(crd_spec, &ours["properties"]["spec"], "spec");
-    let stale: Vec<String> = CEL_RULES
-        .iter()
+    let stale: Vec<String> = cel_rules()
         .filter(|(p, r, _)| !walk.cel_seen.contains(&(p.to_string(), r.to_string())))
         .map(|(p, r, c)| format!("{p}: `{r}` ({c:?}) is no longer in the CRD"))
         .collect();
@@ -294,14 +287,14 @@ fn every_constraint_and_cel_rule_of_the_nodepool_crd_has_a_keelson_counterpart()
         stale.join("\n")
     );
     // The walk saw every rule: a CRD without them would pass the loop above vacuously.
-    assert_eq!(walk.cel_seen.len(), CEL_RULES.len());
+    assert_eq!(walk.cel_seen.len(), cel_rules().count());
 }
 
 #[test]
 fn the_crd_rules_are_errors_in_keelson() {
     // The API server refuses what breaks a CEL rule: keelson's counterpart must make the
     // repository invalid, not only warn.
-    for (path, rule, c) in CEL_RULES {
+    for (path, rule, c) in cel_rules() {
         if let Counterpart::Rule(r) = c {
             assert_eq!(
                 r.severity(),
