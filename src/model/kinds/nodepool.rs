@@ -57,7 +57,7 @@ pub struct NodePoolSpec {
 
 /// An integer or a string: a Kubernetes quantity such as `100Gi` (the CRD's pattern
 /// applies to strings only, as in the CRD).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(extend("pattern" = QUANTITY))]
 pub enum IntOrString {
@@ -65,6 +65,45 @@ pub enum IntOrString {
     Int(i64),
     /// A string such as `100Gi` or `1.5`.
     Str(String),
+}
+
+/// Reads an integer, an integral float (`1e3`, which YAML reads as a float and the API
+/// server takes as the integer 1000) or a string.
+impl<'de> Deserialize<'de> for IntOrString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = IntOrString;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer or a quantity string")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntOrString, E> {
+                Ok(IntOrString::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IntOrString, E> {
+                i64::try_from(v)
+                    .map(IntOrString::Int)
+                    .map_err(|_| E::custom("integer too large"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<IntOrString, E> {
+                // Integral and in range: exactly an i64 (the bounds are powers of two).
+                if v.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v)
+                {
+                    #[allow(clippy::cast_possible_truncation)]
+                    Ok(IntOrString::Int(v as i64))
+                } else {
+                    Err(E::custom(
+                        "write a fractional quantity as a string, e.g. \"1.5\"",
+                    ))
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntOrString, E> {
+                Ok(IntOrString::Str(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// NodeClaim template.
