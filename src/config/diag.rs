@@ -107,6 +107,7 @@ define_rules! {
     NodePoolStatic = ("nodepool-static", Error, "A static NodePool (`replicas`) takes no `weight` and no limits but `nodes`."),
     KubeObjectName = ("kube-object-name", Error, "A NodePool or NodeClass name is not a DNS-1123 subdomain."),
     NodeClassEphemeralStorage = ("nodeclass-ephemeral-storage", Error, "NodeClass ephemeralStorage.size is outside 1-59000Gi, 1-64000G, 1-58Ti or 1-64T."),
+    NodeClassPodNetworking = ("nodeclass-pod-networking", Error, "NodeClass podSubnetSelectorTerms and podSecurityGroupSelectorTerms are set together."),
     NodeClassRestrictedTag = ("nodeclass-restricted-tag", Error, "A NodeClass tag key that EKS Auto Mode reserves (kubernetes.io/cluster/*, karpenter.sh/nodepool, ...)."),
     UnknownNodeClass = ("unknown-nodeclass", Error, "A NodePool refers to a NodeClass that does not exist in its cluster."),
     NodeClassRefKind = ("nodeclass-ref-kind", Error, "A NodePool's nodeClassRef must be group eks.amazonaws.com, kind NodeClass."),

@@ -161,6 +161,7 @@ fn cases() -> Vec<Case> {
         case(NodePoolStatic, vec![set("auto/nodepool.yaml", format!("{NODEPOOL}  replicas: 2\n  weight: 10\n"))], "auto/nodepool.yaml", "weight"),
         case(KubeObjectName, vec![set("auto/nodepool.yaml", pool("metadata: {name: batch}", "metadata: {name: Batch_Pool}"))], "auto/nodepool.yaml", "Batch_Pool"),
         case(NodeClassEphemeralStorage, vec![set("auto/nodeclass.yaml", NODECLASS.replace("role: batch-node\n", "role: batch-node\n  ephemeralStorage: {size: 60000Gi}\n"))], "auto/nodeclass.yaml", "60000Gi"),
+        case(NodeClassPodNetworking, vec![set("auto/nodeclass.yaml", NODECLASS.replace("role: batch-node\n", "role: batch-node\n  podSubnetSelectorTerms: [{tags: {kubernetes.io/role/pod: \"1\"}}]\n"))], "auto/nodeclass.yaml", "podSubnetSelectorTerms"),
         case(NodeClassRestrictedTag, vec![set("auto/nodeclass.yaml", NODECLASS.replace("role: batch-node\n", "role: batch-node\n  tags: {kubernetes.io/cluster/auto1: owned}\n"))], "auto/nodeclass.yaml", "kubernetes.io/cluster"),
         case(NodeGroupScaling, vec![set("mng/nodegroups.yaml", ng("desiredSize: 2", "desiredSize: 9"))], "mng/nodegroups.yaml", "desiredSize"),
         case(NodeGroupAl2, vec![set("mng/nodegroups.yaml", ng("AL2023_x86_64_STANDARD", "AL2_x86_64"))], "mng/nodegroups.yaml", "AL2_x86_64"),

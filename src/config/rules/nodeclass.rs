@@ -4,12 +4,13 @@
 //! built-in `default`).
 //!
 //! ```text
-//!  NodeClass ──► class_rules       (name, ephemeralStorage.size, tags)        every cluster
+//!  NodeClass ──► class_rules       (name, size, pod networking, tags)         every cluster
 //!            └─► node_class_rules  (default, role/profile, access entry)      Auto Mode clusters
 //! ```
 //!
 //! Sources: the EKS user guide, "Create a Node Class for Amazon EKS" (create-node-class,
-//! Node Class Specification: the size ranges and the restricted tags).
+//! Node Class Specification: the size ranges and the restricted tags; "Separate subnets
+//! and security groups for Pods": the two pod selectors together).
 
 use std::collections::BTreeSet;
 
@@ -84,6 +85,25 @@ pub(super) fn class_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
                     message,
                 );
             }
+        }
+        // create-node-class, "Separate subnets and security groups for Pods": the two
+        // selectors go together.
+        let (subnets, groups) = (
+            spec.pod_subnet_selector_terms.is_empty(),
+            spec.pod_security_group_selector_terms.is_empty(),
+        );
+        if subnets != groups {
+            let (set, missing) = if subnets {
+                ("podSecurityGroupSelectorTerms", "podSubnetSelectorTerms")
+            } else {
+                ("podSubnetSelectorTerms", "podSecurityGroupSelectorTerms")
+            };
+            cx.report(
+                n.doc,
+                &format!("spec.{set}"),
+                Rule::NodeClassPodNetworking,
+                format!("`{set}` needs `{missing}` too: pods in separate subnets need their own security groups, and the reverse"),
+            );
         }
         for key in spec.tags.keys() {
             if let Some(message) = restricted_tag(key) {
