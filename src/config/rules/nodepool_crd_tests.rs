@@ -327,3 +327,17 @@ fn the_walk_finds_a_constraint_keelson_lacks() {
     assert!(all.contains("`self > 1`"), "{all}");
     assert!(all.contains("requires `weight`"), "{all}");
 }
+
+#[test]
+fn the_real_server_tests_install_the_karpenter_version_keelson_follows() {
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/k8s/with-apiserver.sh"
+    ))
+    .unwrap();
+    let pinned = script
+        .lines()
+        .find_map(|l| l.strip_prefix("KARPENTER_VERSION="))
+        .unwrap_or_default();
+    assert_eq!(pinned, KARPENTER_VERSION);
+}
