@@ -123,6 +123,15 @@ define_rules! {
     DuplicatePodIdentity = ("duplicate-pod-identity", Error, "Two Pod Identity associations for one service account in a cluster."),
     AddonIrsaAndPodIdentity = ("addon-irsa-and-pod-identity", Error, "An add-on uses either serviceAccountRoleArn or podIdentityAssociations, not both."),
     AddonBuiltIntoAutoMode = ("addon-built-into-auto-mode", Warning, "An add-on that Auto Mode already runs for you."),
+    TagLimits = ("tag-limits", Error, "At most 50 tags per resource counting keelson's own (1, and on a Cluster up to 7 with its upgrade records); keys 1-128 and values up to 256 characters; no `aws:` prefix; no `keelson.dev/` keys."),
+    ClusterName = ("cluster-name", Error, "A cluster name is 1-100 letters, digits, `-` and `_`, starting with a letter or digit (no `.`)."),
+    NodeGroupName = ("nodegroup-name", Error, "A node group name is 1-63 letters, digits, `-` and `_`, starting with a letter or digit."),
+    NodeGroupLabels = ("nodegroup-labels", Error, "Node-group labels: keys are Kubernetes label keys and values Kubernetes label values, each 1-63 characters."),
+    NodeGroupTaints = ("nodegroup-taints", Error, "Node-group taints: keys and values of the form EKS accepts, one taint per key and effect."),
+    RoleArn = ("role-arn", Error, "A role ARN names a known partition, and its role name (at most 64 characters), path (512) and length (2048) fit IAM's limits."),
+    ServiceCidr = ("service-cidr", Error, "serviceIpv4Cidr lies within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 with a prefix of /12 to /24."),
+    IpFamily = ("ip-family", Error, "An ipv6 cluster has no serviceIpv4Cidr and is not in a China region."),
+    PublicAccessCidrs = ("public-access-cidrs", Error, "publicAccessCidrs are IPv4 or IPv6 CIDRs; IPv6 ones only on ipv6 clusters."),
 }
 
 /// One problem in a config repo.

@@ -10,6 +10,7 @@ use crate::model::*;
 use crate::versions::{self, Date, Minor, SupportStatus};
 
 mod cron;
+mod eks;
 mod nodeclass;
 mod nodepool;
 #[cfg(test)]
@@ -99,6 +100,7 @@ pub(crate) fn check(repo: &Repo, docs: &[DocNode], today: Date, out: &mut Vec<Di
         nodepool::pool_crd_rules(c, &mut cx);
         nodeclass::class_rules(c, &mut cx);
         nodepool::node_pool_rules(c, &mut cx);
+        eks::check(c, &mut cx);
     }
 }
 
@@ -597,6 +599,10 @@ fn access_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
                 message,
             );
         }
+        // CreateAccessEntry `type`: only STANDARD entries take groups and a username; of
+        // the node types (EC2, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX,
+        // HYPERPOD_LINUX) only Auto Mode's EC2 is associated with a policy
+        // (AmazonEKSAutoNodePolicy, EKS user guide create-node-class.html).
         let t = spec.entry_type;
         if t != AccessEntryType::Standard {
             if !spec.kubernetes_groups.is_empty() {

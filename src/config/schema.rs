@@ -487,6 +487,23 @@ fn describe(
             Rule::SchemaValue,
             format!("{} lists a value twice; list each value once", where_(path)),
         ),
+        K::PropertyNames { error } => {
+            // A map key (a tag key) that breaks `propertyNames`: point at that key.
+            let name = error.instance().as_str().unwrap_or_default().to_string();
+            let mut key_path = path.to_vec();
+            key_path.push(Seg::Key(name.clone()));
+            let why = match error.kind() {
+                K::MaxLength { limit } => format!("longer than {limit} characters"),
+                K::MinLength { limit } => format!("shorter than {limit} character(s)"),
+                other => format!("not valid ({})", other.keyword()),
+            };
+            let shown: String = name.chars().take(40).collect();
+            push(
+                node.pos_at(&key_path, true),
+                Rule::SchemaValue,
+                format!("the key `{shown}` in {} is {why}", where_(path)),
+            );
+        }
         K::AnyOf { .. } | K::OneOfNotValid { .. } => {
             let found = target.map(Node::type_name).unwrap_or("nothing");
             push(
@@ -588,6 +605,7 @@ fn describe_pattern(pattern: &str) -> String {
         ("Gi|G|Ti|T", "a size such as `80Gi`"),
         ("[0-9]{12}", "a 12-digit AWS account id"),
         ("^[a-z]{2}", "an AWS region such as `ap-northeast-1`"),
+        ("A-Fa-f:", "an IPv4 or IPv6 CIDR such as `203.0.113.0/24` or `2001:db8::/32`"),
         ("\\.[0-9]{1,3}){3}", "an IPv4 CIDR such as `10.0.0.0/16`"),
         ("^[a-z][a-z0-9-]*\\.", "an EC2 instance type such as `m6i.large`"),
         ("[\\w+=,.@-]", "an IAM role name"),

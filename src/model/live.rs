@@ -331,6 +331,14 @@ pub const UPGRADING_TAG: &str = "keelson.dev/upgrading";
 /// transition succeeded earlier and for how long it has soaked.
 pub(crate) const TRANSITION_TAG_PREFIX: &str = "keelson.dev/upgraded-";
 
+/// Transition records kept on a cluster: EKS allows 50 tags, and these count.
+pub(crate) const TRANSITIONS_KEPT: usize = 4;
+
+/// The most tags keelson holds on one cluster at a time: the marker, the in-progress
+/// tag, the kept records and the new record written before the oldest is removed. The
+/// user's tags share the API's 50 with these.
+pub(crate) const KEELSON_CLUSTER_TAGS: usize = 1 + 1 + TRANSITIONS_KEPT + 1;
+
 /// The observed state of every cluster the plan looks at.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

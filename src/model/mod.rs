@@ -41,6 +41,7 @@ macro_rules! string_enum {
 
 pub(crate) mod duration;
 pub(crate) mod kinds;
+pub mod limits;
 pub mod live;
 pub use duration::{Duration, DurationError};
 pub use kinds::*;

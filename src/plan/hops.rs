@@ -224,6 +224,3 @@ fn record_step(name: &str, arn: &str, check: &upgrade::HopCheck, tags_now: &mut 
         check.from, check.to
     ))
 }
-
-/// Transition records kept on a cluster (EKS allows 50 tags).
-const TRANSITIONS_KEPT: usize = 4;

@@ -101,6 +101,20 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
             req.client_request_token = token(&name, "nodegroup", n, &req);
             Op::CreateNodegroup(req)
         };
+        // Created by this plan: absent, or replaced because a field EKS cannot change
+        // differs.
+        let is_new = live.get(n).is_none_or(|l| {
+            !l.status.is_busy()
+                && !changes_of(
+                    &immutable_view(&l.spec, &l.spec),
+                    &immutable_view(spec, &l.spec),
+                )
+                .is_empty()
+        });
+        if is_new && want_version != cv {
+            new_group_off_version(cx, c, n, &want_version, cv);
+            continue;
+        }
         let Some(l) = live.get(n) else {
             cx.steps.push(
                 Step::create(Kind::NodeGroup, n, vec![create(cx.fleet)])
@@ -208,6 +222,29 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
                 "node group {n} is not in git and not created by keelson; left alone"
             ))
     });
+}
+
+/// A node group about to be created (new, or replaced) pinned to `pinned`, another version
+/// than the control plane's `cv`. CreateNodegroup takes only the cluster's version ("By
+/// default, the Kubernetes version of the cluster is used, and this is the only accepted
+/// specified value", EKS API reference, CreateNodegroup `version`), which validation
+/// cannot check: whether a group is new is known only here. When git's cluster is at the
+/// pinned version and the control plane is on its way there, the group waits for it;
+/// otherwise the plan is blocked.
+fn new_group_off_version(cx: &mut Ctx<'_>, c: &ClusterConfig, n: &str, pinned: &str, cv: &str) {
+    if c.cluster.value.spec.version == pinned {
+        cx.waits.push(format!(
+            "node group {n} is created once the control plane reaches {pinned} (it is at {cv} after this plan; EKS creates node groups at the cluster's version only)"
+        ));
+    } else {
+        cx.block(
+            Kind::NodeGroup,
+            n,
+            format!(
+                "node group {n} is created by this plan and pins `version: \"{pinned}\"`, but EKS creates node groups only at the cluster's version ({cv}); remove `version` or write \"{cv}\" (an existing group may trail its cluster, a new one may not)"
+            ),
+        );
+    }
 }
 
 /// The step that moves a node group to minor `to` (with the release and launch template

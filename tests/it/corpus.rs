@@ -1,100 +1,127 @@
-//! The regression corpus under `tests/corpus/`: NodePools and NodeClasses, one file per
-//! case, each starting with `# source: ...` (where the rule comes from: the Karpenter CRD,
-//! the EKS user guide, ...) and, for invalid ones, `# expect: RULE-ID`. Each file joins a
-//! valid Auto Mode repository (a Fleet, a Cluster, the NodeClass `batch` with its EC2
-//! access entry) and is loaded as `keelson validate` loads it: an invalid file must give
-//! its rule at a line of its own, a valid file no diagnostic at all.
+//! The regression corpus under tests/corpus/: real-world documents, each citing the
+//! source that says whether EKS takes it. A `valid/` case must load without a single
+//! diagnostic; an `invalid/` case must be reported with the rule (and at the line and
+//! column) its `# expect:` line names.
 //!
 //! ```text
-//!  tests/corpus/{nodepool,nodeclass}/{valid,invalid}/*.yaml ─► repo + file ─► load ─► rule ids
+//!  # source: <where the rule comes from>
+//!  # expect: <rule-id> <line>:<column>      (invalid cases only)
+//!  <documents>
 //! ```
+//!
+//! A case is placed in a cluster directory next to a Fleet and a plain cluster
+//! (`cluster()` below); a case with its own Cluster document replaces that cluster.
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{load, show, AUTO_CLUSTER, FLEET, NODECLASS};
+use crate::util::*;
 
-fn files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(dir);
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
+/// The cluster a case's documents belong to, unless the case brings its own.
+fn cluster() -> String {
+    format!("{MNG_CLUSTER}  access: {{authenticationMode: API}}\n").replace("mng1", "corpus")
+}
+
+/// Where a case is put in the repo.
+const CASE: &str = "corpus/case.yaml";
+
+/// Every `.yaml` file under `dir`, sorted.
+fn cases(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                out.push(p);
+            }
+        }
+    }
     out.sort();
     out
 }
 
-/// The header of a case: its source, and the rule it must give (invalid cases).
-fn header(path: &Path, text: &str) -> (String, Option<String>) {
-    let mut lines = text.lines();
-    let source = lines
-        .next()
-        .and_then(|l| l.strip_prefix("# source: "))
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| panic!("{}: the first line must be `# source: ...`", path.display()));
-    let expect = lines
-        .next()
-        .and_then(|l| l.strip_prefix("# expect: "))
-        .map(|s| s.trim().to_string());
-    (source.to_string(), expect)
+/// The value of a `# key: value` header line.
+fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let prefix = format!("# {key}:");
+    text.lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(str::trim)
 }
 
-const CASE: &str = "auto1/case.yaml";
+fn load_case(text: &str) -> keelson::config::Loaded {
+    let own_cluster = text.lines().any(|l| l == "kind: Cluster");
+    let cluster = cluster();
+    let mut files = vec![("keelson.yaml", FLEET), (CASE, text)];
+    if !own_cluster {
+        files.push(("corpus/cluster.yaml", &cluster));
+    }
+    load(&files)
+}
 
-fn diagnostics_of(text: &str) -> Vec<keelson::config::Diagnostic> {
-    load(&[
-        ("keelson.yaml", FLEET),
-        ("auto1/cluster.yaml", AUTO_CLUSTER),
-        ("auto1/nodeclass.yaml", NODECLASS),
-        (CASE, text),
-    ])
-    .diagnostics
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
 }
 
 #[test]
-fn every_invalid_case_gives_its_rule_and_every_valid_case_none() {
-    let mut counts = Vec::new();
-    for kind in ["nodepool", "nodeclass"] {
-        let valid = files(&format!("{kind}/valid"));
-        let invalid = files(&format!("{kind}/invalid"));
-        for path in &valid {
-            let text = std::fs::read_to_string(path).unwrap();
-            let (_, expect) = header(path, &text);
-            assert_eq!(
-                expect,
-                None,
-                "{}: a valid case expects no rule",
-                path.display()
-            );
-            let diags = diagnostics_of(&text);
-            assert!(diags.is_empty(), "{}:\n{}", path.display(), show(&diags));
-        }
-        for path in &invalid {
-            let text = std::fs::read_to_string(path).unwrap();
-            let (_, expect) = header(path, &text);
-            let rule = expect.unwrap_or_else(|| {
-                panic!(
-                    "{}: the second line must be `# expect: RULE`",
-                    path.display()
-                )
-            });
-            let diags = diagnostics_of(&text);
-            assert!(
-                diags
-                    .iter()
-                    .any(|d| d.rule == rule && d.file == CASE && d.line > 2),
-                "{}: expected {rule} at a line of the case, got:\n{}",
-                path.display(),
-                show(&diags)
-            );
-        }
-        counts.push((kind, valid.len(), invalid.len()));
+fn every_case_cites_its_source() {
+    let all = cases(&root());
+    assert!(all.len() >= 40, "{} cases", all.len());
+    for p in all {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let source = header(&text, "source").unwrap_or_default();
+        assert!(source.len() > 10, "{}: no `# source:` line", p.display());
     }
-    // The corpus does not shrink unnoticed.
-    assert!(
-        counts.iter().all(|(_, v, i)| *v >= 7 && *i >= 9),
-        "{counts:?}"
-    );
+}
+
+#[test]
+fn every_valid_case_loads_without_a_diagnostic() {
+    let mut n = 0;
+    for p in cases(&root().join("eks/valid")) {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let loaded = load_case(&text);
+        assert!(
+            loaded.diagnostics.is_empty(),
+            "{}:\n{}",
+            p.display(),
+            show(&loaded.diagnostics)
+        );
+        n += 1;
+    }
+    assert!(n >= 15, "{n} valid cases");
+}
+
+#[test]
+fn every_invalid_case_is_reported_with_its_rule_where_it_stands() {
+    let mut n = 0;
+    for p in cases(&root().join("eks/invalid")) {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let expect = header(&text, "expect")
+            .unwrap_or_else(|| panic!("{}: no `# expect:` line", p.display()));
+        let (rule, at) = expect.split_once(' ').unwrap_or((expect, ""));
+        let loaded = load_case(&text);
+        let hit = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.rule == rule && d.file == CASE);
+        let Some(hit) = hit else {
+            panic!(
+                "{}: expected {rule}, got:\n{}",
+                p.display(),
+                show(&loaded.diagnostics)
+            );
+        };
+        assert_eq!(
+            format!("{}:{}", hit.line, hit.column),
+            at,
+            "{}: {rule} reported at another place:\n{}",
+            p.display(),
+            show(&loaded.diagnostics)
+        );
+        assert!(!loaded.is_valid(), "{}", p.display());
+        n += 1;
+    }
+    assert!(n >= 25, "{n} invalid cases");
 }

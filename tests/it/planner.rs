@@ -293,6 +293,37 @@ async fn a_node_group_immutable_change_is_a_replace_that_rotates_nodes() {
 }
 
 #[tokio::test]
+async fn a_node_group_the_plan_creates_must_be_at_its_clusters_version() {
+    // CreateNodegroup takes only the cluster's version; validation cannot tell a new
+    // group from one that exists and trails, so the plan is where this is caught.
+    let sim = sim();
+    let pinned = format!("{NG}  version: \"1.33\"\n");
+    let plan = plan_for(&sim, &loaded(&files(&[("mng/ng.yaml", pinned.clone())]))).await;
+    let blocked: Vec<&str> = plan.clusters[1]
+        .blocked
+        .iter()
+        .map(|b| b.message.as_str())
+        .collect();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert!(
+        blocked[0].contains("EKS creates node groups only at the cluster's version (1.34)")
+            && blocked[0].contains("remove `version` or write \"1.34\""),
+        "{}",
+        blocked[0]
+    );
+    // Replacing an existing group creates it again: the same holds.
+    converge(&sim, &loaded(&files(&[]))).await;
+    let replaced = pinned.replace("m6i.large", "m7i.large");
+    let plan = plan_for(&sim, &loaded(&files(&[("mng/ng.yaml", replaced)]))).await;
+    assert_eq!(plan.clusters[1].blocked.len(), 1, "{}", render::text(&plan));
+    assert!(steps(&plan).is_empty(), "{}", render::text(&plan));
+    // Pinned to the cluster's own version, the replacement is planned.
+    let same = NG.replace("m6i.large", "m7i.large") + "  version: \"1.34\"\n";
+    let plan = plan_for(&sim, &loaded(&files(&[("mng/ng.yaml", same)]))).await;
+    assert_eq!(steps(&plan), vec!["Replace NodeGroup general"]);
+}
+
+#[tokio::test]
 async fn clusters_removed_from_git_are_kept_unless_the_fleet_allows_deletion() {
     let sim = sim();
     let protected = AUTO_CLUSTER.replace(

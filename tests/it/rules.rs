@@ -176,6 +176,15 @@ fn cases() -> Vec<Case> {
         case(DuplicatePodIdentity, vec![set("mng/pia2.yaml", PIA.replace("name: web", "name: web2").replace("role/web", "role/web2"))], "mng/pia2.yaml", "serviceAccount"),
         case(AddonIrsaAndPodIdentity, vec![set("auto/addons.yaml", format!("{ADDON}  serviceAccountRoleArn: arn:aws:iam::111122223333:role/cw\n  podIdentityAssociations:\n    - {{serviceAccount: cw, roleArn: arn:aws:iam::111122223333:role/cw}}\n"))], "auto/addons.yaml", "serviceAccountRoleArn"),
         case(AddonBuiltIntoAutoMode, vec![set("auto/addons.yaml", ADDON.replace("amazon-cloudwatch-observability", "vpc-cni"))], "auto/addons.yaml", "vpc-cni"),
+        case(TagLimits, vec![set("mng/nodegroups.yaml", format!("{NG}  tags: {{aws:owner: me}}\n"))], "mng/nodegroups.yaml", "aws:owner"),
+        case(ClusterName, vec![set("mng/cluster.yaml", MNG_CLUSTER.replace("name: mng1", "name: mng.1"))], "mng/cluster.yaml", "mng.1"),
+        case(NodeGroupName, vec![set("mng/nodegroups.yaml", ng("name: general", "name: general.v2"))], "mng/nodegroups.yaml", "general.v2"),
+        case(NodeGroupLabels, vec![set("mng/nodegroups.yaml", format!("{NG}  labels: {{team: \"\"}}\n"))], "mng/nodegroups.yaml", "labels"),
+        case(NodeGroupTaints, vec![set("mng/nodegroups.yaml", format!("{NG}  taints:\n    - {{key: \"*gpu\", effect: NO_SCHEDULE}}\n"))], "mng/nodegroups.yaml", "*gpu"),
+        case(RoleArn, vec![set("mng/nodegroups.yaml", ng("role/node", &format!("role/{}", "n".repeat(65))))], "mng/nodegroups.yaml", "nodeRoleArn"),
+        case(ServiceCidr, vec![set("mng/cluster.yaml", format!("{MNG_CLUSTER}  kubernetesNetwork: {{serviceIpv4Cidr: 100.64.0.0/16}}\n"))], "mng/cluster.yaml", "100.64.0.0/16"),
+        case(IpFamily, vec![set("mng/cluster.yaml", format!("{MNG_CLUSTER}  kubernetesNetwork: {{ipFamily: ipv6, serviceIpv4Cidr: 10.100.0.0/16}}\n"))], "mng/cluster.yaml", "ipv6"),
+        case(PublicAccessCidrs, vec![set("mng/cluster.yaml", MNG_CLUSTER.replace("  vpc:\n", "  vpc:\n    publicAccessCidrs: [\"2001:db8::/32\"]\n"))], "mng/cluster.yaml", "2001:db8::/32"),
     ]
 }
 

@@ -150,7 +150,7 @@ async fn add_on_versions_must_fit_the_cluster_version() {
 #[tokio::test]
 async fn node_groups_stay_within_the_skew_rules() {
     let sim = sim();
-    active_cluster(&sim, "1.34").await;
+    active_cluster(&sim, "1.33").await;
     let ng: NodeGroupDoc = serde_yaml_ng::from_str("apiVersion: keelson.dev/v1alpha1\nkind: NodeGroup\nmetadata: {name: g}\nspec: {nodeRoleArn: 'arn:aws:iam::111122223333:role/n', subnetIds: [subnet-0a1b2c3d4e5f60001], scaling: {minSize: 1, maxSize: 3}}\n").unwrap();
     let req = |v: &str, name: &str| {
         let mut spec = ng.spec.clone();
@@ -163,7 +163,7 @@ async fn node_groups_stay_within_the_skew_rules() {
         }
     };
     assert!(matches!(
-        sim.create_nodegroup(&req("1.35", "ahead"))
+        sim.create_nodegroup(&req("1.34", "ahead"))
             .await
             .unwrap_err(),
         ApiError::InvalidParameter(_)
@@ -174,6 +174,16 @@ async fn node_groups_stay_within_the_skew_rules() {
     ));
     sim.create_nodegroup(&req("1.33", "lagging")).await.unwrap();
     sim.sleep(3600).await;
+    sim.update_cluster_version("c1", "1.34").await.unwrap();
+    sim.sleep(3600).await;
+    // A new group takes only the cluster's version (CreateNodegroup `version`), though
+    // an existing one may trail it.
+    assert!(matches!(
+        sim.create_nodegroup(&req("1.33", "new-lagging"))
+            .await
+            .unwrap_err(),
+        ApiError::InvalidParameter(_)
+    ));
     // A node group a minor behind blocks the next control-plane hop.
     let e = sim.update_cluster_version("c1", "1.35").await.unwrap_err();
     assert!(

@@ -490,6 +490,11 @@ impl EksApi for Sim {
             let mut spec = req.spec.clone();
             let version = spec.version.clone().unwrap_or_else(|| c.live.version.clone());
             check_node_version(&c.live.version, &version)?;
+            // CreateNodegroup `version`: "By default, the Kubernetes version of the cluster
+            // is used, and this is the only accepted specified value."
+            if version != c.live.version {
+                return Err(ApiError::InvalidParameter(format!("Requested Nodegroup version {version} is invalid: a new node group takes the cluster's version {}", c.live.version)));
+            }
             if let (Some(ami), Ok(v)) = (spec.ami_type, version.parse::<Minor>()) {
                 if ami.is_al2() && v >= Minor::v1(33) {
                     return Err(ApiError::InvalidParameter(format!("Requested AMI type {ami} is not supported for Kubernetes version {version}")));

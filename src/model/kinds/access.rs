@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{is_false, Tags};
+use crate::model::limits::{tag_map_schema, ROLE_ARN_PATTERN};
 
 /// An access entry: an IAM principal's access to the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -28,6 +29,7 @@ pub struct AccessEntrySpec {
     pub policies: Vec<AccessPolicy>,
     /// Tags on the entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = tag_map_schema)]
     pub tags: Tags,
 }
 
@@ -41,6 +43,7 @@ string_enum! {
         Ec2Windows = "EC2_WINDOWS",
         FargateLinux = "FARGATE_LINUX",
         HybridLinux = "HYBRID_LINUX",
+        HyperpodLinux = "HYPERPOD_LINUX",
     }
 }
 
@@ -82,17 +85,17 @@ pub struct PodIdentityAssociationSpec {
     #[schemars(length(min = 1, max = 253))]
     pub service_account: String,
     /// IAM role the pods assume (same account as the cluster).
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub role_arn: String,
     /// Role in another account, assumed through `roleArn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub target_role_arn: Option<String>,
     /// Do not add session tags.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_session_tags: bool,
     /// Tags on the association.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(length(max = 50))]
+    #[schemars(transform = tag_map_schema)]
     pub tags: Tags,
 }

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Tags;
+use crate::model::limits::{tag_map_schema, EKS_ROLE_ARN, ROLE_ARN_PATTERN};
 
 /// An EKS add-on. `metadata.name` is the add-on name (e.g. `vpc-cni`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -22,7 +23,7 @@ pub struct AddonSpec {
     pub configuration_values: Option<serde_json::Value>,
     /// IRSA role for the add-on's service account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN), length(max = EKS_ROLE_ARN.max))]
     pub service_account_role_arn: Option<String>,
     /// Pod Identity associations created with the add-on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -32,6 +33,7 @@ pub struct AddonSpec {
     pub resolve_conflicts: Option<ResolveConflicts>,
     /// Tags on the add-on.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = tag_map_schema)]
     pub tags: Tags,
 }
 
@@ -46,7 +48,7 @@ pub struct AddonPodIdentity {
     /// The add-on's service account.
     pub service_account: String,
     /// The IAM role.
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub role_arn: String,
 }
 

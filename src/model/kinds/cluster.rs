@@ -6,13 +6,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{is_false, Tags};
+use crate::model::limits::{tag_map_schema, ROLE_ARN_PATTERN};
 
 /// An EKS cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterSpec {
-    /// AWS region, e.g. `ap-northeast-1`.
-    #[schemars(pattern(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$"))]
+    /// AWS region of any partition, e.g. `ap-northeast-1`, `us-gov-west-1`, `eusc-de-east-1`.
+    #[schemars(pattern(r"^[a-z]{2}([a-z]{2})?(-[a-z]{2})?(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$"))]
     pub region: String,
     /// Kubernetes minor version as a quoted string, e.g. `"1.33"`. Raising it is how an
     /// upgrade is asked for; keelson steps one minor at a time.
@@ -27,10 +28,10 @@ pub struct ClusterSpec {
     /// IAM role keelson assumes to manage this cluster, when it differs from the caller's
     /// own credentials. Overrides the Fleet's role for the cluster's account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub operator_role_arn: Option<String>,
     /// ARN of the cluster IAM role.
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub role_arn: String,
     /// VPC configuration.
     pub vpc: VpcConfig,
@@ -58,7 +59,7 @@ pub struct ClusterSpec {
     pub secrets_kms_key_arn: Option<String>,
     /// Tags on the cluster.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(length(max = 50))]
+    #[schemars(transform = tag_map_schema)]
     pub tags: Tags,
 }
 
@@ -79,9 +80,11 @@ pub struct VpcConfig {
     /// Serve the API endpoint inside the VPC.
     #[serde(default)]
     pub endpoint_private_access: bool,
-    /// CIDRs allowed to reach the public endpoint.
+    /// CIDRs allowed to reach the public endpoint: IPv4, and IPv6 on `ipv6` clusters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(inner(pattern(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$")))]
+    #[schemars(inner(pattern(
+        r"^([0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/[0-9]{1,3})$"
+    )))]
     pub public_access_cidrs: Vec<String>,
 }
 
@@ -132,7 +135,7 @@ pub struct AutoCompute {
     /// Node IAM role ARN; required when built-in node pools are on, and fixed once
     /// compute is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub node_role_arn: Option<String>,
 }
 

@@ -6,13 +6,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Tags;
+use crate::model::limits::{
+    tag_map_schema, ROLE_ARN_PATTERN, TAINTS_PER_NODEGROUP, TAINT_KEY, TAINT_VALUE,
+};
 
 /// A managed node group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeGroupSpec {
     /// Node IAM role ARN.
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub node_role_arn: String,
     /// Subnets for the nodes.
     #[schemars(length(min = 1), inner(pattern(r"^subnet-[0-9a-f]{8,17}$")))]
@@ -45,7 +48,7 @@ pub struct NodeGroupSpec {
     pub labels: BTreeMap<String, String>,
     /// Kubernetes taints on the nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 50))]
+    #[schemars(length(max = TAINTS_PER_NODEGROUP.max))]
     pub taints: Vec<NodeGroupTaint>,
     /// How many nodes may be unavailable during an update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,7 @@ pub struct NodeGroupSpec {
     pub launch_template: Option<LaunchTemplate>,
     /// Tags on the node group.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = tag_map_schema)]
     pub tags: Tags,
 }
 
@@ -71,10 +75,14 @@ string_enum! {
         BottlerocketX86_64Fips = "BOTTLEROCKET_x86_64_FIPS",
         BottlerocketArm64Nvidia = "BOTTLEROCKET_ARM_64_NVIDIA",
         BottlerocketX86_64Nvidia = "BOTTLEROCKET_x86_64_NVIDIA",
+        BottlerocketArm64NvidiaFips = "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
+        BottlerocketX86_64NvidiaFips = "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
         WindowsCore2019 = "WINDOWS_CORE_2019_x86_64",
         WindowsFull2019 = "WINDOWS_FULL_2019_x86_64",
         WindowsCore2022 = "WINDOWS_CORE_2022_x86_64",
         WindowsFull2022 = "WINDOWS_FULL_2022_x86_64",
+        WindowsCore2025 = "WINDOWS_CORE_2025_x86_64",
+        WindowsFull2025 = "WINDOWS_FULL_2025_x86_64",
         Al2023X86_64Standard = "AL2023_x86_64_STANDARD",
         Al2023Arm64Standard = "AL2023_ARM_64_STANDARD",
         Al2023X86_64Neuron = "AL2023_x86_64_NEURON",
@@ -84,7 +92,9 @@ string_enum! {
 }
 
 impl AmiType {
-    /// Amazon Linux 2 AMIs, which EKS no longer publishes from Kubernetes 1.33 on.
+    /// Amazon Linux 2 AMIs, which EKS no longer publishes from Kubernetes 1.33 on. Only
+    /// the three `AL2_*` values of the API's AMITypes are AL2; the AL2023, Bottlerocket
+    /// (FIPS and NVIDIA FIPS included) and Windows (2019 to 2025) types are not.
     pub(crate) fn is_al2(self) -> bool {
         matches!(
             self,
@@ -118,11 +128,11 @@ pub struct Scaling {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeGroupTaint {
     /// Taint key.
-    #[schemars(length(min = 1, max = 63))]
+    #[schemars(length(min = TAINT_KEY.min, max = TAINT_KEY.max))]
     pub key: String,
     /// Taint value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 63))]
+    #[schemars(length(max = TAINT_VALUE.max))]
     pub value: Option<String>,
     /// Taint effect.
     pub effect: NodeGroupTaintEffect,
@@ -166,7 +176,7 @@ pub struct LaunchTemplate {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FargateProfileSpec {
     /// Pod execution role ARN.
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub pod_execution_role_arn: String,
     /// Private subnets for the pods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -177,6 +187,7 @@ pub struct FargateProfileSpec {
     pub selectors: Vec<FargateSelector>,
     /// Tags on the profile.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = tag_map_schema)]
     pub tags: Tags,
 }
 

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::is_false;
+use crate::model::limits::ROLE_ARN_PATTERN;
 use crate::model::Duration;
 
 /// The fleet: the ordered stages clusters are rolled out through, and fleet-wide policy.
@@ -101,7 +102,7 @@ pub struct AccountAccess {
     pub id: String,
     /// The IAM role in that account that keelson assumes (STS AssumeRole, session name
     /// `keelson`).
-    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"))]
+    #[schemars(pattern(ROLE_ARN_PATTERN))]
     pub operator_role_arn: String,
     /// External id the role's trust policy requires, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
