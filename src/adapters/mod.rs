@@ -5,4 +5,5 @@ pub mod aws;
 pub mod fs;
 pub mod instrumented;
 pub mod kube;
+pub mod lockfile;
 pub mod sim;

@@ -246,3 +246,83 @@ fn an_unreachable_remote_with_once_exits_1_and_says_so() {
         text(&o)
     );
 }
+
+#[test]
+fn two_applies_on_one_simulator_state_with_different_fleet_locks_lose_nothing() {
+    // Two runs that share a simulated account but not a fleet lock (two repositories, or
+    // two lock files) each read, change and write the state. Unlocked, both read the
+    // empty account and the last to save wiped out the other's cluster while both
+    // reported success.
+    let (d, repo) = fleet();
+    let state = d.path().join("account.json");
+    let spawn = |cluster: &str, lock: &str| {
+        let lock = d.path().join(lock);
+        Command::new(env!("CARGO_BIN_EXE_keelson"))
+            .args([
+                "--today",
+                "2026-11-23",
+                "apply",
+                "--repo",
+                s(&repo),
+                "--auto-approve",
+                // Slow enough that the two runs overlap: a cluster takes about a second.
+                "--sim-speed",
+                "1500",
+                "--cluster",
+                cluster,
+                "--state",
+                s(&state),
+                "--lock-file",
+                s(&lock),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run keelson")
+    };
+    let a = spawn("prod-use1", "a.lock");
+    let b = spawn("staging-apne1", "b.lock");
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let clusters = saved["clusters"].as_object().unwrap();
+    assert!(
+        clusters.contains_key("prod-use1") && clusters.contains_key("staging-apne1"),
+        "one run's work was lost: {:?}",
+        clusters.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_simulator_state_held_by_another_process_is_refused_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.json");
+    let first = keelson::adapters::sim::Sim::open(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+    )
+    .unwrap();
+    let e = keelson::adapters::sim::Sim::open_waiting(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+        Duration::from_millis(200),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("in use by") && msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    drop(first);
+    assert!(keelson::adapters::sim::Sim::open_waiting(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+        Duration::from_millis(200),
+    )
+    .is_ok());
+}
