@@ -325,29 +325,7 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(item) = parser.next_event() {
-        let (event, span) = item.map_err(|e| {
-            let m = e.marker();
-            err(
-                clamp_to_text(
-                    text,
-                    Pos {
-                        line: u32::try_from(m.line()).unwrap_or(u32::MAX).max(1),
-                        col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-                    },
-                ),
-                if e.info().contains("recursion limit") {
-                    YamlErrorKind::Limit
-                } else {
-                    YamlErrorKind::Syntax
-                },
-                if e.info().contains("recursion limit") {
-                    "flow collections ([...] or {...}) nested deeper than the parser's limit"
-                        .to_string()
-                } else {
-                    e.info().to_string()
-                },
-            )
-        })?;
+        let (event, span) = item.map_err(|e| scan_error(text, &e))?;
         let pos = Pos::from_span(&span);
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
@@ -466,6 +444,73 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
 
 /// The scanner reports an error met at the end of input on the line after the last one;
 /// point at the end of the last line instead, which is where an editor can go.
+/// The parser's error as keelson reports it: at a position inside the text, and for a
+/// tab, at the tab itself.
+fn scan_error(text: &str, e: &saphyr_parser::ScanError) -> YamlError {
+    let m = e.marker();
+    let pos = clamp_to_text(
+        text,
+        Pos {
+            line: u32::try_from(m.line()).unwrap_or(u32::MAX).max(1),
+            col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
+        },
+    );
+    let info = e.info();
+    if info.contains("recursion limit") {
+        return err(
+            pos,
+            YamlErrorKind::Limit,
+            "flow collections ([...] or {...}) nested deeper than the parser's limit",
+        );
+    }
+    // The parser skips the blanks around a tab before it complains, so its position is
+    // the first character after them: one column late for `key:<TAB>value`, more after
+    // an indentation of tab and spaces. Point at the tab, and say what to write.
+    if info.contains("tab") || info.contains("YAML whitespace") {
+        if let Some(tab) = tab_before(text, pos) {
+            return err(
+                tab,
+                YamlErrorKind::Syntax,
+                format!("{info}: a tab here; YAML indentation and the blank after `:` or `-` must be spaces"),
+            );
+        }
+    }
+    err(pos, YamlErrorKind::Syntax, info)
+}
+
+/// The tab the parser complains about near `pos`: the first tab of the run of blanks
+/// just before `pos` on its line, or else the first tab in the indentation of a later
+/// line (a plain scalar's error stands at the scalar's start, the tab on a line after).
+fn tab_before(text: &str, pos: Pos) -> Option<Pos> {
+    let first = usize::try_from(pos.line).ok()?.checked_sub(1)?;
+    let mut lines = text.split('\n').enumerate().skip(first);
+    let (_, line) = lines.next()?;
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = usize::try_from(pos.col)
+        .ok()?
+        .checked_sub(1)?
+        .min(chars.len());
+    let mut tab = None;
+    while i > 0 && matches!(chars[i - 1], ' ' | '\t') {
+        i -= 1;
+        if chars[i] == '\t' {
+            tab = Some((first, i));
+        }
+    }
+    let (n, col) = tab.or_else(|| {
+        lines.find_map(|(n, line)| {
+            line.chars()
+                .take_while(|c| matches!(c, ' ' | '\t'))
+                .position(|c| c == '\t')
+                .map(|col| (n, col))
+        })
+    })?;
+    Some(Pos {
+        line: u32::try_from(n + 1).ok()?,
+        col: u32::try_from(col + 1).ok()?,
+    })
+}
+
 fn clamp_to_text(text: &str, pos: Pos) -> Pos {
     let bytes = text.as_bytes();
     let lone_crs = bytes
@@ -846,6 +891,23 @@ mod tests {
         assert_eq!(j["f"], -3);
         assert_eq!(j["g"], serde_json::json!(1000.0));
         assert_eq!(j["h"], "12abc");
+    }
+
+    #[test]
+    fn a_tab_is_reported_at_its_own_column() {
+        // After `:` the parser skipped the tab and reported the value's column.
+        let e = parse("a:\tb\n", Limits::default()).unwrap_err();
+        assert_eq!(
+            (e.kind, e.pos),
+            (YamlErrorKind::Syntax, Pos { line: 1, col: 3 })
+        );
+        assert!(e.message.contains("a tab here"), "{}", e.message);
+        // Indentation of a tab and a space: the tab, not the key after it.
+        let e = parse("m:\n  x: 1\n\t y: 2\n", Limits::default()).unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, col: 1 }, "{}", e.message);
+        // After a flow mapping, the parser's position was the key after the blanks.
+        let e = parse("m:\n  x: {a: 1}\n\t y: 2\n", Limits::default()).unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, col: 1 }, "{}", e.message);
     }
 
     #[test]

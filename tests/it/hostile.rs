@@ -326,3 +326,57 @@ fn a_simulator_state_held_by_another_process_is_refused_naming_the_holder() {
     )
     .is_ok());
 }
+
+#[test]
+fn infinite_nan_and_float_numbers_where_an_integer_belongs_are_reported_at_the_value() {
+    let (_d, repo) = fleet();
+    let file = repo.join("clusters/prod-use1/nodegroups.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    for (written, found) in [
+        (".inf", "found .inf"),
+        ("-.inf", "found -.inf"),
+        ("1e400", "found .inf"),
+        (".nan", "found .nan"),
+        // Integral, so the schema lets it through; the model's u32 refused it at 1:1.
+        ("1e2", "found 100.0, a floating-point number"),
+    ] {
+        let edited = original.replace(
+            "maxUnavailablePercentage: 33",
+            &format!("maxUnavailablePercentage: {written}"),
+        );
+        std::fs::write(&file, edited).unwrap();
+        let o = keelson(&["--today", "2026-11-23", "validate", "--repo", s(&repo)]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{written}: {out}");
+        let want = format!(
+            "nodegroups.yaml:13:44: error[schema-type]: `spec.updateConfig.maxUnavailablePercentage` must be an integer between 1 and 100, {found}"
+        );
+        assert!(out.contains(&want), "{written}: {out}");
+        assert!(!out.contains(":1:1:"), "{written}: {out}");
+    }
+}
+
+#[test]
+fn a_tab_is_reported_at_its_own_column() {
+    let (_d, repo) = fleet();
+    let file = repo.join("clusters/prod-use1/nodegroups.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    // Line 12 is `  diskSize: 80`: the tab after the colon is column 12 (the parser's
+    // position was the value's, column 13).
+    std::fs::write(&file, original.replace("diskSize: 80", "diskSize:\t80")).unwrap();
+    let o = keelson(&["validate", "--repo", s(&repo)]);
+    assert!(
+        text(&o).contains("nodegroups.yaml:12:12: error[yaml-syntax]:"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("a tab here"), "{}", text(&o));
+    // An indentation of a tab then a space: the tab, in column 1 (was column 3).
+    std::fs::write(&file, original.replace("  diskSize: 80", "\t diskSize: 80")).unwrap();
+    let o = keelson(&["validate", "--repo", s(&repo)]);
+    assert!(
+        text(&o).contains("nodegroups.yaml:12:1: error[yaml-syntax]:"),
+        "{}",
+        text(&o)
+    );
+}
