@@ -587,3 +587,59 @@ fn a_deleted_branch_or_a_wrong_one_is_an_error_not_a_silent_fallback() {
     assert!(st["revision"].is_null(), "{}", text(&o));
     assert!(text(&o).contains("has no branch nope"), "{}", text(&o));
 }
+
+#[test]
+fn a_submodule_is_refused_by_name_and_leaves_no_checkout_behind() {
+    let r = remote_with_fleet();
+    let base = r.work_dir.parent().unwrap().to_path_buf();
+    let cache = base.join("cache");
+    let c1 = commit(&r, "fleet", None);
+    push(&r, false);
+    let (code, _, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(2), "{out}");
+
+    // Another repository, added as a submodule the way `git submodule add` does.
+    let shared_dir = base.join("shared");
+    let shared = git2::Repository::init(&shared_dir).unwrap();
+    std::fs::write(shared_dir.join("README"), "shared settings\n").unwrap();
+    let mut index = shared.index().unwrap();
+    index.add_path(Path::new("README")).unwrap();
+    let tree = shared.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Ops", "ops@example.com").unwrap();
+    shared
+        .commit(Some("HEAD"), &sig, &sig, "shared", &tree, &[])
+        .unwrap();
+    let shared_url = format!("file://{}", shared_dir.display());
+    let mut sm = r
+        .work
+        .submodule(&shared_url, Path::new("clusters/shared"), true)
+        .unwrap();
+    sm.clone(None).unwrap();
+    sm.add_finalize().unwrap();
+    let c2 = commit(&r, "a submodule", None);
+    push(&r, false);
+    let tree = r
+        .work
+        .find_commit(c2.parse().unwrap())
+        .unwrap()
+        .tree()
+        .unwrap();
+    assert!(
+        tree.get_path(Path::new("clusters/shared"))
+            .is_ok_and(|e| e.kind() == Some(git2::ObjectType::Commit)),
+        "the test made no submodule"
+    );
+
+    let (code, st, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(st["revision"], c1.as_str(), "{out}");
+    assert_eq!(st["rejected"]["revision"], c2.as_str(), "{out}");
+    let reason = st["rejected"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("clusters/shared") && reason.contains("submodule"),
+        "{reason}"
+    );
+    let dir = source_dir(&cache);
+    assert!(!dir.join(format!("tmp-{c2}")).exists(), "{out}");
+    assert!(!dir.join(format!("rev-{c2}")).exists(), "{out}");
+}
