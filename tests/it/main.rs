@@ -25,6 +25,7 @@ mod saved_plan;
 mod schemas;
 mod sim;
 mod simkit;
+mod skipped;
 mod token;
 mod upgrade;
 mod util;
