@@ -188,9 +188,22 @@ pub fn connect_with(
     rt: &tokio::runtime::Runtime,
     recorder: Option<Arc<dyn crate::adapters::instrumented::CallRecorder>>,
 ) -> Result<Connected> {
+    use crate::adapters::faults::{Faults, FAULTS_ENV};
     use crate::adapters::instrumented::{instrument, Timeouts};
+    // Injected faults are for rehearsals on the simulator; the schedule is the process's,
+    // so it runs on across a daemon's syncs.
+    let faults = Faults::from_env()?;
+    if faults.is_some() && spec.target != Target::Sim {
+        bail!("{FAULTS_ENV} injects faults into the simulator only (--target sim); unset it to use AWS");
+    }
+    if faults.is_some() {
+        static TOLD: std::sync::Once = std::sync::Once::new();
+        TOLD.call_once(|| {
+            tracing::warn!("{FAULTS_ENV} is set: EKS calls to the simulator fail on its schedule");
+        });
+    }
     let mut target = open_target(spec, loaded, rt)?;
-    target.ports = instrument(target.ports, Timeouts::default(), recorder);
+    target.ports = instrument(target.ports, Timeouts::default(), recorder, faults);
     Ok(target)
 }
 

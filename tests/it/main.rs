@@ -10,6 +10,7 @@ mod daemon;
 mod daemon_git;
 mod daemon_loop;
 mod deprecations;
+mod faults;
 mod fuzz;
 mod hostile;
 mod kube_mock;
