@@ -318,6 +318,35 @@ fn a_simulator_state_held_by_another_process_is_refused_naming_the_holder() {
         "{msg}"
     );
     drop(first);
+
+    // The lock file deleted while held: a second process gets a new one, and the first
+    // then writes nothing rather than overwrite what the second wrote.
+    let first = keelson::adapters::sim::Sim::open(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("sim.json.lock")).unwrap();
+    let second = keelson::adapters::sim::Sim::open_waiting(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+        Duration::from_millis(200),
+    )
+    .unwrap();
+    second.advance_to(1_790_000_500);
+    second.flush().unwrap();
+    first.advance_to(1_790_000_100);
+    let e = first.flush().unwrap_err();
+    assert!(e.to_string().contains("in use by"), "{e}");
+    // Nor once the second has let go: the state it wrote is newer than the first's.
+    drop(second);
+    let e = first.flush().unwrap_err();
+    assert!(e.to_string().contains("was deleted while"), "{e}");
+    drop(first);
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(saved["now"], 1_790_000_500);
     assert!(keelson::adapters::sim::Sim::open_waiting(
         &path,
         1_790_000_000,

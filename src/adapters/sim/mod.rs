@@ -297,6 +297,14 @@ pub enum SimError {
         /// How long keelson waited.
         waited_secs: u64,
     },
+    /// The lock file was deleted while held and the state may have been written since.
+    #[error("the lock of simulator state {path} ({lock}) was deleted while this process held it, and the state may have been written since; not overwriting it: run again")]
+    LockLost {
+        /// Path.
+        path: String,
+        /// The lock file.
+        lock: String,
+    },
     /// The lock file could not be opened or locked.
     #[error("cannot lock simulator state {path}")]
     Lock {
@@ -663,6 +671,7 @@ fn save(g: &mut Inner) -> Result<(), SimError> {
         return Ok(());
     };
     let shown = path.display().to_string();
+    keep_lock(g, &shown)?;
     let write_err = |source| SimError::Write {
         path: shown.clone(),
         source,
@@ -679,6 +688,42 @@ fn save(g: &mut Inner) -> Result<(), SimError> {
     g.dirty = false;
     g.last_save = Some(Instant::now());
     Ok(())
+}
+
+/// Before a write: the lock file may have been deleted (say, with `.keelson/` to start
+/// over) while held, which lets another process lock a new one and write. This process
+/// takes the new lock and writes only when the state file is gone too (the account was
+/// started over, nobody wrote since); otherwise it writes nothing, so that there are never
+/// two writers and a newer state is never overwritten by an older one.
+fn keep_lock(g: &mut Inner, shown: &str) -> Result<(), SimError> {
+    let (Some(lock), Some(path)) = (g._lock.as_ref().filter(|l| !l.is_current()), &g.path) else {
+        return Ok(());
+    };
+    let lock_path = lock.path().to_path_buf();
+    let holder = || {
+        lockfile::read_holder(&lock_path)
+            .map_or_else(|| "another process".to_string(), |h| h.to_string())
+    };
+    match lockfile::try_acquire(&lock_path, &Holder::me()) {
+        Ok(Some(l)) if !path.exists() => {
+            g._lock = Some(l);
+            Ok(())
+        }
+        Ok(Some(_)) => Err(SimError::LockLost {
+            path: shown.to_string(),
+            lock: lock_path.display().to_string(),
+        }),
+        Ok(None) => Err(SimError::Busy {
+            path: shown.to_string(),
+            lock: lock_path.display().to_string(),
+            holder: holder(),
+            waited_secs: 0,
+        }),
+        Err(source) => Err(SimError::Lock {
+            path: shown.to_string(),
+            source,
+        }),
+    }
 }
 
 /// Apply every transition due by `now`. Returns whether anything changed.
