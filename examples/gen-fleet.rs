@@ -793,6 +793,7 @@ fn node_class_doc(p: &Plan, class: &str, role: &str, rng: &mut Rng) -> NodeClass
                 https_proxy: None,
                 no_proxy: Vec::new(),
                 ipv4_prefix_size: Some(Ipv4PrefixSize::Auto),
+                enable_v4_egress: None,
             }),
             advanced_security: None,
             certificate_bundles: Vec::new(),
@@ -869,6 +870,7 @@ fn node_pool_docs(class: &str, rng: &mut Rng) -> Vec<NodePoolDoc> {
                                 key: "workload".into(),
                                 value: Some(class.into()),
                                 effect: TaintEffect::NoSchedule,
+                                time_added: None,
                             }]
                         } else {
                             Vec::new()
@@ -880,16 +882,16 @@ fn node_pool_docs(class: &str, rng: &mut Rng) -> Vec<NodePoolDoc> {
                 },
                 disruption: Some(Disruption {
                     consolidation_policy: Some(ConsolidationPolicy::WhenEmptyOrUnderutilized),
-                    consolidate_after: Some((*rng.pick(&["1m", "5m", "30m"])).into()),
+                    consolidate_after: (*rng.pick(&["1m", "5m", "30m"])).into(),
                     budgets: vec![
                         Budget {
-                            nodes: (*rng.pick(&["10%", "20%", "5"])).into(),
+                            nodes: Some((*rng.pick(&["10%", "20%", "5"])).into()),
                             schedule: None,
                             duration: None,
                             reasons: Vec::new(),
                         },
                         Budget {
-                            nodes: "0".into(),
+                            nodes: Some("0".into()),
                             schedule: Some("0 9 * * mon-fri".into()),
                             duration: Some("8h".into()),
                             reasons: vec![DisruptionReason::Underutilized],

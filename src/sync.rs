@@ -188,9 +188,22 @@ pub fn connect_with(
     rt: &tokio::runtime::Runtime,
     recorder: Option<Arc<dyn crate::adapters::instrumented::CallRecorder>>,
 ) -> Result<Connected> {
+    use crate::adapters::faults::{Faults, FAULTS_ENV};
     use crate::adapters::instrumented::{instrument, Timeouts};
+    // Injected faults are for rehearsals on the simulator; the schedule is the process's,
+    // so it runs on across a daemon's syncs.
+    let faults = Faults::from_env()?;
+    if faults.is_some() && spec.target != Target::Sim {
+        bail!("{FAULTS_ENV} injects faults into the simulator only (--target sim); unset it to use AWS");
+    }
+    if faults.is_some() {
+        static TOLD: std::sync::Once = std::sync::Once::new();
+        TOLD.call_once(|| {
+            tracing::warn!("{FAULTS_ENV} is set: EKS calls to the simulator fail on its schedule");
+        });
+    }
     let mut target = open_target(spec, loaded, rt)?;
-    target.ports = instrument(target.ports, Timeouts::default(), recorder);
+    target.ports = instrument(target.ports, Timeouts::default(), recorder, faults);
     Ok(target)
 }
 
@@ -444,7 +457,7 @@ pub async fn make_plan(
     };
     let live = observe::observe(&target.ports, &scope).await?;
     let now = target.ports.clock.now();
-    Ok(plan::plan(
+    let mut plan = plan::plan(
         &loaded.repo,
         &live,
         &PlanOptions {
@@ -453,7 +466,47 @@ pub async fn make_plan(
             ignore_gates: target.ignore_gates.clone(),
             apis: target.apis.clone(),
         },
-    ))
+    );
+    plan::skipped::block_deletes_of_skipped(&mut plan, &skipped_files(loaded));
+    Ok(plan)
+}
+
+/// The files the walk did not read (rule `skipped-file`) inside a cluster's directory,
+/// read best-effort for what they declare: a file too large, not UTF-8 or not YAML
+/// declares "unknown".
+fn skipped_files(loaded: &Loaded) -> Vec<plan::skipped::SkippedFile> {
+    let mut out = Vec::new();
+    for d in &loaded.diagnostics {
+        if d.rule != config::Rule::SkippedFile.id() {
+            continue;
+        }
+        let file = Path::new(&d.file);
+        // The cluster with the deepest directory above the file owns it.
+        let owner = loaded
+            .repo
+            .clusters
+            .iter()
+            .filter(|c| {
+                let dir = Path::new(&c.dir);
+                file.ancestors()
+                    .skip(1)
+                    .any(|a| matches!(c.dir.as_str(), "" | ".") || a.ends_with(dir))
+            })
+            .max_by_key(|c| c.dir.len());
+        let Some(owner) = owner else { continue };
+        let declares = std::fs::metadata(file)
+            .ok()
+            .filter(|m| m.is_file() && m.len() <= config::MAX_FILE_BYTES)
+            .and_then(|_| std::fs::read(file).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| plan::skipped::declared(&text));
+        out.push(plan::skipped::SkippedFile {
+            file: d.file.clone(),
+            cluster: owner.name().to_string(),
+            declares,
+        });
+    }
+    out
 }
 
 /// The async runtime every command and the daemon run their I/O on: two worker threads,

@@ -6,7 +6,8 @@
 //!  observe / apply / upgrade ──► Instrumented<dyn EksApi>  ──► AwsEks | Sim
 //!                           └──► Instrumented<dyn KubeApi> ──► KubeClients | Sim
 //!                                    │ tokio timeout per call: elapsed ─► ApiError::Unavailable (transient)
-//!                                    └─► CallRecorder (the daemon's Metrics): api, operation, outcome, latency
+//!                                    ├─► CallRecorder (the daemon's Metrics): api, operation, outcome, latency
+//!                                    └─► Faults (simulator rehearsals only, `KEELSON_SIM_FAULTS`): injected failures
 //! ```
 //!
 //! The executor's waits for long operations (a cluster update, a node group roll) are
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::faults::{Fault, Faults};
 use crate::model::live::*;
 use crate::model::*;
 use crate::observe::Ports;
@@ -105,6 +107,7 @@ pub struct Instrumented<P: ?Sized> {
     inner: Arc<P>,
     timeouts: Timeouts,
     recorder: Option<Arc<dyn CallRecorder>>,
+    faults: Option<&'static Faults>,
 }
 
 impl<P: ?Sized> Instrumented<P> {
@@ -114,7 +117,16 @@ impl<P: ?Sized> Instrumented<P> {
             inner,
             timeouts,
             recorder: None,
+            faults: None,
         }
+    }
+
+    /// Fail calls as `faults` schedules (rehearsals and tests on the simulator); the
+    /// injected failures are recorded like real ones.
+    #[must_use]
+    pub fn with_faults(mut self, faults: &'static Faults) -> Self {
+        self.faults = Some(faults);
+        self
     }
 
     /// Record every call into `recorder`.
@@ -129,16 +141,28 @@ impl<P: ?Sized> Instrumented<P> {
         &self,
         remote: Remote,
         operation: &'static str,
-        limit: Duration,
+        (limit, write): (Duration, bool),
         call: impl Future<Output = ApiResult<T>> + Send,
     ) -> ApiResult<T> {
         let started = tokio::time::Instant::now();
-        let result = match tokio::time::timeout(limit, call).await {
-            Ok(r) => r,
-            Err(_) => Err(ApiError::Unavailable(format!(
-                "timed out after {}s: {operation}",
-                limit.as_secs()
-            ))),
+        let fault = self
+            .faults
+            .map_or(Fault::Pass, |f| f.decide(operation, write));
+        let result = match fault {
+            Fault::Reject(e) => Err(e),
+            fault => {
+                let result = match tokio::time::timeout(limit, call).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ApiError::Unavailable(format!(
+                        "timed out after {}s: {operation}",
+                        limit.as_secs()
+                    ))),
+                };
+                match fault {
+                    Fault::LoseReply(e) => Err(e),
+                    _ => result,
+                }
+            }
         };
         if let Some(recorder) = &self.recorder {
             recorder.record(&CallRecord {
@@ -153,14 +177,18 @@ impl<P: ?Sized> Instrumented<P> {
 }
 
 /// Both ports of `ports` instrumented with `timeouts`, recording into `recorder` when one
-/// is given; the clock stays as it is.
+/// is given, EKS calls failing as `faults` schedules when given; the clock stays as it is.
 pub fn instrument(
     ports: Ports,
     timeouts: Timeouts,
     recorder: Option<Arc<dyn CallRecorder>>,
+    faults: Option<&'static Faults>,
 ) -> Ports {
     let mut eks = Instrumented::new(ports.eks, timeouts);
     let mut kube = Instrumented::new(ports.kube, timeouts);
+    if let Some(f) = faults {
+        eks = eks.with_faults(f);
+    }
     if let Some(r) = recorder {
         eks = eks.with_recorder(r.clone());
         kube = kube.with_recorder(r);
@@ -181,7 +209,8 @@ macro_rules! instrumented {
         impl<P: $trait + ?Sized> $trait for Instrumented<P> {
             $(
                 async fn $name(&self, $($arg: $ty),*) -> $ret {
-                    self.run($remote, $op, self.timeouts.$kind, self.inner.$name($($arg),*))
+                    let class = (self.timeouts.$kind, stringify!($kind) == "write");
+                    self.run($remote, $op, class, self.inner.$name($($arg),*))
                         .await
                 }
             )*

@@ -2,7 +2,9 @@
 //! and file watching sit here too, behind the ports the pure core defines.
 
 pub mod aws;
+pub mod faults;
 pub mod fs;
 pub mod instrumented;
 pub mod kube;
+pub mod lockfile;
 pub mod sim;

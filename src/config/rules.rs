@@ -9,15 +9,16 @@ use super::yaml::Seg;
 use crate::model::*;
 use crate::versions::{self, Date, Minor, SupportStatus};
 
+mod cron;
 mod eks;
 mod fields;
+mod nodeclass;
+mod nodepool;
+#[cfg(test)]
+mod nodepool_crd_tests;
 
-/// The longest an Auto Mode node may live: expireAfter + terminationGracePeriod.
-pub(crate) const MAX_NODE_LIFETIME_SECS: u64 = 21 * 24 * 3600;
-/// Auto Mode's default terminationGracePeriod for NodePools.
-pub(crate) const DEFAULT_TERMINATION_GRACE_SECS: u64 = 24 * 3600;
-/// The built-in Auto Mode node pools.
-pub(crate) const BUILTIN_NODE_POOLS: &[&str] = &["system", "general-purpose"];
+use nodepool::BUILTIN_NODE_POOLS;
+
 /// The add-ons Auto Mode runs itself.
 pub(crate) const AUTO_MODE_BUILTIN_ADDONS: &[&str] = &[
     "vpc-cni",
@@ -66,6 +67,24 @@ impl Ctx<'_> {
         self.out
             .push(Diagnostic::new(&d.origin.file, pos, rule, message));
     }
+
+    /// Report at the key `key` of the mapping at `path` (a key may hold dots, as label
+    /// keys do, so it is not part of the dotted path).
+    fn report_key(
+        &mut self,
+        doc: usize,
+        path: &str,
+        key: &str,
+        rule: Rule,
+        message: impl Into<String>,
+    ) {
+        let Some(d) = self.docs.get(doc) else { return };
+        let mut segs = parse_path(path);
+        segs.push(Seg::Key(key.to_string()));
+        let pos = d.root.pos_at(&segs, true);
+        self.out
+            .push(Diagnostic::new(&d.origin.file, pos, rule, message));
+    }
 }
 
 /// Run every rule over a loaded repo.
@@ -79,7 +98,9 @@ pub(crate) fn check(repo: &Repo, docs: &[DocNode], today: Date, out: &mut Vec<Di
         addon_rules(c, &mut cx);
         node_group_rules(c, &mut cx);
         access_rules(c, &mut cx);
-        node_pool_rules(c, &mut cx);
+        nodepool::pool_crd_rules(c, &mut cx);
+        nodeclass::class_rules(c, &mut cx);
+        nodepool::node_pool_rules(c, &mut cx);
         eks::check(c, &mut cx);
         fields::check(c, &mut cx);
     }
@@ -661,113 +682,6 @@ fn access_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
                 Rule::DuplicatePodIdentity,
                 message,
             );
-        }
-    }
-}
-
-fn node_pool_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
-    let Some(compute) = auto_compute(c) else {
-        return; // reported by auto_mode_rules
-    };
-    let builtins: BTreeSet<&str> = compute.node_pools.iter().map(String::as_str).collect();
-    let classes: BTreeSet<&str> = c
-        .node_classes
-        .iter()
-        .map(|n| n.value.metadata.name.as_str())
-        .collect();
-    for n in &c.node_classes {
-        let spec = &n.value.spec;
-        if n.value.metadata.name == "default" && !builtins.is_empty() {
-            cx.report(n.doc, "metadata.name", Rule::BuiltinPoolOverride, "the built-in NodeClass `default` cannot be modified; give your NodeClass another name");
-        }
-        match (&spec.role, &spec.instance_profile) {
-            (Some(_), Some(_)) => cx.report(
-                n.doc,
-                "spec.instanceProfile",
-                Rule::NodeClassRoleOrProfile,
-                "set `role` or `instanceProfile`, not both",
-            ),
-            (None, None) => cx.report(
-                n.doc,
-                "spec",
-                Rule::NodeClassRoleOrProfile,
-                "set `role` (the node IAM role name) or `instanceProfile`",
-            ),
-            _ => {}
-        }
-        if let Some(role) = &spec.role {
-            let has_entry = c.access_entries.iter().any(|e| {
-                e.value.spec.entry_type == AccessEntryType::Ec2
-                    && e.value.spec.principal_arn.rsplit('/').next() == Some(role.as_str())
-            });
-            if !has_entry {
-                cx.report(
-                    n.doc,
-                    "spec.role",
-                    Rule::NodeClassAccessEntry,
-                    format!("no AccessEntry of type EC2 for role `{role}` in this cluster; add one with the AmazonEKSAutoNodePolicy policy or its nodes cannot join"),
-                );
-            }
-        }
-    }
-    for p in &c.node_pools {
-        let name = p.value.metadata.name.as_str();
-        if builtins.contains(name) {
-            cx.report(p.doc, "metadata.name", Rule::BuiltinPoolOverride, format!("`{name}` is a built-in node pool enabled on this cluster and cannot be modified; name your pool differently or disable the built-in"));
-        }
-        let spec = &p.value.spec.template.spec;
-        let r = &spec.node_class_ref;
-        if r.group != "eks.amazonaws.com" || r.kind != "NodeClass" {
-            cx.report(p.doc, "spec.template.spec.nodeClassRef", Rule::NodeClassRefKind, format!("nodeClassRef is {}/{}; EKS Auto Mode pools use group `eks.amazonaws.com`, kind `NodeClass`", r.group, r.kind));
-        } else if r.name == "default" {
-            if builtins.is_empty() {
-                cx.report(p.doc, "spec.template.spec.nodeClassRef.name", Rule::UnknownNodeClass, "the built-in NodeClass `default` exists only while built-in node pools are enabled; define a NodeClass of your own");
-            }
-        } else if !classes.contains(r.name.as_str())
-            && !c
-                .broken
-                .iter()
-                .any(|(k, n)| *k == Kind::NodeClass && *n == r.name)
-        {
-            let hint = super::diag::suggest(&r.name, classes.iter().copied())
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            cx.report(
-                p.doc,
-                "spec.template.spec.nodeClassRef.name",
-                Rule::UnknownNodeClass,
-                format!(
-                    "NodeClass `{}` is not defined in cluster `{}`{hint}",
-                    r.name,
-                    c.name()
-                ),
-            );
-        }
-        let expire = spec.expire_after.as_deref();
-        if expire == Some("Never") {
-            cx.report(p.doc, "spec.template.spec.expireAfter", Rule::NodePoolExpireNever, "`expireAfter: Never` is not allowed on EKS Auto Mode: nodes live at most 21 days; use e.g. 336h");
-        } else if let Some(e) = expire.and_then(Duration::seconds) {
-            let tgp = spec
-                .termination_grace_period
-                .as_deref()
-                .and_then(Duration::seconds)
-                .unwrap_or(DEFAULT_TERMINATION_GRACE_SECS);
-            if e + tgp > MAX_NODE_LIFETIME_SECS {
-                let tgp_text = spec
-                    .termination_grace_period
-                    .clone()
-                    .unwrap_or_else(|| "24h (default)".into());
-                cx.report(
-                    p.doc,
-                    "spec.template.spec.expireAfter",
-                    Rule::NodePoolLifetime,
-                    format!(
-                        "expireAfter {} + terminationGracePeriod {tgp_text} is {}h; the sum may not exceed 21 days (504h)",
-                        expire.unwrap_or_default(),
-                        (e + tgp) / 3600
-                    ),
-                );
-            }
         }
     }
 }

@@ -187,13 +187,21 @@ impl Schemas {
         else {
             return Vec::new();
         };
+        let mut out = Vec::new();
         if validator.is_valid(json) {
-            let mut out = Vec::new();
-            if *has_durations {
-                duration_problems(schema, schema, node, &mut Vec::new(), &mut out);
-            }
+            value_problems(
+                schema,
+                schema,
+                node,
+                *has_durations,
+                &mut Vec::new(),
+                &mut out,
+            );
             return out;
         }
+        // Floats where integers belong pass the schema when integral (`1e2`), so they are
+        // found by the walk whatever else is wrong.
+        value_problems(schema, schema, node, false, &mut Vec::new(), &mut out);
         let errors: Vec<(Vec<Seg>, jsonschema::ValidationError<'_>)> = validator
             .iter_errors(json)
             .map(|error| {
@@ -223,7 +231,7 @@ impl Schemas {
                 }
             }
         }
-        let mut out = Vec::new();
+        // `out` holds the walk's problems already.
         for (path, error) in &errors {
             if let jsonschema::error::ValidationErrorKind::Required { property } = error.kind() {
                 let name = property.as_str().unwrap_or_default();
@@ -244,21 +252,34 @@ fn pattern_json() -> String {
     Value::from(Duration::PATTERN).to_string()
 }
 
-/// Parse every duration field (a string the schema gives [`Duration::PATTERN`]) of a
-/// document that passed its schema, and report those that still do not parse (too large
-/// a number) where they stand, so that turning the document into model types cannot fail
-/// on them without a position.
-fn duration_problems(
+/// Walk a document along its schema and report what the schema lets through but the
+/// model cannot take, where it stands, so that turning the document into model types
+/// cannot fail without a position: a float where an integer belongs (`1e2` passes as
+/// integral; `.inf`, `.nan` and `1e400` reach here as well), and, with `durations` (a
+/// document that passed its schema), a duration field (a string the schema gives
+/// [`Duration::PATTERN`]) that does not parse (too large a number).
+fn value_problems(
     root: &Value,
     schema: &Value,
     node: &Node,
+    durations: bool,
     path: &mut Vec<Seg>,
     out: &mut Vec<SchemaProblem>,
 ) {
     let schema = resolve(root, schema);
     match &node.value {
+        YValue::Float(f) if is_numeric(schema) => {
+            if let Some(message) = number_message(schema, path, *f) {
+                out.push(SchemaProblem {
+                    pos: node.pos,
+                    rule: Rule::SchemaType,
+                    message,
+                });
+            }
+        }
         YValue::Str(text)
-            if schema.get("pattern").and_then(Value::as_str) == Some(Duration::PATTERN) =>
+            if durations
+                && schema.get("pattern").and_then(Value::as_str) == Some(Duration::PATTERN) =>
         {
             let why = match Duration::parse(text) {
                 Ok(_) => return,
@@ -281,7 +302,7 @@ fn duration_problems(
                     .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
                 if let Some(child) = child {
                     path.push(Seg::Key(e.key.clone()));
-                    duration_problems(root, child, &e.value, path, out);
+                    value_problems(root, child, &e.value, durations, path, out);
                     path.pop();
                 }
             }
@@ -290,7 +311,7 @@ fn duration_problems(
             if let Some(child) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
                     path.push(Seg::Index(i));
-                    duration_problems(root, child, item, path, out);
+                    value_problems(root, child, item, durations, path, out);
                     path.pop();
                 }
             }
@@ -305,6 +326,53 @@ fn where_(path: &[Seg]) -> String {
     } else {
         format!("`{}`", path_string(path))
     }
+}
+
+/// Whether a schema takes an integer or a number.
+fn is_numeric(schema: &Value) -> bool {
+    matches!(
+        schema.get("type").and_then(Value::as_str),
+        Some("integer" | "number")
+    )
+}
+
+/// The message for a float at `path` where `schema` wants a number: `None` when it is
+/// one (a finite number where any number goes).
+fn number_message(schema: &Value, path: &[Seg], f: f64) -> Option<String> {
+    let integer = schema.get("type").and_then(Value::as_str) == Some("integer");
+    if f.is_finite() && !integer {
+        return None;
+    }
+    let bound = |k: &str| {
+        schema
+            .get(k)
+            .filter(|v| v.is_number())
+            .map(Value::to_string)
+    };
+    let range = match (bound("minimum"), bound("maximum")) {
+        (Some(lo), Some(hi)) => format!(" between {lo} and {hi}"),
+        (Some(lo), None) => format!(" of at least {lo}"),
+        (None, Some(hi)) => format!(" of at most {hi}"),
+        (None, None) => String::new(),
+    };
+    let want = if integer {
+        "an integer"
+    } else {
+        "a finite number"
+    };
+    // As YAML spells them: `1e400` is read as infinity too, so say so.
+    let found = if f.is_nan() {
+        ".nan (not a number)".to_string()
+    } else if f.is_infinite() {
+        let sign = if f < 0.0 { "-" } else { "" };
+        format!("{sign}.inf (infinity; a number as large as 1e400 reads as infinity too)")
+    } else {
+        format!("{f:?}, a floating-point number (write it without a fraction or exponent)")
+    };
+    Some(format!(
+        "{} must be {want}{range}, found {found}",
+        where_(path)
+    ))
 }
 
 fn describe(
@@ -364,6 +432,12 @@ fn describe(
                 Rule::SchemaRequired,
                 format!("missing required field `{name}` in {}", where_(path)),
             );
+        }
+        K::Type { .. }
+            if matches!(target.map(|t| &t.value), Some(YValue::Float(_)))
+                && schema_at(schema, path).is_some_and(is_numeric) =>
+        {
+            // The walk in `value_problems` reports it, with the same words.
         }
         K::Type { kind: expected } => {
             let expected = type_names(expected);
@@ -482,6 +556,11 @@ fn describe(
             Rule::SchemaValue,
             format!("{} has more than {limit} entries", where_(path)),
         ),
+        K::UniqueItems => push(
+            at,
+            Rule::SchemaValue,
+            format!("{} lists a value twice; list each value once", where_(path)),
+        ),
         K::PropertyNames { error } => {
             // A map key (a tag key) that breaks `propertyNames`: point at that key.
             let name = error.instance().as_str().unwrap_or_default().to_string();
@@ -582,6 +661,14 @@ fn describe_pattern(pattern: &str) -> String {
         (":iam::[0-9]{12}:role/", "an IAM role ARN such as `arn:aws:iam::111122223333:role/NAME`"),
         ("(iam|sts)", "an IAM principal ARN such as `arn:aws:iam::111122223333:role/NAME`"),
         ("cluster-access-policy", "an access policy ARN such as `arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy`"),
+        // NodeClass and NodePool (model/kinds/nodeclass.rs, nodepool.rs).
+        ("alias/", "a KMS key id, a key ARN, an alias name such as `alias/my-key` or an alias ARN"),
+        ("(h|m))|", "hours and minutes such as `8h`, `30m` or `1h30m` (no seconds, no days)"),
+        ("(@(annually", "a cron schedule of five fields such as `0 9 * * mon-fri`, or a descriptor such as `@daily`"),
+        ("[KMGTPE]i", "a Kubernetes quantity such as `1000`, `500m` or `100Gi`"),
+        ("(\\/))?", "a name such as `example.com/team` or `team`: letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, after an optional DNS prefix and `/`"),
+        ("^(([A-Za-z0-9]", "a label value: at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"),
+        ("^[^/]*$", "an API group without `/`, such as `eks.amazonaws.com`"),
         (":kms:", "a KMS key ARN"),
         ("^1\\.", "a Kubernetes minor version in quotes, such as \"1.33\""),
         ("latest|default", "`latest`, `default` or an exact add-on version such as `v1.19.2-eksbuild.1`"),

@@ -15,6 +15,9 @@ use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
+mod scan;
+use scan::scan_error;
+
 /// A 1-based line and column in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
 pub struct Pos {
@@ -325,29 +328,7 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(item) = parser.next_event() {
-        let (event, span) = item.map_err(|e| {
-            let m = e.marker();
-            err(
-                clamp_to_text(
-                    text,
-                    Pos {
-                        line: u32::try_from(m.line()).unwrap_or(u32::MAX).max(1),
-                        col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-                    },
-                ),
-                if e.info().contains("recursion limit") {
-                    YamlErrorKind::Limit
-                } else {
-                    YamlErrorKind::Syntax
-                },
-                if e.info().contains("recursion limit") {
-                    "flow collections ([...] or {...}) nested deeper than the parser's limit"
-                        .to_string()
-                } else {
-                    e.info().to_string()
-                },
-            )
-        })?;
+        let (event, span) = item.map_err(|e| scan_error(text, &e))?;
         let pos = Pos::from_span(&span);
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
@@ -466,25 +447,6 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
 
 /// The scanner reports an error met at the end of input on the line after the last one;
 /// point at the end of the last line instead, which is where an editor can go.
-fn clamp_to_text(text: &str, pos: Pos) -> Pos {
-    let bytes = text.as_bytes();
-    let lone_crs = bytes
-        .windows(2)
-        .filter(|w| w[0] == b'\r' && w[1] != b'\n')
-        .count()
-        + usize::from(bytes.last() == Some(&b'\r'));
-    let breaks = bytes.iter().filter(|&&b| b == b'\n').count() + lone_crs;
-    let lines = u32::try_from(breaks + 1).unwrap_or(u32::MAX);
-    if pos.line <= lines {
-        return pos;
-    }
-    let last = text.rsplit(['\n', '\r']).next().unwrap_or("");
-    Pos {
-        line: lines,
-        col: u32::try_from(last.chars().count() + 1).unwrap_or(u32::MAX),
-    }
-}
-
 impl Builder {
     fn check_nodes(&self, pos: Pos) -> Result<(), YamlError> {
         if self.nodes > self.limits.max_nodes {
@@ -846,6 +808,23 @@ mod tests {
         assert_eq!(j["f"], -3);
         assert_eq!(j["g"], serde_json::json!(1000.0));
         assert_eq!(j["h"], "12abc");
+    }
+
+    #[test]
+    fn a_tab_is_reported_at_its_own_column() {
+        // After `:` the parser skipped the tab and reported the value's column.
+        let e = parse("a:\tb\n", Limits::default()).unwrap_err();
+        assert_eq!(
+            (e.kind, e.pos),
+            (YamlErrorKind::Syntax, Pos { line: 1, col: 3 })
+        );
+        assert!(e.message.contains("a tab here"), "{}", e.message);
+        // Indentation of a tab and a space: the tab, not the key after it.
+        let e = parse("m:\n  x: 1\n\t y: 2\n", Limits::default()).unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, col: 1 }, "{}", e.message);
+        // After a flow mapping, the parser's position was the key after the blanks.
+        let e = parse("m:\n  x: {a: 1}\n\t y: 2\n", Limits::default()).unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, col: 1 }, "{}", e.message);
     }
 
     #[test]

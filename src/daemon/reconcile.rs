@@ -405,10 +405,14 @@ impl Reconciler {
         let target = match self.connect(rt, loaded) {
             Ok(t) => t,
             Err(e) => {
+                // A simulator state another process is working on is free again soon.
+                let transient = e
+                    .downcast_ref::<crate::adapters::sim::SimError>()
+                    .is_some_and(|s| matches!(s, crate::adapters::sim::SimError::Busy { .. }));
                 return Outcome::Error {
                     message: format!("{e:#}"),
-                    transient: false,
-                }
+                    transient,
+                };
             }
         };
         let concurrency = self.opts.target.concurrency.max(1);

@@ -92,6 +92,14 @@ pub enum SourceError {
         /// The limit.
         limit: u64,
     },
+    /// The commit has a submodule, whose files keelson does not fetch.
+    #[error("commit {commit}: {path} is a git submodule; keelson reads only the files committed in the repository itself and would not see what the submodule declares. Commit those files instead (copy them, or use git subtree); refusing the revision")]
+    Submodule {
+        /// Commit.
+        commit: String,
+        /// Path of the submodule in the tree.
+        path: String,
+    },
     /// A local file operation failed.
     #[error("{what} {path}")]
     Io {
@@ -372,12 +380,14 @@ impl GitSource {
             .find_commit(oid)
             .map_err(|e| git("reading the commit", e))?;
         let tree = commit.tree().map_err(|e| git("reading the tree", e))?;
-        self.check_sizes(id, &tree)?;
+        self.check_tree(id, &tree)?;
         let mut co = CheckoutBuilder::new();
         co.target_dir(&tmp).force().recreate_missing(true);
-        self.repo
-            .checkout_tree(tree.as_object(), Some(&mut co))
-            .map_err(|e| git("checkout", e))?;
+        if let Err(e) = self.repo.checkout_tree(tree.as_object(), Some(&mut co)) {
+            // A checkout cut short leaves part of a tree behind; nothing reads it.
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(git("checkout", e));
+        }
         std::fs::rename(&tmp, &dir).map_err(|source| SourceError::Io {
             what: "moving the checkout to",
             path: dir.display().to_string(),
@@ -390,8 +400,10 @@ impl GitSource {
     }
 
     /// Refuse a tree with a file larger than the loader reads, from the object headers
-    /// alone: a huge blob is never inflated into memory or written out.
-    fn check_sizes(&self, id: &str, tree: &git2::Tree<'_>) -> Result<(), SourceError> {
+    /// alone (a huge blob is never inflated into memory or written out), or with a
+    /// submodule: its files are in another repository keelson does not fetch, so a plan
+    /// would delete whatever they declare.
+    fn check_tree(&self, id: &str, tree: &git2::Tree<'_>) -> Result<(), SourceError> {
         let limit = crate::config::loader::MAX_FILE_BYTES;
         let odb = self.repo.odb().map_err(|e| SourceError::Git {
             what: "opening the object database",
@@ -399,7 +411,12 @@ impl GitSource {
             message: e.message().to_string(),
         })?;
         let mut found: Option<(String, u64)> = None;
+        let mut submodule: Option<String> = None;
         let walked = tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+            if entry.kind() == Some(git2::ObjectType::Commit) {
+                submodule = Some(format!("{root}{}", entry.name().unwrap_or("?")));
+                return git2::TreeWalkResult::Abort;
+            }
             if entry.kind() != Some(git2::ObjectType::Blob) {
                 return git2::TreeWalkResult::Ok;
             }
@@ -412,6 +429,12 @@ impl GitSource {
                 _ => git2::TreeWalkResult::Ok,
             }
         });
+        if let Some(path) = submodule {
+            return Err(SourceError::Submodule {
+                commit: id.to_string(),
+                path,
+            });
+        }
         if let Some((path, size)) = found {
             return Err(SourceError::FileTooLarge {
                 commit: id.to_string(),

@@ -131,6 +131,37 @@ fn compared_view(live: &Value, desired: Option<&Value>, owned: Option<&Value>) -
     }
 }
 
+/// Why the API server would refuse to update the live NodePool `live` to `desired`: the
+/// transition rules (`oldSelf`) of the Karpenter v1.14.1 NodePool CRD, which a create
+/// never trips, so `keelson validate` cannot see them.
+pub(crate) fn nodepool_transition_refused(live: &Value, desired: &Value) -> Option<String> {
+    let at = |v: &Value, p: &str| v.pointer(p).cloned();
+    for field in ["group", "kind"] {
+        // CEL: self.group == oldSelf.group, self.kind == oldSelf.kind
+        let p = format!("/spec/template/spec/nodeClassRef/{field}");
+        let (before, after) = (at(live, &p), at(desired, &p));
+        if before.is_some() && before != after {
+            return Some(format!(
+                "nodeClassRef.{field} of an existing NodePool cannot change ({} to {})",
+                before.unwrap_or_default(),
+                after.unwrap_or_default()
+            ));
+        }
+    }
+    // CEL: has(self.replicas) == has(oldSelf.replicas)
+    let static_before = live.pointer("/spec/replicas").is_some_and(|r| !r.is_null());
+    let static_after = desired
+        .pointer("/spec/replicas")
+        .is_some_and(|r| !r.is_null());
+    if static_before != static_after {
+        return Some(format!(
+            "a NodePool cannot switch between static (`replicas`) and dynamic provisioning ({} `replicas`)",
+            if static_after { "adding" } else { "removing" }
+        ));
+    }
+    None
+}
+
 /// Plan the NodeClasses and NodePools of one cluster.
 pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
     let empty = BTreeMap::new();
@@ -167,6 +198,13 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                 .steps
                 .push(Step::create(kind, &n, vec![Op::KubeApply { object: obj }])),
             Some(l) => {
+                if let Some(why) = (kind == Kind::NodePool)
+                    .then(|| nodepool_transition_refused(l, &obj))
+                    .flatten()
+                {
+                    cx.block(kind, &n, format!("{why}: give the pool a new name (keelson creates it and prunes the old one, draining its nodes), or delete it first"));
+                    continue;
+                }
                 let want = kube_owned_view(&obj);
                 let have = compared_view(&kube_owned_view(l), Some(&want), Some(&owned_fields(l)))
                     .unwrap_or(Value::Null);
@@ -213,6 +251,34 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_crd_transition_rules_are_found_before_the_api_server_refuses_them() {
+        let pool = |group: &str, replicas: Option<u32>| {
+            let mut spec = json!({"template": {"spec": {"nodeClassRef": {"group": group, "kind": "NodeClass", "name": "a"}}}});
+            if let Some(r) = replicas {
+                spec["replicas"] = json!(r);
+            }
+            json!({"spec": spec})
+        };
+        let live = pool("eks.amazonaws.com", None);
+        assert_eq!(
+            nodepool_transition_refused(&live, &pool("eks.amazonaws.com", None)),
+            None
+        );
+        let group = nodepool_transition_refused(&live, &pool("karpenter.k8s.aws", None));
+        assert!(group.is_some_and(|m| m.contains("nodeClassRef.group")));
+        let to_static = nodepool_transition_refused(&live, &pool("eks.amazonaws.com", Some(2)));
+        assert!(to_static.is_some_and(|m| m.contains("adding")));
+        let live_static = pool("eks.amazonaws.com", Some(2));
+        assert_eq!(
+            nodepool_transition_refused(&live_static, &pool("eks.amazonaws.com", Some(5))),
+            None
+        );
+        let to_dynamic =
+            nodepool_transition_refused(&live_static, &pool("eks.amazonaws.com", None));
+        assert!(to_dynamic.is_some_and(|m| m.contains("removing")));
+    }
 
     #[test]
     fn only_sent_or_owned_fields_are_compared() {

@@ -131,7 +131,7 @@ pub(crate) fn status(port: u16) -> Option<Value> {
 }
 
 /// A daemon child process, killed when dropped.
-pub(crate) struct Daemon(Child);
+pub(crate) struct Daemon(pub(crate) Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {

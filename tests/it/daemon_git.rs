@@ -128,6 +128,19 @@ fn git_once(r: &Remote, cache: &Path, extra: &[&str]) -> (Option<i32>, Value, St
     (o.status.code(), st, text(&o))
 }
 
+/// A remote with the fleet committed and pushed, synced once into `<base>/cache`:
+/// (remote, base directory, cache, the first commit).
+fn fleet_applied_once() -> (Remote, PathBuf, PathBuf, String) {
+    let r = remote_with_fleet();
+    let base = r.work_dir.parent().unwrap().to_path_buf();
+    let cache = base.join("cache");
+    let c1 = commit(&r, "fleet", None);
+    push(&r, false);
+    let (code, _, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(2), "{out}");
+    (r, base, cache, c1)
+}
+
 #[test]
 fn git_source_follows_pushes_force_pushes_and_keeps_the_last_good_revision() {
     let r = remote_with_fleet();
@@ -504,13 +517,7 @@ fn noise(n: usize) -> Vec<u8> {
 
 #[test]
 fn oversized_input_is_refused_before_it_is_read_whole() {
-    let r = remote_with_fleet();
-    let base = r.work_dir.parent().unwrap().to_path_buf();
-    let cache = base.join("cache");
-    let c1 = commit(&r, "fleet", None);
-    push(&r, false);
-    let (code, _, out) = git_once(&r, &cache, &[]);
-    assert_eq!(code, Some(2), "{out}");
+    let (r, base, cache, c1) = fleet_applied_once();
 
     // A file larger than keelson reads: refused from the object header, not checked out.
     let limit = keelson::config::MAX_FILE_BYTES as usize;
@@ -539,13 +546,7 @@ fn oversized_input_is_refused_before_it_is_read_whole() {
 
 #[test]
 fn a_deleted_branch_or_a_wrong_one_is_an_error_not_a_silent_fallback() {
-    let r = remote_with_fleet();
-    let base = r.work_dir.parent().unwrap().to_path_buf();
-    let cache = base.join("cache");
-    let c1 = commit(&r, "fleet", None);
-    push(&r, false);
-    let (code, _, out) = git_once(&r, &cache, &[]);
-    assert_eq!(code, Some(2), "{out}");
+    let (r, base, cache, c1) = fleet_applied_once();
 
     // The branch is deleted on the remote: said, exit 1, the last good revision kept.
     git2::Repository::open_bare(&r.bare)
@@ -586,4 +587,54 @@ fn a_deleted_branch_or_a_wrong_one_is_an_error_not_a_silent_fallback() {
     let st: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(st["revision"].is_null(), "{}", text(&o));
     assert!(text(&o).contains("has no branch nope"), "{}", text(&o));
+}
+
+#[test]
+fn a_submodule_is_refused_by_name_and_leaves_no_checkout_behind() {
+    let (r, base, cache, c1) = fleet_applied_once();
+
+    // Another repository, added as a submodule the way `git submodule add` does.
+    let shared_dir = base.join("shared");
+    let shared = git2::Repository::init(&shared_dir).unwrap();
+    std::fs::write(shared_dir.join("README"), "shared settings\n").unwrap();
+    let mut index = shared.index().unwrap();
+    index.add_path(Path::new("README")).unwrap();
+    let tree = shared.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Ops", "ops@example.com").unwrap();
+    shared
+        .commit(Some("HEAD"), &sig, &sig, "shared", &tree, &[])
+        .unwrap();
+    let shared_url = format!("file://{}", shared_dir.display());
+    let mut sm = r
+        .work
+        .submodule(&shared_url, Path::new("clusters/shared"), true)
+        .unwrap();
+    sm.clone(None).unwrap();
+    sm.add_finalize().unwrap();
+    let c2 = commit(&r, "a submodule", None);
+    push(&r, false);
+    let tree = r
+        .work
+        .find_commit(c2.parse().unwrap())
+        .unwrap()
+        .tree()
+        .unwrap();
+    assert!(
+        tree.get_path(Path::new("clusters/shared"))
+            .is_ok_and(|e| e.kind() == Some(git2::ObjectType::Commit)),
+        "the test made no submodule"
+    );
+
+    let (code, st, out) = git_once(&r, &cache, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(st["revision"], c1.as_str(), "{out}");
+    assert_eq!(st["rejected"]["revision"], c2.as_str(), "{out}");
+    let reason = st["rejected"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("clusters/shared") && reason.contains("submodule"),
+        "{reason}"
+    );
+    let dir = source_dir(&cache);
+    assert!(!dir.join(format!("tmp-{c2}")).exists(), "{out}");
+    assert!(!dir.join(format!("rev-{c2}")).exists(), "{out}");
 }

@@ -246,3 +246,166 @@ fn an_unreachable_remote_with_once_exits_1_and_says_so() {
         text(&o)
     );
 }
+
+#[test]
+fn two_applies_on_one_simulator_state_with_different_fleet_locks_lose_nothing() {
+    // Two runs that share a simulated account but not a fleet lock (two repositories, or
+    // two lock files) each read, change and write the state. Unlocked, both read the
+    // empty account and the last to save wiped out the other's cluster while both
+    // reported success.
+    let (d, repo) = fleet();
+    let state = d.path().join("account.json");
+    let spawn = |cluster: &str, lock: &str| {
+        let lock = d.path().join(lock);
+        Command::new(env!("CARGO_BIN_EXE_keelson"))
+            .args([
+                "--today",
+                "2026-11-23",
+                "apply",
+                "--repo",
+                s(&repo),
+                "--auto-approve",
+                // Slow enough that the two runs overlap: a cluster takes about a second.
+                "--sim-speed",
+                "1500",
+                "--cluster",
+                cluster,
+                "--state",
+                s(&state),
+                "--lock-file",
+                s(&lock),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run keelson")
+    };
+    let a = spawn("prod-use1", "a.lock");
+    let b = spawn("staging-apne1", "b.lock");
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let clusters = saved["clusters"].as_object().unwrap();
+    assert!(
+        clusters.contains_key("prod-use1") && clusters.contains_key("staging-apne1"),
+        "one run's work was lost: {:?}",
+        clusters.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_simulator_state_held_by_another_process_is_refused_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.json");
+    let first = keelson::adapters::sim::Sim::open(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+    )
+    .unwrap();
+    let e = keelson::adapters::sim::Sim::open_waiting(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+        Duration::from_millis(200),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("in use by") && msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    drop(first);
+
+    // The lock file deleted while held: a second process gets a new one, and the first
+    // then writes nothing rather than overwrite what the second wrote.
+    let first = keelson::adapters::sim::Sim::open(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("sim.json.lock")).unwrap();
+    let second = keelson::adapters::sim::Sim::open_waiting(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+        Duration::from_millis(200),
+    )
+    .unwrap();
+    second.advance_to(1_790_000_500);
+    second.flush().unwrap();
+    first.advance_to(1_790_000_100);
+    let e = first.flush().unwrap_err();
+    assert!(e.to_string().contains("in use by"), "{e}");
+    // Nor once the second has let go: the state it wrote is newer than the first's.
+    drop(second);
+    let e = first.flush().unwrap_err();
+    assert!(e.to_string().contains("was deleted while"), "{e}");
+    drop(first);
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(saved["now"], 1_790_000_500);
+    assert!(keelson::adapters::sim::Sim::open_waiting(
+        &path,
+        1_790_000_000,
+        keelson::adapters::sim::Speed::Instant,
+        Duration::from_millis(200),
+    )
+    .is_ok());
+}
+
+#[test]
+fn infinite_nan_and_float_numbers_where_an_integer_belongs_are_reported_at_the_value() {
+    let (_d, repo) = fleet();
+    let file = repo.join("clusters/prod-use1/nodegroups.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    for (written, found) in [
+        (".inf", "found .inf"),
+        ("-.inf", "found -.inf"),
+        ("1e400", "found .inf"),
+        (".nan", "found .nan"),
+        // Integral, so the schema lets it through; the model's u32 refused it at 1:1.
+        ("1e2", "found 100.0, a floating-point number"),
+    ] {
+        let edited = original.replace(
+            "maxUnavailablePercentage: 33",
+            &format!("maxUnavailablePercentage: {written}"),
+        );
+        std::fs::write(&file, edited).unwrap();
+        let o = keelson(&["--today", "2026-11-23", "validate", "--repo", s(&repo)]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{written}: {out}");
+        let want = format!(
+            "nodegroups.yaml:13:44: error[schema-type]: `spec.updateConfig.maxUnavailablePercentage` must be an integer between 1 and 100, {found}"
+        );
+        assert!(out.contains(&want), "{written}: {out}");
+        assert!(!out.contains(":1:1:"), "{written}: {out}");
+    }
+}
+
+#[test]
+fn a_tab_is_reported_at_its_own_column() {
+    let (_d, repo) = fleet();
+    let file = repo.join("clusters/prod-use1/nodegroups.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    // Line 12 is `  diskSize: 80`: the tab after the colon is column 12 (the parser's
+    // position was the value's, column 13).
+    std::fs::write(&file, original.replace("diskSize: 80", "diskSize:\t80")).unwrap();
+    let o = keelson(&["validate", "--repo", s(&repo)]);
+    assert!(
+        text(&o).contains("nodegroups.yaml:12:12: error[yaml-syntax]:"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("a tab here"), "{}", text(&o));
+    // An indentation of a tab then a space: the tab, in column 1 (was column 3).
+    std::fs::write(&file, original.replace("  diskSize: 80", "\t diskSize: 80")).unwrap();
+    let o = keelson(&["validate", "--repo", s(&repo)]);
+    assert!(
+        text(&o).contains("nodegroups.yaml:12:1: error[yaml-syntax]:"),
+        "{}",
+        text(&o)
+    );
+}

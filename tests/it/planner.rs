@@ -48,6 +48,7 @@ spec:
   template:
     spec:
       nodeClassRef: {group: eks.amazonaws.com, kind: NodeClass, name: batch}
+      requirements: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]
       expireAfter: 336h
 ";
 
@@ -544,6 +545,32 @@ async fn nodepool_changes_rotate_nodes_and_pools_are_pruned_before_classes() {
     assert_eq!(
         steps(&plan),
         vec!["Delete NodePool batch", "Delete NodeClass batch"]
+    );
+}
+
+#[tokio::test]
+async fn a_nodepool_change_the_crd_refuses_on_update_blocks_with_what_to_do() {
+    // Karpenter v1.14.1 CRD transition rule: has(self.replicas) == has(oldSelf.replicas).
+    // A create never trips it, so validate cannot; the plan must, before the API server.
+    let sim = sim();
+    converge(&sim, &loaded(&files(&[]))).await;
+    let l = loaded(&files(&[(
+        "auto/nodepool.yaml",
+        format!("{NODEPOOL}  replicas: 2\n"),
+    )]));
+    let plan = plan_for(&sim, &l).await;
+    assert!(steps(&plan).is_empty(), "{:?}", steps(&plan));
+    let blocked = &plan.clusters[0].blocked;
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert!(
+        blocked[0].message.contains("static"),
+        "{}",
+        blocked[0].message
+    );
+    assert!(
+        blocked[0].message.contains("new name"),
+        "{}",
+        blocked[0].message
     );
 }
 

@@ -6,7 +6,7 @@ use crate::simkit::*;
 use crate::util::*;
 
 fn loaded_with(cluster: &str) -> keelson::config::Loaded {
-    let pool = "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: batch}\nspec:\n  template:\n    spec:\n      nodeClassRef: {group: eks.amazonaws.com, kind: NodeClass, name: batch}\n      expireAfter: 336h\n";
+    let pool = "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: batch}\nspec:\n  template:\n    spec:\n      nodeClassRef: {group: eks.amazonaws.com, kind: NodeClass, name: batch}\n      requirements: []\n      expireAfter: 336h\n";
     let addon = "apiVersion: keelson.dev/v1alpha1\nkind: Addon\nmetadata: {name: amazon-cloudwatch-observability}\nspec:\n  version: latest\n  configurationValues: {containerLogs: {enabled: true}}\n";
     let l = load(&[
         ("keelson.yaml", FLEET),

@@ -26,6 +26,7 @@ spec:
   template:
     spec:
       nodeClassRef: {group: eks.amazonaws.com, kind: NodeClass, name: batch}
+      requirements: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]
       expireAfter: 336h
 ";
 
@@ -152,6 +153,16 @@ fn cases() -> Vec<Case> {
         case(NodePoolLifetime, vec![set("auto/nodepool.yaml", pool("expireAfter: 336h", "expireAfter: 480h\n      terminationGracePeriod: 48h"))], "auto/nodepool.yaml", "480h"),
         case(UnknownNodeClass, vec![set("auto/nodepool.yaml", pool("name: batch}", "name: bacth}"))], "auto/nodepool.yaml", "bacth"),
         case(NodeClassRefKind, vec![set("auto/nodepool.yaml", pool("{group: eks.amazonaws.com, kind: NodeClass", "{group: karpenter.k8s.aws, kind: EC2NodeClass"))], "auto/nodepool.yaml", "EC2NodeClass"),
+        case(NodePoolLifetime, vec![set("auto/nodepool.yaml", pool("expireAfter: 336h", "terminationGracePeriod: 200h"))], "auto/nodepool.yaml", "200h"),
+        case(NodePoolRequirement, vec![set("auto/nodepool.yaml", pool("values: [arm64]", "values: []"))], "auto/nodepool.yaml", "kubernetes.io/arch"),
+        case(NodePoolLabel, vec![set("auto/nodepool.yaml", pool("key: kubernetes.io/arch", "key: kubernetes.io/hostname"))], "auto/nodepool.yaml", "kubernetes.io/hostname"),
+        case(NodePoolBudget, vec![set("auto/nodepool.yaml", format!("{NODEPOOL}  disruption:\n    consolidateAfter: 1m\n    budgets:\n      - {{nodes: \"0\", schedule: \"@daily\"}}\n"))], "auto/nodepool.yaml", "@daily"),
+        case(NodePoolBudgetCron, vec![set("auto/nodepool.yaml", format!("{NODEPOOL}  disruption:\n    consolidateAfter: 1m\n    budgets:\n      - {{nodes: \"0\", schedule: \"61 9 * * *\", duration: 1h}}\n"))], "auto/nodepool.yaml", "61 9"),
+        case(NodePoolStatic, vec![set("auto/nodepool.yaml", format!("{NODEPOOL}  replicas: 2\n  weight: 10\n"))], "auto/nodepool.yaml", "weight"),
+        case(KubeObjectName, vec![set("auto/nodepool.yaml", pool("metadata: {name: batch}", "metadata: {name: Batch_Pool}"))], "auto/nodepool.yaml", "Batch_Pool"),
+        case(NodeClassEphemeralStorage, vec![set("auto/nodeclass.yaml", NODECLASS.replace("role: batch-node\n", "role: batch-node\n  ephemeralStorage: {size: 60000Gi}\n"))], "auto/nodeclass.yaml", "60000Gi"),
+        case(NodeClassPodNetworking, vec![set("auto/nodeclass.yaml", NODECLASS.replace("role: batch-node\n", "role: batch-node\n  podSubnetSelectorTerms: [{tags: {kubernetes.io/role/pod: \"1\"}}]\n"))], "auto/nodeclass.yaml", "podSubnetSelectorTerms"),
+        case(NodeClassRestrictedTag, vec![set("auto/nodeclass.yaml", NODECLASS.replace("role: batch-node\n", "role: batch-node\n  tags: {kubernetes.io/cluster/auto1: owned}\n"))], "auto/nodeclass.yaml", "kubernetes.io/cluster"),
         case(NodeGroupScaling, vec![set("mng/nodegroups.yaml", ng("desiredSize: 2", "desiredSize: 9"))], "mng/nodegroups.yaml", "desiredSize"),
         case(NodeGroupAl2, vec![set("mng/nodegroups.yaml", ng("AL2023_x86_64_STANDARD", "AL2_x86_64"))], "mng/nodegroups.yaml", "AL2_x86_64"),
         case(NodeGroupSkew, vec![set("mng/nodegroups.yaml", format!("{NG}  version: \"1.30\"\n"))], "mng/nodegroups.yaml", "1.30"),

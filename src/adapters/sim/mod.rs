@@ -5,6 +5,7 @@
 //!  EksApi / KubeApi calls ──► Sim (Arc<Mutex<SimState>>) ──tick(now)──► statuses move on
 //!                               │                                        (CREATING→ACTIVE, updates finish)
 //!                               └──save (atomic rename, throttled)──► .keelson/sim.json
+//!  Sim::open ──flock .keelson/sim.json.lock (held until the Sim is dropped)──► read ─► … ─► save
 //!  Clock::sleep(d) ──► virtual now += d (instantly, or d/speed of real time)
 //! ```
 //!
@@ -14,6 +15,13 @@
 //! and at most three minors behind; one Fargate profile creating or deleting at a time;
 //! clientRequestToken makes creates idempotent. The state survives restarts: an update
 //! running when the process died is still running (or finished) when it comes back.
+//!
+//! One process at a time works on a state file: [`Sim::open`] locks `FILE.lock` before it
+//! reads and holds it until the last write, so two runs that share a state file (with
+//! different fleet locks, say two repositories on one simulated account) take turns, and
+//! the second reads what the first wrote instead of overwriting it. The lock sits beside
+//! the state because each save replaces the state file by a rename: a lock on the state
+//! file itself would be on the old file after the first save.
 
 pub mod catalog;
 mod eks;
@@ -27,6 +35,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::lockfile::{self, FileLock, Holder};
 use crate::model::live::*;
 use crate::ports::{
     AddonRequest, Clock, ClusterConfigUpdate, NodeGroupConfigUpdate, NodeGroupVersionUpdate,
@@ -276,6 +285,35 @@ pub enum SimError {
         /// The `now` found.
         now: i64,
     },
+    /// Another process held the state's lock for longer than keelson waits.
+    #[error("simulator state {path} is in use by {holder} (lock {lock}); waited {waited_secs} s; run again when it finishes")]
+    Busy {
+        /// Path.
+        path: String,
+        /// The lock file.
+        lock: String,
+        /// Who holds it, as the lock file says.
+        holder: String,
+        /// How long keelson waited.
+        waited_secs: u64,
+    },
+    /// The lock file was deleted while held and the state may have been written since.
+    #[error("the lock of simulator state {path} ({lock}) was deleted while this process held it, and the state may have been written since; not overwriting it: run again")]
+    LockLost {
+        /// Path.
+        path: String,
+        /// The lock file.
+        lock: String,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock simulator state {path}")]
+    Lock {
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: crate::adapters::lockfile::LockError,
+    },
     /// The file could not be written.
     #[error("cannot write simulator state {path}")]
     Write {
@@ -296,9 +334,15 @@ pub const MAX_NOW: i64 = 253_402_300_799;
 /// The longest real wait behind one simulated wait.
 const MAX_REAL_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How long [`Sim::open`] waits for another process to let go of a state file.
+pub const STATE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 struct Inner {
     state: SimState,
     path: Option<PathBuf>,
+    /// The state file's lock, held from reading to the last save (fields drop after
+    /// `Inner::drop` has saved).
+    _lock: Option<FileLock>,
     dirty: bool,
     last_save: Option<Instant>,
     calls: BTreeMap<String, u64>,
@@ -324,6 +368,7 @@ impl Sim {
             inner: Arc::new(Mutex::new(Inner {
                 state,
                 path: None,
+                _lock: None,
                 dirty: false,
                 last_save: None,
                 calls: BTreeMap::new(),
@@ -334,16 +379,37 @@ impl Sim {
 
     /// Open the state file at `path`, or start an empty account (virtual time `now`) if
     /// there is none yet. A file that exists but cannot be read as a state file is an
-    /// error; it is never replaced.
+    /// error; it is never replaced. The state is locked until the `Sim` (every clone) is
+    /// dropped; another process holding it is waited for, up to [`STATE_LOCK_WAIT`].
     ///
     /// # Errors
-    /// [`SimError`] when the file is unreadable, corrupt or foreign.
+    /// [`SimError`] when the file is unreadable, corrupt or foreign, or another process
+    /// keeps it locked.
     pub fn open(path: &Path, now: i64, speed: Speed) -> Result<Sim, SimError> {
+        Sim::open_waiting(path, now, speed, STATE_LOCK_WAIT)
+    }
+
+    /// [`Sim::open`], waiting at most `wait` for the state's lock.
+    ///
+    /// # Errors
+    /// As [`Sim::open`].
+    pub fn open_waiting(
+        path: &Path,
+        now: i64,
+        speed: Speed,
+        wait: std::time::Duration,
+    ) -> Result<Sim, SimError> {
         let shown = path.display().to_string();
         let read_err = |source| SimError::Read {
             path: shown.clone(),
             source,
         };
+        // A device or a FIFO would be read forever, or block, and gets no lock file
+        // beside it: refuse before anything else.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(SimError::NotAFile { path: shown });
+        }
+        let lock = lock_state(path, wait)?;
         let mut state = match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SimState::new(now),
             Err(source) => return Err(read_err(source)),
@@ -367,7 +433,11 @@ impl Sim {
         let now = state.now;
         tick(&mut state, now);
         let sim = Sim::in_memory(state, speed);
-        sim.lock().path = Some(path.to_path_buf());
+        {
+            let mut g = sim.lock();
+            g.path = Some(path.to_path_buf());
+            g._lock = lock;
+        }
         Ok(sim)
     }
 
@@ -433,6 +503,54 @@ impl Sim {
         tick(&mut g.state, now);
         g.dirty = true;
         maybe_save(&mut g, false);
+    }
+}
+
+/// Take the lock beside the state file `path`, waiting up to `wait` for another process.
+/// `None` when no lock file can be made because the directory is read-only or not
+/// ours: nothing can be saved there either, so there is no write to lose.
+fn lock_state(path: &Path, wait: std::time::Duration) -> Result<Option<FileLock>, SimError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let me = Holder::me();
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        match lockfile::try_acquire(&lock_path, &me) {
+            Ok(Some(l)) => return Ok(Some(l)),
+            Ok(None) => {}
+            Err(e)
+                if matches!(
+                    e.source.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                tracing::debug!(lock = %lock_path.display(), error = %e.source, "simulator state not locked: read-only");
+                return Ok(None);
+            }
+            Err(source) => {
+                return Err(SimError::Lock {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        }
+        let holder = lockfile::read_holder(&lock_path)
+            .map_or_else(|| "another process".to_string(), |h| h.to_string());
+        if started.elapsed() >= wait {
+            return Err(SimError::Busy {
+                path: path.display().to_string(),
+                lock: lock_path.display().to_string(),
+                holder,
+                waited_secs: started.elapsed().as_secs(),
+            });
+        }
+        if !told {
+            tracing::warn!(state = %path.display(), %holder, "simulator state in use; waiting for it");
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -553,6 +671,7 @@ fn save(g: &mut Inner) -> Result<(), SimError> {
         return Ok(());
     };
     let shown = path.display().to_string();
+    keep_lock(g, &shown)?;
     let write_err = |source| SimError::Write {
         path: shown.clone(),
         source,
@@ -569,6 +688,42 @@ fn save(g: &mut Inner) -> Result<(), SimError> {
     g.dirty = false;
     g.last_save = Some(Instant::now());
     Ok(())
+}
+
+/// Before a write: the lock file may have been deleted (say, with `.keelson/` to start
+/// over) while held, which lets another process lock a new one and write. This process
+/// takes the new lock and writes only when the state file is gone too (the account was
+/// started over, nobody wrote since); otherwise it writes nothing, so that there are never
+/// two writers and a newer state is never overwritten by an older one.
+fn keep_lock(g: &mut Inner, shown: &str) -> Result<(), SimError> {
+    let (Some(lock), Some(path)) = (g._lock.as_ref().filter(|l| !l.is_current()), &g.path) else {
+        return Ok(());
+    };
+    let lock_path = lock.path().to_path_buf();
+    let holder = || {
+        lockfile::read_holder(&lock_path)
+            .map_or_else(|| "another process".to_string(), |h| h.to_string())
+    };
+    match lockfile::try_acquire(&lock_path, &Holder::me()) {
+        Ok(Some(l)) if !path.exists() => {
+            g._lock = Some(l);
+            Ok(())
+        }
+        Ok(Some(_)) => Err(SimError::LockLost {
+            path: shown.to_string(),
+            lock: lock_path.display().to_string(),
+        }),
+        Ok(None) => Err(SimError::Busy {
+            path: shown.to_string(),
+            lock: lock_path.display().to_string(),
+            holder: holder(),
+            waited_secs: 0,
+        }),
+        Err(source) => Err(SimError::Lock {
+            path: shown.to_string(),
+            source,
+        }),
+    }
 }
 
 /// Apply every transition due by `now`. Returns whether anything changed.

@@ -1,4 +1,11 @@
 //! The EKS Auto Mode NodeClass (`eks.amazonaws.com/v1`).
+//!
+//! AWS publishes no CRD for it; the fields follow the EKS user guide: "Create a Node Class
+//! for Amazon EKS" (create-node-class, Node Class Specification), "Configure advanced
+//! security settings for nodes" (auto-advanced-security), "Enable EBS volume encryption
+//! with customer managed KMS keys" (auto-kms), and the Auto Mode release notes
+//! (auto-change). Ranges the schema cannot state (the ephemeral storage size per unit)
+//! and the restricted tags are checked by `config/rules/nodeclass.rs`.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +13,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Tags;
+
+/// A KMS key as the NodeClass takes it: key id, key ARN, alias name or alias ARN. The
+/// partition is `aws` or `aws-` and a suffix (`aws-cn`, `aws-us-gov`, `aws-iso-b`,
+/// `aws-eusc`, ...), the region any AWS region name (`eusc-de-east-1`, `us-isob-east-1`).
+const KMS_KEY: &str = r"^(arn:aws(-[a-z]+)*:kms:[a-z]+(-[a-z]+)+-[0-9]+:[0-9]{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)|[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$";
 
 /// An EKS Auto Mode NodeClass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -79,12 +91,15 @@ pub struct SelectorTerm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityReservationTerm {
-    /// Reservation id.
+    /// Reservation id, e.g. `cr-56fac701cc1951b03`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// Owner account id.
-    #[serde(default, rename = "ownerID", skip_serializing_if = "Option::is_none")]
-    pub owner_id: Option<String>,
+    /// The account that owns the reservation (12 digits), for reservations shared with
+    /// you. Auto Mode's field is `owner` (create-node-class); `ownerID` is self-managed
+    /// Karpenter's EC2NodeClass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]{12}$"))]
+    pub owner: Option<String>,
     /// Tags to match.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
@@ -94,7 +109,7 @@ pub struct CapacityReservationTerm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EphemeralStorage {
-    /// Size, e.g. `80Gi` (1–59000Gi).
+    /// Size, e.g. `80Gi`: 1–59000Gi, 1–64000G, 1–58Ti or 1–64T.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[0-9]+(Gi|G|Ti|T)$"))]
     pub size: Option<String>,
@@ -106,8 +121,10 @@ pub struct EphemeralStorage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 125, max = 1000))]
     pub throughput: Option<u32>,
-    /// KMS key for volume encryption.
+    /// KMS key for volume encryption: a key id, a key ARN, an alias name
+    /// (`alias/my-key`) or an alias ARN, in any partition (auto-kms).
     #[serde(default, rename = "kmsKeyID", skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(KMS_KEY))]
     pub kms_key_id: Option<String>,
 }
 
@@ -154,6 +171,14 @@ pub struct AdvancedNetworking {
         skip_serializing_if = "Option::is_none"
     )]
     pub ipv4_prefix_size: Option<Ipv4PrefixSize>,
+    /// Whether IPv6 pods may send IPv4 traffic out (IPv6 clusters; Auto Mode release
+    /// notes, 2026-02-02).
+    #[serde(
+        default,
+        rename = "enableV4Egress",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_v4_egress: Option<bool>,
 }
 
 string_enum! {
@@ -168,6 +193,15 @@ pub struct AdvancedSecurity {
     /// FIPS-validated AMIs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fips: Option<bool>,
+    /// Kernel lockdown mode (auto-advanced-security).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_lockdown: Option<KernelLockdown>,
+}
+
+string_enum! {
+    /// Kernel lockdown mode: `integrity` blocks unsigned modules and writes to kernel
+    /// memory; `none` turns lockdown off.
+    KernelLockdown { Integrity = "integrity", None = "none" }
 }
 
 /// A CA certificate bundle.
