@@ -5,6 +5,7 @@
 
 mod aws_mocks;
 mod aws_mocks_transport;
+mod calendar;
 mod contract;
 mod daemon;
 mod daemon_git;

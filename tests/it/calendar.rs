@@ -1,0 +1,64 @@
+//! The version calendar is advice on one cluster, never a reason to stop the fleet: a
+//! minor newer than keelson's table, or a cluster past end of extended support, is a
+//! warning on that cluster, and the daemon goes on syncing every other one.
+
+use crate::daemon::{edit, keelson, s};
+use crate::plan_cli::fleet;
+use crate::util::out_and_err as text;
+
+#[test]
+fn a_version_outside_the_calendar_warns_and_the_daemon_syncs_the_other_clusters() {
+    let (_d, repo) = fleet();
+    // 1.37 is out upstream but not in keelson's built-in table; 1.30 left EKS extended
+    // support on 2026-07-23.
+    edit(
+        &repo.join("clusters/prod-use1/cluster.yaml"),
+        "version: \"1.34\"",
+        "version: \"1.37\"",
+    );
+    edit(
+        &repo.join("clusters/prod-apne1/cluster.yaml"),
+        "version: \"1.34\"",
+        "version: \"1.30\"",
+    );
+    let o = keelson(&["validate", "--repo", s(&repo)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(
+            "warning[version-not-in-calendar]: Kubernetes 1.37 is not in keelson's calendar"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning[unsupported-version]: Kubernetes 1.30 reached end of extended support on 2026-07-23"),
+        "{out}"
+    );
+
+    let o = keelson(&[
+        "run",
+        "--repo",
+        s(&repo),
+        "--once",
+        "--listen",
+        "none",
+        "--sim-speed",
+        "instant",
+        "--output",
+        "json",
+    ]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", text(&o)));
+    // Exit 3: one cluster is blocked, and only that one, by what the simulated account
+    // offers for it (no add-on build for 1.37), not by keelson's table.
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let c = &st["clusters"];
+    assert_eq!(c["staging-apne1"]["state"], "converged", "{}", text(&o));
+    assert_eq!(c["staging-apne1"]["appliedSteps"], 11, "{}", text(&o));
+    assert_eq!(c["prod-use1"]["state"], "blocked", "{}", text(&o));
+    assert!(c["prod-use1"]["blocked"][0]
+        .as_str()
+        .unwrap()
+        .contains("no version of this add-on supports Kubernetes 1.37"));
+    assert_eq!(c["prod-apne1"]["state"], "pending", "{}", text(&o));
+}
