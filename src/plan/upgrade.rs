@@ -247,9 +247,9 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
     let targets = Targets::kubernetes(to);
     let mut fail = Vec::new();
     let mut warn = Vec::new();
-    let instead = |r: &Option<String>| match r {
+    let instead = |r: Option<&str>| match r {
         Some(r) => format!("change it to {r}"),
-        None => "it has no replacement: remove it".to_string(),
+        None => format!("no replacement is served at {to}: remove it"),
     };
     for m in &input.cluster.manifests {
         let Some(v) = apis
@@ -273,7 +273,7 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
                 m.origin.file,
                 m.origin.line,
                 m.api_version,
-                instead(&v.entry.replacement)
+                instead(v.replacement)
             )),
             ApiStatus::Deprecated => warn.push(format!(
                 "{}:{}: {what} uses {}, deprecated in {}{}; {}",
@@ -282,7 +282,7 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
                 m.api_version,
                 v.entry.deprecated_in.map(|d| d.to_string()).unwrap_or_default(),
                 if removed_in.is_empty() { String::new() } else { format!(" and removed in {removed_in}") },
-                instead(&v.entry.replacement)
+                instead(v.replacement)
             )),
         }
     }
@@ -307,12 +307,12 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
             let what_to_do = match u.signal.as_str() {
                 "helm-manifest" | "helm-hook" => format!(
                     "upgrade the release to a chart version that uses {} (helm upgrade), then plan again",
-                    v.entry.replacement.as_deref().unwrap_or("a served API")
+                    v.replacement.unwrap_or("a served API")
                 ),
                 _ => format!(
                     "whatever writes it (a pipeline, a controller) still sends {}; {} there and re-apply, then plan again",
                     u.api_version,
-                    instead(&v.entry.replacement)
+                    instead(v.replacement)
                 ),
             };
             fail.push(format!(
