@@ -46,6 +46,10 @@ pub struct ApiEntry {
     /// at a given target the first one served there is named
     /// ([`ApiTable::replacement_at`]).
     pub replacements: Vec<Replacement>,
+    /// Whether kube-apiserver serves it without `--runtime-config` (which EKS does not
+    /// expose): beta APIs introduced in 1.24 or later are off by default (KEP-3136), and
+    /// CRD-defined groups are served only where their CRDs are installed.
+    pub served_by_default: bool,
     /// Where the dates come from, and how sure they are.
     pub source: String,
 }
@@ -301,6 +305,7 @@ const FIELDS: &[&str] = &[
     "deprecated_in",
     "removed_in",
     "replacement",
+    "served_by_default",
     "source",
 ];
 
@@ -493,6 +498,22 @@ fn entry(file: &str, node: &Node) -> Result<ApiEntry, TableError> {
         removed_in,
         replacement: replacements.first().map(|r| r.api.clone()),
         replacements,
+        served_by_default: match node.get("served_by_default") {
+            None => true,
+            Some(Node {
+                value: Value::Bool(b),
+                ..
+            }) => *b,
+            Some(n) => {
+                return Err(fail(
+                    n.pos,
+                    format!(
+                        "`served_by_default` is true or false, found {}",
+                        n.type_name()
+                    ),
+                ))
+            }
+        },
         source: text("source", true)?.unwrap_or_default(),
     })
 }

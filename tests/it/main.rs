@@ -15,6 +15,7 @@ mod fuzz;
 mod hostile;
 mod kube_mock;
 mod kube_real;
+mod kube_real_apis;
 mod kube_real_validation;
 mod moto;
 mod plan_cli;
