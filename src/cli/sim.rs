@@ -2,7 +2,8 @@
 //!
 //! - `seed --version 1.N`: create every cluster of the repository on the simulator as if
 //!   the repository had been applied at an older minor, so that `plan`/`apply` then show
-//!   the upgrade the repository asks for;
+//!   the upgrade the repository asks for (a minor EKS no longer creates is created a year
+//!   back on the simulator's clock, when EKS still did);
 //! - `advance DURATION`: move the simulator's clock (finishing what is due), e.g. past a
 //!   stage's soak;
 //! - `report`: per cluster, its version, transition records, insights and what broke.
