@@ -2,7 +2,7 @@
 //! minor newer than keelson's table, or a cluster past end of extended support, is a
 //! warning on that cluster, and the daemon goes on syncing every other one.
 
-use crate::daemon::{edit, keelson, s};
+use crate::daemon::{edit, keelson, once_json, s};
 use crate::plan_cli::fleet;
 use crate::util::out_and_err as text;
 
@@ -35,30 +35,17 @@ fn a_version_outside_the_calendar_warns_and_the_daemon_syncs_the_other_clusters(
         "{out}"
     );
 
-    let o = keelson(&[
-        "run",
-        "--repo",
-        s(&repo),
-        "--once",
-        "--listen",
-        "none",
-        "--sim-speed",
-        "instant",
-        "--output",
-        "json",
-    ]);
-    let st: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", text(&o)));
     // Exit 3: one cluster is blocked, and only that one, by what the simulated account
     // offers for it (no add-on build for 1.37), not by keelson's table.
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let (code, st, out) = once_json(&repo, &[]);
+    assert_eq!(code, Some(3), "{out}");
     let c = &st["clusters"];
-    assert_eq!(c["staging-apne1"]["state"], "converged", "{}", text(&o));
-    assert_eq!(c["staging-apne1"]["appliedSteps"], 11, "{}", text(&o));
-    assert_eq!(c["prod-use1"]["state"], "blocked", "{}", text(&o));
+    assert_eq!(c["staging-apne1"]["state"], "converged", "{out}");
+    assert_eq!(c["staging-apne1"]["appliedSteps"], 11, "{out}");
+    assert_eq!(c["prod-use1"]["state"], "blocked", "{out}");
     assert!(c["prod-use1"]["blocked"][0]
         .as_str()
         .unwrap()
         .contains("no version of this add-on supports Kubernetes 1.37"));
-    assert_eq!(c["prod-apne1"]["state"], "pending", "{}", text(&o));
+    assert_eq!(c["prod-apne1"]["state"], "pending", "{out}");
 }
