@@ -49,3 +49,60 @@ fn a_version_outside_the_calendar_warns_and_the_daemon_syncs_the_other_clusters(
         .contains("no version of this add-on supports Kubernetes 1.37"));
     assert_eq!(c["prod-apne1"]["state"], "pending", "{out}");
 }
+
+/// Against a target, the support gate judges with the target's own calendar
+/// (DescribeClusterVersions): a minor it does not list is one EKS does not offer, where
+/// keelson's built-in table would only warn that it does not know it.
+#[tokio::test]
+async fn the_support_gate_judges_with_the_targets_describe_cluster_versions() {
+    use keelson::plan::upgrade::{support_gate, Outcome};
+    use keelson::versions::{Calendar, Date, Minor};
+
+    use crate::simkit::{converge, plan_for, sim};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("upgrade");
+    crate::plan_cli::copy(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/upgrade")),
+        &root,
+    );
+    std::fs::remove_file(root.join("clusters/prod-use1/manifests/flow-schema.yaml")).unwrap();
+    let at = |v: &str| {
+        let mut l = keelson::sync::load_repo(&root, crate::util::TODAY).unwrap();
+        for c in &mut l.repo.clusters {
+            c.cluster.value.spec.version = v.to_string();
+        }
+        l
+    };
+    let sim = sim();
+    converge(&sim, &at("1.36")).await;
+    let calls = sim
+        .calls()
+        .get("DescribeClusterVersions")
+        .copied()
+        .unwrap_or(0);
+    let plan = plan_for(&sim, &at("1.37")).await;
+    assert_eq!(
+        sim.calls()
+            .get("DescribeClusterVersions")
+            .copied()
+            .unwrap_or(0),
+        calls + 1,
+        "read once per plan that judges a hop"
+    );
+    let staging = plan
+        .clusters
+        .iter()
+        .find(|c| c.name == "staging-euw1")
+        .unwrap();
+    assert!(
+        staging.blocked.iter().any(|b| b
+            .message
+            .contains("EKS does not offer Kubernetes 1.37: DescribeClusterVersions lists")),
+        "{:#?}",
+        staging.blocked
+    );
+    // The same minor judged offline, with the built-in table: a warning.
+    let offline = support_gate(Minor::v1(37), Date::new(2026, 11, 23), &Calendar::builtin());
+    assert_eq!(offline.outcome, Outcome::Warn);
+}
