@@ -60,12 +60,7 @@ async fn the_support_gate_judges_with_the_targets_describe_cluster_versions() {
 
     use crate::simkit::{converge, plan_for, sim};
 
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("upgrade");
-    crate::plan_cli::copy(
-        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/upgrade")),
-        &root,
-    );
+    let (_dir, root) = crate::upgrade::example();
     std::fs::remove_file(root.join("clusters/prod-use1/manifests/flow-schema.yaml")).unwrap();
     let at = |v: &str| {
         let mut l = keelson::sync::load_repo(&root, crate::util::TODAY).unwrap();

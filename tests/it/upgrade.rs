@@ -25,7 +25,7 @@ fn helm_secret(name: &str, ns: &str, release: &serde_json::Value) -> serde_json:
 }
 
 /// A copy of examples/upgrade in a temp dir.
-fn example() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn example() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("upgrade");
     crate::plan_cli::copy(
