@@ -146,6 +146,15 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
         catalog.insert(name.clone(), v);
     }
     live.addon_versions = catalog;
+    // The support gate judges a hop with the target's own calendar: read it only when a
+    // hop is to be judged.
+    if !scope.upgrade_targets.is_empty() {
+        live.cluster_versions = listing(
+            "*",
+            "DescribeClusterVersions",
+            ports.eks.describe_cluster_versions().await,
+        )?;
+    }
     Ok(live)
 }
 

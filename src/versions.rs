@@ -322,6 +322,107 @@ pub fn lookup(version: Minor) -> Option<&'static EksVersion> {
     CALENDAR.iter().find(|e| e.version == version)
 }
 
+/// Where a calendar came from: it decides what a minor missing from it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarSource {
+    /// keelson's built-in table ([`CALENDAR`]): offline checks. A newer minor may well
+    /// exist on EKS already; the table only cannot say.
+    BuiltIn,
+    /// The target's own answer (`DescribeClusterVersions`, every status): a minor it does
+    /// not list is one the target does not offer.
+    Target,
+}
+
+/// A support calendar: the built-in table, or the versions the target reports at run
+/// time (which replace the table for that run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    /// Where the entries come from.
+    pub source: CalendarSource,
+    /// Entries, oldest first.
+    pub entries: Vec<EksVersion>,
+}
+
+/// The answer for one minor from a calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The calendar lists it.
+    Known(EksVersion),
+    /// Newer than every minor the calendar lists.
+    Newer {
+        /// The newest minor listed.
+        newest: Minor,
+    },
+    /// Older than every minor the calendar lists (long past support), or a gap.
+    Older,
+}
+
+impl Calendar {
+    /// keelson's built-in table.
+    pub fn builtin() -> Calendar {
+        Calendar {
+            source: CalendarSource::BuiltIn,
+            entries: CALENDAR.to_vec(),
+        }
+    }
+
+    /// The calendar a target reported (`DescribeClusterVersions`), or `None` when it
+    /// reported no version with all three dates (then the built-in table serves).
+    /// Entries without dates are left out: a support window needs them.
+    pub fn from_target(versions: &[crate::model::live::ClusterVersionInfo]) -> Option<Calendar> {
+        let date = |d: &Option<String>| {
+            let d = d.as_deref()?;
+            let mut p = d.split('-').map(str::parse::<u32>);
+            let (y, m, day) = (p.next()?.ok()?, p.next()?.ok()?, p.next()?.ok()?);
+            Date::checked(i32::try_from(y).ok()?, m, day)
+        };
+        let mut entries: Vec<EksVersion> = versions
+            .iter()
+            .filter_map(|v| {
+                Some(EksVersion {
+                    version: v.version.parse().ok()?,
+                    released: date(&v.release_date)?,
+                    end_of_standard: date(&v.end_of_standard_support)?,
+                    end_of_extended: date(&v.end_of_extended_support)?,
+                })
+            })
+            .collect();
+        entries.sort_by_key(|e| e.version);
+        entries.dedup_by_key(|e| e.version);
+        (!entries.is_empty()).then_some(Calendar {
+            source: CalendarSource::Target,
+            entries,
+        })
+    }
+
+    /// Where `version` stands in this calendar.
+    pub fn standing(&self, version: Minor) -> Standing {
+        if let Some(e) = self.entries.iter().find(|e| e.version == version) {
+            return Standing::Known(*e);
+        }
+        match self.entries.last() {
+            Some(newest) if version > newest.version => Standing::Newer {
+                newest: newest.version,
+            },
+            _ => Standing::Older,
+        }
+    }
+
+    /// The minors a cluster may be created with or upgraded to on `today`.
+    pub fn available(&self, today: Date) -> Vec<Minor> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.status(today),
+                    SupportStatus::Standard | SupportStatus::Extended
+                )
+            })
+            .map(|e| e.version)
+            .collect()
+    }
+}
+
 impl EksVersion {
     /// Where this version stands on `today`.
     pub fn status(&self, today: Date) -> SupportStatus {
@@ -337,18 +438,10 @@ impl EksVersion {
     }
 }
 
-/// The versions a new cluster may be created with or upgraded to on `today`.
+/// The versions a new cluster may be created with or upgraded to on `today`, by the
+/// built-in table.
 pub fn available(today: Date) -> Vec<Minor> {
-    CALENDAR
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.status(today),
-                SupportStatus::Standard | SupportStatus::Extended
-            )
-        })
-        .map(|e| e.version)
-        .collect()
+    Calendar::builtin().available(today)
 }
 
 /// Numeric sort key of an add-on version, `v1.19.2-eksbuild.1` → (1, 19, 2, 1), so that

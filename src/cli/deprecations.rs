@@ -103,7 +103,12 @@ pub fn deprecations_cmd(args: &DeprecationsArgs) -> Result<ExitCode> {
     let Some(target) = &args.target_version else {
         bail!("--target-version is required, e.g. --target-version 1.33");
     };
-    let mut targets = Targets::kubernetes(parse_target(target)?);
+    let table = crate::sync::api_table(&args.extra_rules)?;
+    let kubernetes = parse_target(target)?;
+    if let Some(warning) = judge_target(kubernetes, table.newest_release())? {
+        eprintln!("warning: {warning}");
+    }
+    let mut targets = Targets::kubernetes(kubernetes);
     for c in &args.component_versions {
         let (name, v) = c
             .split_once('=')
@@ -117,7 +122,6 @@ pub fn deprecations_cmd(args: &DeprecationsArgs) -> Result<ExitCode> {
     if args.paths.is_empty() {
         bail!("no PATH given: name files or directories to scan, or `-` for standard input");
     }
-    let table = crate::sync::api_table(&args.extra_rules)?;
     let inputs = collect_inputs(&args.paths);
     let (findings, stats) = scan_inputs(&table, &targets, &inputs, args.threads);
     tracing::debug!(
@@ -145,6 +149,38 @@ pub fn deprecations_cmd(args: &DeprecationsArgs) -> Result<ExitCode> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Kubernetes ships about three minors a year (KEP-2572, release cadence): a target more
+/// than this many minors past the table's newest release is a typo, not a release.
+const MINORS_PAST_THE_TABLE: u32 = 3;
+
+/// Whether `target` can be a Kubernetes release: an error for a version there is none of
+/// (another major, far past anything released), a warning past the table's newest
+/// release, whose later removals the table cannot know.
+///
+/// # Errors
+/// When `target` is not a Kubernetes minor.
+pub fn judge_target(target: Minor, newest: Option<Minor>) -> Result<Option<String>> {
+    if target.major != 1 {
+        bail!(
+            "--target-version {target}: Kubernetes releases are 1.N (there is no Kubernetes {}.x)",
+            target.major
+        );
+    }
+    let Some(newest) = newest else {
+        return Ok(None);
+    };
+    if target.minor > newest.minor.saturating_add(MINORS_PAST_THE_TABLE) {
+        bail!(
+            "--target-version {target} is not a Kubernetes release: keelson's table knows releases up to {newest} and Kubernetes ships about three a year; write a version such as {newest}"
+        );
+    }
+    Ok((target > newest).then(|| {
+        format!(
+            "Kubernetes {target} is newer than keelson's table, which covers releases up to {newest}: only what {newest} and earlier deprecate or remove is reported; what {target} removes is not known here"
+        )
+    }))
 }
 
 /// `1.33`, `v1.33`, `1.33.2`, `k8s=v1.33.0` → 1.33.
@@ -379,5 +415,24 @@ mod tests {
             assert!(parse_target(s).is_err(), "{s}");
         }
         assert!(parse_target("1.9").unwrap() < parse_target("1.10").unwrap());
+    }
+
+    #[test]
+    fn a_target_must_be_a_real_release_and_warns_past_the_table() {
+        let newest = Some(Minor::v1(37));
+        assert_eq!(judge_target(Minor::v1(33), newest).unwrap(), None);
+        assert_eq!(judge_target(Minor::v1(37), newest).unwrap(), None);
+        let warning = judge_target(Minor::v1(38), newest).unwrap().unwrap();
+        assert!(warning.contains("covers releases up to 1.37"), "{warning}");
+        assert!(judge_target(Minor::v1(40), newest).unwrap().is_some());
+        for nonsense in [
+            Minor::v1(41),
+            Minor::v1(99),
+            Minor { major: 2, minor: 1 },
+            Minor { major: 0, minor: 5 },
+        ] {
+            let e = judge_target(nonsense, newest).unwrap_err().to_string();
+            assert!(e.contains("Kubernetes"), "{e}");
+        }
     }
 }

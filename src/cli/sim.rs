@@ -2,7 +2,8 @@
 //!
 //! - `seed --version 1.N`: create every cluster of the repository on the simulator as if
 //!   the repository had been applied at an older minor, so that `plan`/`apply` then show
-//!   the upgrade the repository asks for;
+//!   the upgrade the repository asks for (a minor EKS no longer creates is created a year
+//!   back on the simulator's clock, when EKS still did);
 //! - `advance DURATION`: move the simulator's clock (finishing what is due), e.g. past a
 //!   stage's soak;
 //! - `report`: per cluster, its version, transition records, insights and what broke.
@@ -22,7 +23,7 @@ use crate::apply::{self, ApplyOptions, Quiet};
 use crate::model::live::{InsightStatus, TRANSITION_TAG_PREFIX, UPGRADING_TAG};
 use crate::ports::Clock;
 use crate::sync::{connect, make_plan, runtime, Target, TargetSpec};
-use crate::versions::{utc_minute, Date, Minor};
+use crate::versions::{self, utc_minute, Date, Minor, SupportStatus};
 
 /// `keelson sim` subcommands.
 #[derive(Debug, Subcommand)]
@@ -159,6 +160,7 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
     }
     let rt = runtime()?;
     let target = connect(args, &loaded, &rt)?;
+    let back_to = target.sim().and_then(|sim| create_in_the_past(sim, minor));
     let plan = rt.block_on(make_plan(
         &target,
         &loaded,
@@ -210,6 +212,9 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
             }
         }
     }
+    if let (Some(sim), Some((now, _))) = (target.sim(), back_to) {
+        sim.advance_to(now);
+    }
     target.flush()?;
     if !report.ok() {
         for c in &report.clusters {
@@ -219,12 +224,48 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
         }
         bail!("seeding the simulator failed");
     }
+    let when = back_to
+        .map(|(_, then)| {
+            format!(
+                ", created on {} when EKS still offered {minor}",
+                Date::from_unix(then)
+            )
+        })
+        .unwrap_or_default();
     println!(
-        "seeded {} cluster(s) at Kubernetes {minor} on the simulator ({} steps), and {manifests} manifest(s) as a pipeline would have applied them",
+        "seeded {} cluster(s) at Kubernetes {minor} on the simulator ({} steps{when}), and {manifests} manifest(s) as a pipeline would have applied them",
         report.clusters.len(),
         report.clusters.iter().map(|c| c.steps_done).sum::<usize>()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// How far back `sim seed` may date the repository's first apply.
+const SEED_LOOKBACK_SECS: i64 = 365 * 86_400;
+
+/// A minor EKS no longer creates today (past end of extended support) was creatable when
+/// the repository was first applied: move the simulator's clock back a year, when EKS
+/// still offered it, so the clusters are created then as on EKS; the caller comes back
+/// to now afterwards. Returns (now, then), or `None` when the clusters can be created now
+/// (or could not be a year ago either, which CreateCluster then reports).
+fn create_in_the_past(sim: &Sim, minor: Minor) -> Option<(i64, i64)> {
+    let creatable = |at: i64| {
+        versions::lookup(minor).is_some_and(|e| {
+            matches!(
+                e.status(Date::from_unix(at)),
+                SupportStatus::Standard | SupportStatus::Extended
+            )
+        })
+    };
+    let mut state = sim.snapshot();
+    let now = state.now;
+    let then = now.saturating_sub(SEED_LOOKBACK_SECS);
+    if creatable(now) || !creatable(then) {
+        return None;
+    }
+    state.now = then;
+    sim.replace(state);
+    Some((now, then))
 }
 
 /// The text of `keelson sim report`.

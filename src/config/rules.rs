@@ -7,7 +7,9 @@ use super::diag::{Diagnostic, Rule};
 use super::repo::{ClusterConfig, DocNode, Repo};
 use super::yaml::Seg;
 use crate::model::*;
-use crate::versions::{self, Date, Minor, SupportStatus};
+use crate::versions::{Date, Minor};
+
+mod calendar;
 
 mod cron;
 mod eks;
@@ -92,7 +94,7 @@ pub(crate) fn check(repo: &Repo, docs: &[DocNode], today: Date, out: &mut Vec<Di
     let mut cx = Ctx { docs, out };
     fleet_rules(repo, &mut cx);
     for c in &repo.clusters {
-        version_rules(c, today, &mut cx);
+        calendar::version_rules(c, today, &mut cx);
         auto_mode_rules(c, &mut cx);
         duplicate_rules(c, &mut cx);
         addon_rules(c, &mut cx);
@@ -211,51 +213,6 @@ fn fleet_rules(repo: &Repo, cx: &mut Ctx<'_>) {
                 ),
             );
         }
-    }
-}
-
-fn version_rules(c: &ClusterConfig, today: Date, cx: &mut Ctx<'_>) {
-    let spec = &c.cluster.value.spec;
-    let Ok(v) = spec.version.parse::<Minor>() else {
-        return; // the schema pattern already reported it
-    };
-    let available = versions::available(today)
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    match versions::lookup(v).map(|e| (e, e.status(today))) {
-        None => cx.report(
-            c.cluster.doc,
-            "spec.version",
-            Rule::UnsupportedVersion,
-            format!("EKS has no Kubernetes {v}; supported versions on {today}: {available}"),
-        ),
-        Some((_, SupportStatus::Unreleased)) => cx.report(
-            c.cluster.doc,
-            "spec.version",
-            Rule::UnsupportedVersion,
-            format!("Kubernetes {v} is not released on EKS yet; supported versions on {today}: {available}"),
-        ),
-        Some((e, SupportStatus::Unsupported)) => cx.report(
-            c.cluster.doc,
-            "spec.version",
-            Rule::UnsupportedVersion,
-            format!(
-                "Kubernetes {v} reached end of extended support on {}; EKS no longer runs it (supported: {available})",
-                e.end_of_extended
-            ),
-        ),
-        Some((e, SupportStatus::Extended)) => cx.report(
-            c.cluster.doc,
-            "spec.version",
-            Rule::ExtendedSupport,
-            format!(
-                "Kubernetes {v} left standard support on {} and is in extended support (extra cost) until {}; plan an upgrade",
-                e.end_of_standard, e.end_of_extended
-            ),
-        ),
-        Some((_, SupportStatus::Standard)) => {}
     }
 }
 

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 pub use report::{Report, Stats};
 pub use scan::{scan, Object, Scan, ScanError};
-pub use table::{ApiEntry, ApiTable, Status, TableError, Targets, Verdict};
+pub use table::{ApiEntry, ApiTable, Replacement, Status, TableError, Targets, Verdict};
 
 /// Where a finding comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -223,7 +223,7 @@ impl Finding {
         let e = v.entry;
         self.deprecated_in = e.deprecated_in.map(|m| m.to_string());
         self.removed_in = e.removed_in.map(|m| m.to_string());
-        self.replacement.clone_from(&e.replacement);
+        self.replacement = v.replacement.map(str::to_string);
         self.component.clone_from(&e.component);
         self.source = Some(e.source.clone());
         self

@@ -253,7 +253,11 @@ fn objects_of<'a>(
         let api = node.get("apiVersion").and_then(Node::as_str);
         let kind = node.get("kind").and_then(Node::as_str);
         if let (Some(api), Some(kind)) = (api, kind) {
-            let pos = node.pos_at(&api_key, true);
+            // An apiVersion merged in with `<<: *anchor` sits at the anchor, before this
+            // object: report the object where it is written, not its template.
+            let pos = Some(node.pos_at(&api_key, true))
+                .filter(|p| (p.line, p.col) >= (node.pos.line, node.pos.col))
+                .unwrap_or(node.pos);
             let meta = node.get("metadata");
             let field = |k: &str| {
                 meta.and_then(|m| m.get(k))
@@ -443,7 +447,31 @@ mod tests {
         "apiVersion: v1\nkind: A\nmetadata:\n  name: café-ü\n",
         "apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    x: >\n      folded\n      text\n    y: z\n",
         "   apiVersion: v1\n   kind: A\n",
+        "x-base: &b\n  apiVersion: extensions/v1beta1\n  kind: Ingress\n<<: *b\nmetadata:\n  name: a\n",
+        "apiVersion: v1\nkind: List\nitems:\n  - &i\n    apiVersion: extensions/v1beta1\n    kind: Ingress\n  - <<: *i\n    metadata: {name: b}\n",
     ];
+
+    #[test]
+    fn an_object_built_with_a_merge_key_is_reported_where_it_is_written() {
+        // Regression: the second Ingress was reported at line 5, the anchor's apiVersion.
+        let text = "apiVersion: v1\nkind: List\nitems:\n  - &ing\n    apiVersion: extensions/v1beta1\n    kind: Ingress\n    metadata: {name: one}\n  - <<: *ing\n    metadata: {name: two}\n  - metadata: {name: three}\n    <<: *ing\n";
+        for s in [scan(text.as_bytes()), scan_full(text.as_bytes())] {
+            let at: Vec<(Option<&str>, u32, u32)> = s
+                .objects
+                .iter()
+                .filter(|o| o.kind == "Ingress")
+                .map(|o| (o.name.as_deref(), o.line, o.column))
+                .collect();
+            assert_eq!(
+                at,
+                vec![
+                    (Some("one"), 5, 5),
+                    (Some("two"), 8, 5),
+                    (Some("three"), 10, 5)
+                ]
+            );
+        }
+    }
 
     #[test]
     fn fast_path_and_full_parser_agree() {

@@ -39,10 +39,28 @@ pub struct ApiEntry {
     pub deprecated_in: Option<Minor>,
     /// First release that no longer serves it.
     pub removed_in: Option<Minor>,
-    /// What to use instead, as `group/version Kind`.
+    /// What to use instead, as `group/version Kind`: the preferred one (the first of
+    /// `replacements`).
     pub replacement: Option<String>,
+    /// Every replacement, preferred first, each with the release that first serves it:
+    /// at a given target the first one served there is named
+    /// ([`ApiTable::replacement_at`]).
+    pub replacements: Vec<Replacement>,
+    /// Whether kube-apiserver serves it without `--runtime-config` (which EKS does not
+    /// expose): beta APIs introduced in 1.24 or later are off by default (KEP-3136), and
+    /// CRD-defined groups are served only where their CRDs are installed.
+    pub served_by_default: bool,
     /// Where the dates come from, and how sure they are.
     pub source: String,
+}
+
+/// One replacement of a deprecated API and the first release that serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// `group/version Kind`.
+    pub api: String,
+    /// First release that serves it (`None`: every release the entry is reported at).
+    pub since: Option<Minor>,
 }
 
 impl ApiEntry {
@@ -117,6 +135,9 @@ pub struct Verdict<'t> {
     pub status: Status,
     /// The matching entry.
     pub entry: &'t ApiEntry,
+    /// What to use instead, served at the target; `None` when nothing is (PodSecurityPolicy
+    /// at 1.25: remove it).
+    pub replacement: Option<&'t str>,
 }
 
 /// Why a table file could not be read.
@@ -136,6 +157,7 @@ pub struct TableError {
 pub struct ApiTable {
     entries: Vec<ApiEntry>,
     by_group: HashMap<String, Vec<usize>>,
+    newest_release: Option<Minor>,
 }
 
 impl ApiTable {
@@ -147,6 +169,7 @@ impl ApiTable {
     pub fn builtin() -> Result<ApiTable, TableError> {
         let mut t = ApiTable::default();
         t.extend(parse(BUILTIN_NAME, BUILTIN_TEXT)?);
+        t.newest_release = newest_release(BUILTIN_TEXT);
         Ok(t)
     }
 
@@ -215,9 +238,55 @@ impl ApiTable {
         targets: &Targets,
     ) -> Option<Verdict<'_>> {
         let entry = self.lookup(api_version, kind)?;
-        let status = entry.status_at(targets.for_entry(entry))?;
-        Some(Verdict { status, entry })
+        let target = targets.for_entry(entry);
+        let status = entry.status_at(target)?;
+        Some(Verdict {
+            status,
+            entry,
+            replacement: self.replacement_at(entry, target),
+        })
     }
+
+    /// The replacement to name at `target` (`None`: the newest release): the first of
+    /// the entry's replacements that is served there, i.e. released by then and not
+    /// itself removed by then according to this table. At 1.26 FlowSchema `v1beta1` goes
+    /// to `v1beta3` (`v1` comes in 1.29); `extensions/v1beta1` PodSecurityPolicy has no
+    /// replacement from 1.25, when `policy/v1beta1` went too.
+    pub fn replacement_at<'e>(
+        &self,
+        entry: &'e ApiEntry,
+        target: Option<Minor>,
+    ) -> Option<&'e str> {
+        entry
+            .replacements
+            .iter()
+            .find(|r| {
+                let released = match (r.since, target) {
+                    (Some(since), Some(t)) => since <= t,
+                    _ => true,
+                };
+                let (api_version, kind) = r.api.split_once(' ').unwrap_or((r.api.as_str(), ""));
+                let gone = self
+                    .lookup(api_version, kind)
+                    .filter(|e| e.component == entry.component)
+                    .and_then(|e| e.status_at(target))
+                    == Some(Status::Removed);
+                released && !gone
+            })
+            .map(|r| r.api.as_str())
+    }
+
+    /// The newest release the built-in table covers (its `newest_release`).
+    pub fn newest_release(&self) -> Option<Minor> {
+        self.newest_release
+    }
+}
+
+/// The `newest_release` of a table file that parses; `None` without one.
+pub fn newest_release(text: &str) -> Option<Minor> {
+    let docs = yaml::parse(text, Limits::default()).ok()?;
+    let root = &docs.first()?.root;
+    root.get("newest_release")?.as_str()?.parse().ok()
 }
 
 /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
@@ -236,6 +305,7 @@ const FIELDS: &[&str] = &[
     "deprecated_in",
     "removed_in",
     "replacement",
+    "served_by_default",
     "source",
 ];
 
@@ -412,12 +482,13 @@ fn entry(file: &str, node: &Node) -> Result<ApiEntry, TableError> {
             ));
         }
     }
-    if node.get("replacement").is_none() {
+    let Some(replacement) = node.get("replacement") else {
         return Err(fail(
             node.pos,
             "missing `replacement` (write null when there is none)".into(),
         ));
-    }
+    };
+    let replacements = replacements(file, replacement)?;
     Ok(ApiEntry {
         group,
         version: version_name,
@@ -425,9 +496,84 @@ fn entry(file: &str, node: &Node) -> Result<ApiEntry, TableError> {
         component: text("component", false)?,
         deprecated_in,
         removed_in,
-        replacement: text("replacement", false)?,
+        replacement: replacements.first().map(|r| r.api.clone()),
+        replacements,
+        served_by_default: match node.get("served_by_default") {
+            None => true,
+            Some(Node {
+                value: Value::Bool(b),
+                ..
+            }) => *b,
+            Some(n) => {
+                return Err(fail(
+                    n.pos,
+                    format!(
+                        "`served_by_default` is true or false, found {}",
+                        n.type_name()
+                    ),
+                ))
+            }
+        },
         source: text("source", true)?.unwrap_or_default(),
     })
+}
+
+/// `replacement`: null, one `"group/version Kind"`, or a list of
+/// `{api: "group/version Kind", since: "1.N"}`, preferred first.
+fn replacements(file: &str, n: &Node) -> Result<Vec<Replacement>, TableError> {
+    let fail = |pos: Pos, message: String| TableError {
+        file: file.to_string(),
+        pos,
+        message,
+    };
+    let api = |n: &Node| match n.as_str() {
+        Some(s)
+            if s.trim() == s
+                && s.split_once(' ')
+                    .is_some_and(|(gv, kind)| !gv.is_empty() && !kind.is_empty()) =>
+        {
+            Ok(s.to_string())
+        }
+        _ => Err(fail(
+            n.pos,
+            "a replacement is written \"group/version Kind\", e.g. \"apps/v1 Deployment\"".into(),
+        )),
+    };
+    match &n.value {
+        Value::Null => Ok(Vec::new()),
+        Value::Str(_) => Ok(vec![Replacement {
+            api: api(n)?,
+            since: None,
+        }]),
+        Value::Seq(items) if !items.is_empty() => items
+            .iter()
+            .map(|item| {
+                let Value::Map(fields) = &item.value else {
+                    return Err(fail(item.pos, "a replacement in a list is `{api: \"group/version Kind\", since: \"1.N\"}`".into()));
+                };
+                if let Some(f) = fields.iter().find(|f| f.key != "api" && f.key != "since") {
+                    return Err(fail(f.key_pos, format!("unknown field `{}`; a replacement has `api` and `since`", f.key)));
+                }
+                let a = item
+                    .get("api")
+                    .ok_or_else(|| fail(item.pos, "missing `api`".into()))?;
+                Ok(Replacement {
+                    api: api(a)?,
+                    since: match item.get("since") {
+                        Some(v) => version(file, v)?,
+                        None => None,
+                    },
+                })
+            })
+            .collect(),
+        _ => Err(fail(
+            n.pos,
+            format!(
+                "`replacement` is null, \"group/version Kind\" or a list of {{api, since}}, found {}",
+                n.type_name()
+            ),
+        )),
+    }
 }
 
 /// A version field: a quoted `"1.N"` or null.
@@ -545,5 +691,111 @@ mod tests {
         let e = t.lookup("extensions/v1beta1", "Ingress").unwrap();
         assert_eq!(e.source, "mine");
         assert_eq!(e.removed_in, Some(Minor::v1(40)));
+    }
+
+    #[test]
+    fn replacements_are_the_ones_served_at_the_target() {
+        let t = table();
+        let at = |api: &str, kind: &str, target: u32| {
+            t.classify(api, kind, &Targets::kubernetes(Minor::v1(target)))
+                .and_then(|v| v.replacement)
+        };
+        let fc = "flowcontrol.apiserver.k8s.io";
+        for kind in ["FlowSchema", "PriorityLevelConfiguration"] {
+            for old in ["v1beta1", "v1beta2"] {
+                for target in 26..=28 {
+                    assert_eq!(
+                        at(&format!("{fc}/{old}"), kind, target).map(str::to_string),
+                        Some(format!("{fc}/v1beta3 {kind}")),
+                        "{old} {kind} at 1.{target}"
+                    );
+                }
+                assert_eq!(
+                    at(&format!("{fc}/{old}"), kind, 29).map(str::to_string),
+                    Some(format!("{fc}/v1 {kind}"))
+                );
+            }
+            // Deprecated at 1.23-1.25, when v1beta2 was the newest served.
+            assert_eq!(
+                at(&format!("{fc}/v1beta1"), kind, 24).map(str::to_string),
+                Some(format!("{fc}/v1beta2 {kind}"))
+            );
+        }
+        // PodSecurityPolicy: policy/v1beta1 until 1.24, nothing from 1.25.
+        assert_eq!(
+            at("extensions/v1beta1", "PodSecurityPolicy", 24),
+            Some("policy/v1beta1 PodSecurityPolicy")
+        );
+        assert_eq!(at("extensions/v1beta1", "PodSecurityPolicy", 25), None);
+        assert_eq!(at("policy/v1beta1", "PodSecurityPolicy", 33), None);
+        assert_eq!(
+            at("extensions/v1beta1", "Ingress", 18),
+            Some("networking.k8s.io/v1beta1 Ingress")
+        );
+        assert_eq!(
+            at("extensions/v1beta1", "Ingress", 33),
+            Some("networking.k8s.io/v1 Ingress")
+        );
+        assert_eq!(
+            at("audit.k8s.io/v1beta1", "Policy", 24),
+            Some("audit.k8s.io/v1 Policy")
+        );
+        assert!(at("audit.k8s.io/v1alpha1", "Policy", 24).is_some());
+    }
+
+    #[test]
+    fn every_named_replacement_is_served_where_it_is_named() {
+        let t = table();
+        let newest = t.newest_release().unwrap();
+        assert_eq!(newest, Minor::v1(37));
+        for e in t.entries().iter().filter(|e| e.component.is_none()) {
+            let Some(first) = e.deprecated_in.or(e.removed_in) else {
+                continue;
+            };
+            for minor in first.minor..=newest.minor {
+                let target = Minor::v1(minor);
+                let Some(r) = t.replacement_at(e, Some(target)) else {
+                    continue;
+                };
+                let (api, kind) = r.split_once(' ').unwrap();
+                let named = e.replacements.iter().find(|x| x.api == r).unwrap();
+                assert!(named.since.is_none_or(|s| s <= target), "{e:?} at {target}");
+                assert_ne!(
+                    t.classify(api, kind, &Targets::kubernetes(target))
+                        .map(|v| v.status),
+                    Some(Status::Removed),
+                    "{} {} at {target} names {r}, removed by then",
+                    e.api_version(),
+                    e.kind
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn replacement_lists_are_checked() {
+        let entry = |r: &str| {
+            format!("apis:\n  - {{group: a, version: v1beta1, kind: K, deprecated_in: \"1.30\", removed_in: null, replacement: {r}, source: s}}\n")
+        };
+        let ok = parse(
+            "x.yaml",
+            &entry("[{api: a/v1 K, since: \"1.31\"}, {api: a/v1beta2 K}]"),
+        )
+        .unwrap();
+        assert_eq!(ok[0].replacement.as_deref(), Some("a/v1 K"));
+        assert_eq!(ok[0].replacements[0].since, Some(Minor::v1(31)));
+        assert_eq!(ok[0].replacements[1].since, None);
+        for (r, want) in [
+            ("[{api: a/v1 K, sine: \"1.31\"}]", "unknown field `sine`"),
+            ("[{since: \"1.31\"}]", "missing `api`"),
+            ("[a/v1 K]", "{api:"),
+            ("[{api: a/v1, since: \"1.31\"}]", "group/version Kind"),
+            ("[]", "a list of {api, since}"),
+            ("[{api: a/v1 K, since: 1.31}]", "put it in quotes"),
+        ] {
+            let e = parse("x.yaml", &entry(r)).unwrap_err();
+            assert!(e.to_string().contains(want), "{r}: {e}");
+            assert!(e.to_string().starts_with("x.yaml:2:"), "{e}");
+        }
     }
 }

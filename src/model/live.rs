@@ -362,6 +362,11 @@ pub struct LiveState {
     /// The add-on catalog (DescribeAddonVersions) for every add-on in use, by name.
     #[serde(default)]
     pub addon_versions: BTreeMap<String, Vec<AddonVersion>>,
+    /// The versions the target offers, with their support dates (DescribeClusterVersions),
+    /// read when an upgrade is judged; empty when not read or not implemented by the
+    /// endpoint (the built-in calendar then serves).
+    #[serde(default)]
+    pub cluster_versions: Vec<ClusterVersionInfo>,
 }
 
 /// The tag keelson puts on every cluster it creates: only clusters carrying it are ever

@@ -19,7 +19,10 @@ use crate::config::{ClusterConfig, Repo};
 use crate::deprecations::table::{ApiTable, Status as ApiStatus, Targets};
 use crate::model::live::*;
 use crate::model::{AddonDoc, FleetPolicy, Tags};
-use crate::versions::{self, Date, Minor, SupportStatus};
+use crate::versions::{self, Calendar, Date, Minor};
+
+mod support;
+pub use support::support_gate;
 
 /// The gates a hop passes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -209,7 +212,12 @@ pub fn check_hop(
         node_groups_gate(input, from, to, node_groups_before);
     gates.push(ngs);
     gates.push(kubelet_gate(input, to));
-    gates.push(support_gate(to, Date::from_unix(input.now)));
+    gates.push(support_gate(
+        to,
+        Date::from_unix(input.now),
+        &Calendar::from_target(&input.fleet_live.cluster_versions)
+            .unwrap_or_else(Calendar::builtin),
+    ));
     gates.push(stage_gate(input, from, to, &addons_after));
     HopCheck {
         from: from.to_string(),
@@ -239,9 +247,9 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
     let targets = Targets::kubernetes(to);
     let mut fail = Vec::new();
     let mut warn = Vec::new();
-    let instead = |r: &Option<String>| match r {
+    let instead = |r: Option<&str>| match r {
         Some(r) => format!("change it to {r}"),
-        None => "it has no replacement: remove it".to_string(),
+        None => format!("no replacement is served at {to}: remove it"),
     };
     for m in &input.cluster.manifests {
         let Some(v) = apis
@@ -265,7 +273,7 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
                 m.origin.file,
                 m.origin.line,
                 m.api_version,
-                instead(&v.entry.replacement)
+                instead(v.replacement)
             )),
             ApiStatus::Deprecated => warn.push(format!(
                 "{}:{}: {what} uses {}, deprecated in {}{}; {}",
@@ -274,7 +282,7 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
                 m.api_version,
                 v.entry.deprecated_in.map(|d| d.to_string()).unwrap_or_default(),
                 if removed_in.is_empty() { String::new() } else { format!(" and removed in {removed_in}") },
-                instead(&v.entry.replacement)
+                instead(v.replacement)
             )),
         }
     }
@@ -299,12 +307,12 @@ fn removed_apis_gate(input: HopInput<'_>, to: Minor) -> GateResult {
             let what_to_do = match u.signal.as_str() {
                 "helm-manifest" | "helm-hook" => format!(
                     "upgrade the release to a chart version that uses {} (helm upgrade), then plan again",
-                    v.entry.replacement.as_deref().unwrap_or("a served API")
+                    v.replacement.unwrap_or("a served API")
                 ),
                 _ => format!(
                     "whatever writes it (a pipeline, a controller) still sends {}; {} there and re-apply, then plan again",
                     u.api_version,
-                    instead(&v.entry.replacement)
+                    instead(v.replacement)
                 ),
             };
             fail.push(format!(
@@ -480,52 +488,6 @@ fn kubelet_gate(input: HopInput<'_>, to: Minor) -> GateResult {
         }
     }
     gate(Gate::KubeletSkew, Outcome::Fail, fail)
-}
-
-/// Where `to` stands in the EKS calendar on `today`.
-pub fn support_gate(to: Minor, today: Date) -> GateResult {
-    let Some(e) = versions::lookup(to) else {
-        return gate(
-            Gate::Support,
-            Outcome::Fail,
-            vec![format!("Kubernetes {to} is not in keelson's EKS calendar")],
-        );
-    };
-    match e.status(today) {
-        SupportStatus::Unreleased => gate(
-            Gate::Support,
-            Outcome::Fail,
-            vec![format!("EKS does not offer Kubernetes {to} yet (expected {})", e.released)],
-        ),
-        SupportStatus::Unsupported => gate(
-            Gate::Support,
-            Outcome::Fail,
-            vec![format!("Kubernetes {to} left EKS extended support on {}", e.end_of_extended)],
-        ),
-        SupportStatus::Extended => gate(
-            Gate::Support,
-            Outcome::Warn,
-            vec![format!(
-                "Kubernetes {to} is in extended support (extra cost per cluster hour) since {} until {}; plan the next upgrade",
-                e.end_of_standard, e.end_of_extended
-            )],
-        ),
-        SupportStatus::Standard => {
-            let left = e.end_of_standard.days_since(today);
-            if left <= 90 {
-                gate(
-                    Gate::Support,
-                    Outcome::Warn,
-                    vec![format!(
-                        "standard support for Kubernetes {to} ends {} ({left} days); extended support costs extra after that",
-                        e.end_of_standard
-                    )],
-                )
-            } else {
-                gate(Gate::Support, Outcome::Pass, Vec::new())
-            }
-        }
-    }
 }
 
 /// The readiness of one cluster for the path from its live version to `to`: every hop
@@ -896,21 +858,5 @@ mod tests {
         );
         assert!(is_upgrade_tag(UPGRADING_TAG));
         assert!(!is_upgrade_tag("team"));
-    }
-
-    #[test]
-    fn the_support_gate_follows_the_calendar() {
-        let day = Date::new(2026, 11, 24);
-        assert_eq!(support_gate(Minor::v1(33), day).outcome, Outcome::Warn);
-        assert!(support_gate(Minor::v1(33), day).findings[0].contains("extended support"));
-        let soon = support_gate(Minor::v1(34), day);
-        assert_eq!(soon.outcome, Outcome::Warn);
-        assert!(soon.findings[0].contains("(8 days)"), "{:?}", soon.findings);
-        assert_eq!(support_gate(Minor::v1(36), day).outcome, Outcome::Pass);
-        assert_eq!(support_gate(Minor::v1(29), day).outcome, Outcome::Fail);
-        assert_eq!(
-            support_gate(Minor::v1(36), Date::new(2026, 1, 1)).outcome,
-            Outcome::Fail
-        );
     }
 }

@@ -459,32 +459,66 @@ async fn insights_are_listed_and_described_with_their_deprecations() {
 }
 
 #[tokio::test]
-async fn cluster_versions_carry_the_support_calendar() {
+async fn cluster_versions_read_every_page_with_include_all_and_carry_the_calendar() {
     use aws_sdk_eks::operation::describe_cluster_versions::DescribeClusterVersionsOutput;
     let day = |s: i64| aws_smithy_types::DateTime::from_secs(s);
-    let versions = mock!(Client::describe_cluster_versions).then_output(move || {
-        DescribeClusterVersionsOutput::builder()
-            .cluster_versions(
-                sdk::ClusterVersionInformation::builder()
-                    .cluster_version("1.34")
-                    .default_version(true)
-                    .version_status(sdk::VersionStatus::StandardSupport)
-                    .release_date(day(1_759_363_200))
-                    .end_of_standard_support_date(day(1_796_169_600))
-                    .end_of_extended_support_date(day(1_827_705_600))
-                    .build(),
-            )
+    let version = move |v: &str, status: sdk::VersionStatus, dates: [i64; 3]| {
+        sdk::ClusterVersionInformation::builder()
+            .cluster_version(v)
+            .default_version(v == "1.34")
+            .version_status(status)
+            .release_date(day(dates[0]))
+            .end_of_standard_support_date(day(dates[1]))
+            .end_of_extended_support_date(day(dates[2]))
             .build()
-    });
-    let eks = eks(&[&versions]);
+    };
+    // Without includeAll EKS leaves out the versions past support: the rules answer only
+    // requests that ask for all of them.
+    let page1 = mock!(Client::describe_cluster_versions)
+        .match_requests(|r| r.include_all() == Some(true) && r.next_token().is_none())
+        .then_output(move || {
+            DescribeClusterVersionsOutput::builder()
+                .cluster_versions(version(
+                    "1.30",
+                    sdk::VersionStatus::Unsupported,
+                    [1_716_422_400, 1_753_228_800, 1_784_764_800],
+                ))
+                .next_token("page-2")
+                .build()
+        });
+    let page2 = mock!(Client::describe_cluster_versions)
+        .match_requests(|r| r.include_all() == Some(true) && r.next_token() == Some("page-2"))
+        .then_output(move || {
+            DescribeClusterVersionsOutput::builder()
+                .cluster_versions(version(
+                    "1.34",
+                    sdk::VersionStatus::StandardSupport,
+                    [1_759_363_200, 1_796_169_600, 1_827_705_600],
+                ))
+                .build()
+        });
+    let eks = eks(&[&page1, &page2]);
     let v = eks.describe_cluster_versions().await.unwrap();
-    assert_eq!(v.len(), 1);
-    assert_eq!(v[0].version, "1.34");
-    assert_eq!(v[0].status, "STANDARD_SUPPORT");
-    assert!(v[0].default_version);
-    assert_eq!(v[0].release_date.as_deref(), Some("2025-10-02"));
-    assert_eq!(v[0].end_of_standard_support.as_deref(), Some("2026-12-02"));
-    assert_eq!(v[0].end_of_extended_support.as_deref(), Some("2027-12-02"));
+    assert_eq!(page1.num_calls() + page2.num_calls(), 2);
+    assert_eq!(v.len(), 2);
+    assert_eq!(
+        (v[0].version.as_str(), v[0].status.as_str()),
+        ("1.30", "UNSUPPORTED")
+    );
+    assert_eq!(v[0].end_of_extended_support.as_deref(), Some("2026-07-23"));
+    assert_eq!(v[1].version, "1.34");
+    assert_eq!(v[1].status, "STANDARD_SUPPORT");
+    assert!(v[1].default_version);
+    assert_eq!(v[1].release_date.as_deref(), Some("2025-10-02"));
+    assert_eq!(v[1].end_of_standard_support.as_deref(), Some("2026-12-02"));
+    assert_eq!(v[1].end_of_extended_support.as_deref(), Some("2027-12-02"));
+    // What the support gate judges with: the account's calendar, not keelson's table.
+    let cal = keelson::versions::Calendar::from_target(&v).unwrap();
+    assert_eq!(cal.source, keelson::versions::CalendarSource::Target);
+    assert_eq!(
+        cal.available(keelson::versions::Date::new(2026, 11, 29)),
+        vec![keelson::versions::Minor::v1(34)]
+    );
 }
 
 /// A transport that records each request (URI, Authorization header, body) and answers

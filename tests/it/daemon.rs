@@ -59,7 +59,7 @@ fn sim_has(repo: &Path, cluster: &str) -> bool {
     repo.join(".keelson/sim.json").exists() && sim_state(repo)["clusters"].get(cluster).is_some()
 }
 
-fn once_json(repo: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+pub(crate) fn once_json(repo: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
     let mut args = vec!["run", "--repo", s(repo), "--once", "--listen", "none"];
     args.extend_from_slice(&["--sim-speed", "instant", "--output", "json"]);
     args.extend_from_slice(extra);

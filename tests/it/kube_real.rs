@@ -704,7 +704,6 @@ fn table_group_versions() -> BTreeSet<String> {
 }
 
 #[tokio::test]
-#[ignore = "keelson bug: the simulator serves beta APIs that are off by default since 1.24 (KEP-3136); fixing it needs examples/upgrade rebuilt around an API a real 1.33 cluster serves"]
 async fn the_simulators_discovery_matches_a_real_server_of_the_same_minor() {
     let Some(t) = turn(POOL).await else { return };
     let real = &t.real;

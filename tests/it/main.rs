@@ -5,6 +5,7 @@
 
 mod aws_mocks;
 mod aws_mocks_transport;
+mod calendar;
 mod contract;
 mod corpus;
 mod corpus_auto;
@@ -20,6 +21,7 @@ mod fuzz;
 mod hostile;
 mod kube_mock;
 mod kube_real;
+mod kube_real_apis;
 mod kube_real_validation;
 mod moto;
 mod plan_cli;

@@ -351,9 +351,16 @@ async fn cluster_versions_follow_the_calendar_on_the_simulated_day() {
     let sim = sim();
     let v = sim.describe_cluster_versions().await.unwrap();
     let find = |m: &str| v.iter().find(|x| x.version == m).cloned();
-    assert!(
-        find("1.30").is_none(),
+    // Every version, as AWS answers with includeAll: the calendar needs those past
+    // support too.
+    assert_eq!(
+        find("1.30").unwrap().status,
+        "UNSUPPORTED",
         "1.30 left extended support on 2026-07-23"
+    );
+    assert_eq!(
+        find("1.30").unwrap().end_of_extended_support.as_deref(),
+        Some("2026-07-23")
     );
     assert_eq!(find("1.31").unwrap().status, "EXTENDED_SUPPORT");
     assert_eq!(find("1.35").unwrap().status, "STANDARD_SUPPORT");

@@ -25,7 +25,7 @@ fn helm_secret(name: &str, ns: &str, release: &serde_json::Value) -> serde_json:
 }
 
 /// A copy of examples/upgrade in a temp dir.
-fn example() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn example() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("upgrade");
     crate::plan_cli::copy(
@@ -133,8 +133,8 @@ async fn staging_upgrades_first_prod_waits_for_the_soak_and_a_removed_api_blocks
     assert!(blocked.steps.is_empty());
     let why = &blocked.blocked[0].message;
     assert!(
-        why.contains("clusters/prod-use1/manifests/admission-policy.yaml:4: ValidatingAdmissionPolicy require-team-label uses admissionregistration.k8s.io/v1beta1, which Kubernetes 1.34 no longer serves")
-            && why.contains("change it to admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"),
+        why.contains("clusters/prod-use1/manifests/flow-schema.yaml:5: FlowSchema batch-jobs uses flowcontrol.apiserver.k8s.io/v1beta3, which Kubernetes 1.34 no longer serves (removed in 1.32)")
+            && why.contains("change it to flowcontrol.apiserver.k8s.io/v1 FlowSchema"),
         "{why}"
     );
 
@@ -180,13 +180,13 @@ async fn staging_upgrades_first_prod_waits_for_the_soak_and_a_removed_api_blocks
     assert!(cluster(&plan, "prod-use1").steps.is_empty());
 
     // The manifest fixed in git: prod-use1 goes ahead too.
-    let policy = root.join("clusters/prod-use1/manifests/admission-policy.yaml");
+    let policy = root.join("clusters/prod-use1/manifests/flow-schema.yaml");
     let text = std::fs::read_to_string(&policy).unwrap();
     std::fs::write(
         &policy,
         text.replace(
-            "admissionregistration.k8s.io/v1beta1",
-            "admissionregistration.k8s.io/v1",
+            "flowcontrol.apiserver.k8s.io/v1beta3",
+            "flowcontrol.apiserver.k8s.io/v1",
         ),
     )
     .unwrap();
@@ -300,7 +300,7 @@ async fn a_hop_interrupted_mid_update_is_resumed_without_issuing_it_again() {
 #[tokio::test]
 async fn live_signals_block_a_hop_helm_records_insights_and_old_kubelets() {
     let (_d, root) = example();
-    let policy = root.join("clusters/prod-use1/manifests/admission-policy.yaml");
+    let policy = root.join("clusters/prod-use1/manifests/flow-schema.yaml");
     std::fs::remove_file(&policy).unwrap();
     let repo = load(&root);
     let sim = sim();
@@ -452,10 +452,10 @@ use crate::util::{keelson_cli as keelson, out_and_err as text};
 fn check_seed_advance_and_a_rehearsal_from_the_command_line() {
     let (_d, root) = example();
     let repo = root.to_str().unwrap();
-    let o = keelson(&["sim", "seed", "--repo", repo, "--version", "1.33"]);
+    let o = keelson(&["sim", "seed", "--repo", repo, "--version", "1.31"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("seeded 3 cluster(s) at Kubernetes 1.33"),
+        text(&o).contains("seeded 3 cluster(s) at Kubernetes 1.31"),
         "{}",
         text(&o)
     );
@@ -472,7 +472,7 @@ fn check_seed_advance_and_a_rehearsal_from_the_command_line() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["outcome"], "fail");
-    assert_eq!(v["hops"].as_array().unwrap().len(), 2);
+    assert_eq!(v["hops"].as_array().unwrap().len(), 4);
     assert_eq!(v["hops"][0]["gates"][1]["gate"], "removed-apis");
     assert_eq!(v["hops"][0]["gates"][1]["outcome"], "fail");
     let o = keelson(&[
@@ -482,7 +482,7 @@ fn check_seed_advance_and_a_rehearsal_from_the_command_line() {
         "--cluster",
         "prod-euw1",
         "--to",
-        "1.34",
+        "1.32",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("⏸ stage"), "{}", text(&o));
@@ -562,7 +562,7 @@ fn check_seed_advance_and_a_rehearsal_from_the_command_line() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("cluster prod-use1: BROKE after the upgrade to 1.34: live object (managed-fields): ValidatingAdmissionPolicy require-team-label uses admissionregistration.k8s.io/v1beta1"),
+        text(&o).contains("cluster prod-use1: BROKE after the upgrade to 1.32: live object (managed-fields): FlowSchema batch-jobs uses flowcontrol.apiserver.k8s.io/v1beta3"),
         "{}",
         text(&o)
     );
@@ -574,7 +574,7 @@ fn check_seed_advance_and_a_rehearsal_from_the_command_line() {
     );
     assert!(text(&o).contains("completed 1.34-1.35 at"), "{}", text(&o));
     assert!(
-        text(&o).contains("insight Error: Objects using APIs removed in 1.34"),
+        text(&o).contains("insight Error: Objects using APIs removed in 1.32"),
         "{}",
         text(&o)
     );
@@ -592,7 +592,7 @@ fn one_daemon_sync_over_the_example_upgrades_staging_and_reports_the_rest() {
         "sim",
         "--once",
         "--sim-seed",
-        "1.33",
+        "1.31",
         "--listen",
         "none",
         "--output",
@@ -601,7 +601,7 @@ fn one_daemon_sync_over_the_example_upgrades_staging_and_reports_the_rest() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let all = text(&o);
     assert!(
-        all.contains("seeded 3 cluster(s) at Kubernetes 1.33"),
+        all.contains("seeded 3 cluster(s) at Kubernetes 1.31"),
         "{all}"
     );
     let o = keelson(&["sim", "report", "--repo", repo]);
@@ -610,13 +610,13 @@ fn one_daemon_sync_over_the_example_upgrades_staging_and_reports_the_rest() {
         report.contains("cluster staging-euw1: Kubernetes 1.35"),
         "{report}"
     );
-    assert!(report.contains("completed 1.33-1.34 at"), "{report}");
+    assert!(report.contains("completed 1.31-1.32 at"), "{report}");
     assert!(
-        report.contains("cluster prod-euw1: Kubernetes 1.33"),
+        report.contains("cluster prod-euw1: Kubernetes 1.31"),
         "{report}"
     );
     assert!(
-        report.contains("cluster prod-use1: Kubernetes 1.33"),
+        report.contains("cluster prod-use1: Kubernetes 1.31"),
         "{report}"
     );
     // A second sync: the state exists, so nothing is seeded again; prod-euw1 is held by
@@ -629,7 +629,7 @@ fn one_daemon_sync_over_the_example_upgrades_staging_and_reports_the_rest() {
         "sim",
         "--once",
         "--sim-seed",
-        "1.33",
+        "1.31",
         "--listen",
         "none",
     ]);
@@ -637,7 +637,7 @@ fn one_daemon_sync_over_the_example_upgrades_staging_and_reports_the_rest() {
     assert_eq!(o.status.code(), Some(3), "{all}");
     assert!(!all.contains("seeded"), "{all}");
     assert!(
-        all.contains("upgrade held: upgrade 1.33→1.34: stage staging is soaking"),
+        all.contains("upgrade held: upgrade 1.31→1.32: stage staging is soaking"),
         "{all}"
     );
     assert!(

@@ -873,7 +873,8 @@ impl EksApi for Sim {
                     end_of_standard_support: Some(e.end_of_standard.to_string()),
                     end_of_extended_support: Some(e.end_of_extended.to_string()),
                 })
-                .filter(|v| v.status != "UNSUPPORTED")
+                // Every version, as AWS answers with `includeAll`: the calendar needs the
+                // ones past support too.
                 .collect())
         })
     }

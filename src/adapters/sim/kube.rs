@@ -54,8 +54,11 @@ fn served(c: &SimCluster) -> BTreeSet<String> {
     v
 }
 
-/// The beta and GA group/versions of the deprecated-API table with the minor that removes
-/// them, worked out once per process (discovery runs on every simulated list and apply).
+/// The beta and GA group/versions of the deprecated-API table that kube-apiserver serves
+/// by default, with the minor that removes them, worked out once per process (discovery
+/// runs on every simulated list and apply). Betas introduced in 1.24 or later are off by
+/// default (KEP-3136) and EKS exposes no `--runtime-config` to turn them on, so a
+/// simulated cluster does not serve them either.
 fn table_versions() -> &'static [(String, Option<Minor>)] {
     static VERSIONS: std::sync::OnceLock<Vec<(String, Option<Minor>)>> = std::sync::OnceLock::new();
     VERSIONS.get_or_init(|| {
@@ -64,7 +67,10 @@ fn table_versions() -> &'static [(String, Option<Minor>)] {
                 t.entries()
                     .iter()
                     .filter(|e| {
-                        e.component.is_none() && e.version != "*" && !e.version.contains("alpha")
+                        e.component.is_none()
+                            && e.served_by_default
+                            && e.version != "*"
+                            && !e.version.contains("alpha")
                     })
                     .map(|e| (e.api_version(), e.removed_in))
                     .collect()

@@ -345,3 +345,43 @@ fn csv_output_has_a_header_and_one_row_per_finding() {
     // The source column holds commas, so it is quoted.
     assert!(lines[1].ends_with("; confidence high\""), "{out}");
 }
+
+#[test]
+fn the_target_version_must_be_a_real_release_and_past_the_table_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = write(dir.path(), "fs.yaml", FLOWSCHEMA_V1BETA3.as_bytes());
+    let f = fs.to_str().unwrap();
+    for nonsense in ["1.99", "2.1", "0.5"] {
+        let o = keelson(&["deprecations", "--target-version", nonsense, f]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{nonsense}: {err}");
+        assert!(err.contains("Kubernetes"), "{nonsense}: {err}");
+    }
+    // Past the table's newest release: judged with what the table knows, and said so.
+    let o = keelson(&["deprecations", "--target-version", "1.38", f]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("warning: Kubernetes 1.38 is newer than keelson's table, which covers releases up to 1.37"),
+        "{err}"
+    );
+    // The replacement named is the one served at the target.
+    let o = keelson(&["deprecations", "--target-version", "1.34", f]);
+    assert!(
+        stdout(&o).contains("use flowcontrol.apiserver.k8s.io/v1 FlowSchema"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_pod_security_policy_has_no_replacement_from_1_25() {
+    let dir = tempfile::tempdir().unwrap();
+    let psp =
+        "apiVersion: extensions/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: restricted}\n";
+    write(dir.path(), "psp.yaml", psp.as_bytes());
+    let at =
+        |target: &str| scan_json(dir.path(), target, &[]).1["findings"][0]["replacement"].clone();
+    assert_eq!(at("1.24"), json!("policy/v1beta1 PodSecurityPolicy"));
+    assert_eq!(at("1.25"), serde_json::Value::Null);
+}

@@ -320,8 +320,11 @@ pub(super) async fn describe_cluster_versions(eks: &AwsEks) -> ApiResult<Vec<Clu
     let date = |d: Option<&aws_smithy_types::DateTime>| {
         d.map(|d| crate::versions::Date::from_unix(d.secs()).to_string())
     };
+    // `includeAll`: without it EKS lists only the versions in support, and the calendar
+    // also needs the ones past it (a cluster still running one).
     let versions = client
         .describe_cluster_versions()
+        .include_all(true)
         .into_paginator()
         .items()
         .send()
