@@ -24,19 +24,24 @@ use crate::model::*;
 /// 1-64000G or 1-58Ti or 1-64T").
 const SIZE_RANGES: &[(&str, u64)] = &[("Gi", 59_000), ("G", 64_000), ("Ti", 58), ("T", 64)];
 
-/// Tag keys Auto Mode sets itself and refuses in `spec.tags` (create-node-class, the
-/// `tags` of the Node Class Specification; the same keys as the tag rules of
-/// self-managed Karpenter's EC2NodeClass CRD). Matched exactly.
+/// Tag keys a NodeClass may not set in `spec.tags`, matched exactly. They are the keys
+/// the EKS user guide names: "Create a Node Class for Amazon EKS" (create-node-class),
+/// section "Node Class Specification", the comment under `tags` that lists the
+/// restricted keys: `kubernetes.io/cluster/*` (see the prefixes below),
+/// `karpenter.sh/provisioner-name`, `karpenter.sh/nodepool`, `karpenter.sh/nodeclaim`,
+/// `karpenter.sh/managed-by` and `eks.amazonaws.com/nodeclass`; nothing else. Checked
+/// against the page's source in awsdocs/amazon-eks-user-guide
+/// (latest/ug/automode/create-node-class.adoc, commit 0026c9df).
 const RESTRICTED_TAGS: &[&str] = &[
-    "eks:eks-cluster-name",
     "karpenter.sh/provisioner-name",
     "karpenter.sh/nodepool",
     "karpenter.sh/nodeclaim",
     "karpenter.sh/managed-by",
     "eks.amazonaws.com/nodeclass",
 ];
-/// Tag key prefixes Auto Mode refuses (`kubernetes.io/cluster/<name>`).
-const RESTRICTED_TAG_PREFIXES: &[&str] = &["kubernetes.io/cluster"];
+/// Tag key prefixes a NodeClass may not set: the page's `kubernetes.io/cluster/*`
+/// (create-node-class, Node Class Specification, same comment).
+const RESTRICTED_TAG_PREFIXES: &[&str] = &["kubernetes.io/cluster/"];
 
 /// Why an ephemeral storage size is out of range, if it is. Sizes the schema's pattern
 /// refuses (`80GB`) are not judged here.
@@ -186,8 +191,19 @@ mod tests {
         assert!(restricted_tag("kubernetes.io/cluster/prod").is_some());
         assert!(restricted_tag("karpenter.sh/nodepool").is_some());
         assert!(restricted_tag("eks.amazonaws.com/nodeclass").is_some());
+        for key in [
+            "karpenter.sh/provisioner-name",
+            "karpenter.sh/nodeclaim",
+            "karpenter.sh/managed-by",
+        ] {
+            assert!(restricted_tag(key).is_some(), "{key}");
+        }
         assert!(restricted_tag("").is_some());
         assert_eq!(restricted_tag("team"), None);
         assert_eq!(restricted_tag("karpenter.sh/discovery"), None);
+        // The page restricts `kubernetes.io/cluster/*`, not every key that starts with
+        // the same letters, and does not name `eks:eks-cluster-name`.
+        assert_eq!(restricted_tag("kubernetes.io/cluster-owner"), None);
+        assert_eq!(restricted_tag("eks:eks-cluster-name"), None);
     }
 }

@@ -154,15 +154,19 @@ pub struct AdvancedNetworking {
         skip_serializing_if = "Option::is_none"
     )]
     pub associate_public_ip_address: Option<bool>,
-    /// HTTPS proxy.
+    /// HTTPS proxy URL, at most 255 characters (create-node-class, Node Class
+    /// Specification).
     #[serde(
         default,
         rename = "httpsProxy",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(length(max = 255))]
     pub https_proxy: Option<String>,
-    /// Hosts that bypass the proxy.
+    /// Hosts that bypass the proxy: at most 50 entries of at most 255 characters each
+    /// (create-node-class, Node Class Specification).
     #[serde(default, rename = "noProxy", skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(max = 255)))]
     pub no_proxy: Vec<String>,
     /// IPv4 prefix size: `Auto` or `32`.
     #[serde(
