@@ -1,5 +1,5 @@
 //! Fuzz keelson's config loader (YAML, schemas, rules) on one file of arbitrary bytes,
-//! alone or beside a valid Fleet and Auto Mode Cluster: no panic, and every diagnostic
+//! alone or beside a valid Fleet and Auto Mode Cluster (from `examples/fleet`): no panic, and every diagnostic
 //! names a file it was given, at a line inside that file, with a message.
 
 #![no_main]
@@ -8,36 +8,9 @@ use keelson::config::{self, LoadOptions, SourceFile};
 use keelson::versions::Date;
 use libfuzzer_sys::fuzz_target;
 
-const FLEET: &str = "\
-apiVersion: keelson.dev/v1alpha1
-kind: Fleet
-metadata: {name: platform}
-spec:
-  stages:
-    - {name: staging, apply: auto, soak: 24h}
-    - {name: prod}
-";
-
-const CLUSTER: &str = "\
-apiVersion: keelson.dev/v1alpha1
-kind: Cluster
-metadata: {name: auto1}
-spec:
-  region: ap-northeast-1
-  version: \"1.34\"
-  stage: staging
-  roleArn: arn:aws:iam::111122223333:role/cluster
-  vpc:
-    subnetIds: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]
-  autoMode:
-    compute:
-      enabled: true
-      nodePools: [system, general-purpose]
-      nodeRoleArn: arn:aws:iam::111122223333:role/node
-    blockStorage: {enabled: true}
-    loadBalancing: {enabled: true}
-  access: {authenticationMode: API}
-";
+// A real fleet and one of its Auto Mode clusters, from the examples.
+const FLEET: &str = include_str!("../../examples/fleet/keelson.yaml");
+const CLUSTER: &str = include_str!("../../examples/fleet/clusters/staging-apne1/cluster.yaml");
 
 fn file(rel: &str, bytes: &[u8]) -> SourceFile {
     SourceFile {
@@ -56,9 +29,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let files = if layout % 2 == 0 {
         vec![
-            file("fleet.yaml", FLEET.as_bytes()),
-            file("clusters/auto1/cluster.yaml", CLUSTER.as_bytes()),
-            file("clusters/auto1/input.yaml", input),
+            file("keelson.yaml", FLEET.as_bytes()),
+            file("clusters/staging-apne1/cluster.yaml", CLUSTER.as_bytes()),
+            file("clusters/staging-apne1/input.yaml", input),
         ]
     } else {
         vec![file("input.yaml", input)]
@@ -69,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
             panic!("diagnostic names a file it was not given: {d}");
         };
         let lines = config::fuzzing::line_count(&src.bytes);
-        assert!(d.line >= 1 && d.line <= lines, "{d} (file has {lines} lines)");
+        assert!(
+            d.line >= 1 && d.line <= lines,
+            "{d} (file has {lines} lines)"
+        );
         assert!(d.column >= 1, "{d}");
         assert!(!d.message.is_empty(), "{d}");
     }

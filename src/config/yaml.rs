@@ -312,6 +312,24 @@ fn err(pos: Pos, kind: YamlErrorKind, message: impl Into<String>) -> YamlError {
     }
 }
 
+/// The position just after the last character of `text`, counting line breaks as YAML
+/// does (LF, CRLF, a lone CR).
+fn end_pos(text: &str) -> Pos {
+    let mut line: u32 = 1;
+    let mut col: u32 = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let brk = c == '\n' || (c == '\r' && chars.peek() != Some(&'\n'));
+        if brk {
+            line = line.saturating_add(1);
+            col = 1;
+        } else if c != '\r' {
+            col = col.saturating_add(1);
+        }
+    }
+    Pos { line, col }
+}
+
 /// Parse every document of a YAML stream.
 ///
 /// # Errors
@@ -326,10 +344,14 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
         docs: Vec::new(),
         root: None,
     };
+    let end = end_pos(text);
     let mut parser = Parser::new_from_str(text);
     while let Some(item) = parser.next_event() {
         let (event, span) = item.map_err(|e| scan_error(text, &e))?;
-        let pos = Pos::from_span(&span);
+        // The parser places an empty value at the end of the stream on the line after the
+        // last one when the text does not end in a line break (`? key` at the end): keep
+        // every position inside the text, so a diagnostic never names a line it lacks.
+        let pos = Pos::from_span(&span).min(end);
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
             Event::DocumentStart(_) => {
@@ -925,5 +947,42 @@ mod tests {
         let e = parse("a: !Ref foo\n", Limits::default()).unwrap_err();
         assert_eq!(e.kind, YamlErrorKind::Unsupported);
         assert_eq!(one("a: !!str 123\n").to_json()["a"], "123");
+    }
+
+    /// Found by `cargo fuzz` (fuzz/fuzz_targets/yaml.rs): an explicit key with no value at
+    /// the end of a text without a final line break put the empty value on a line the
+    /// text does not have.
+    #[test]
+    fn an_empty_value_at_the_end_stays_inside_the_text() {
+        fn walk(n: &Node, out: &mut Vec<Pos>) {
+            out.push(n.pos);
+            match &n.value {
+                Value::Seq(items) => items.iter().for_each(|i| walk(i, out)),
+                Value::Map(entries) => entries.iter().for_each(|e| {
+                    out.push(e.key_pos);
+                    walk(&e.value, out);
+                }),
+                _ => {}
+            }
+        }
+        for text in [
+            "#lues:o0lh: :batch-node\n?  ilh",
+            "? a",
+            "a:",
+            "a:\r",
+            "- ",
+            "x: 1\r\n? b",
+        ] {
+            let end = end_pos(text);
+            let mut positions = Vec::new();
+            for d in parse(text, Limits::default()).unwrap() {
+                walk(&d.root, &mut positions);
+            }
+            for p in positions {
+                assert!(p <= end, "{text:?}: {p} is past the end {end}");
+            }
+        }
+        assert_eq!(end_pos("a\r\nb"), Pos { line: 2, col: 2 });
+        assert_eq!(end_pos("a\rb\n"), Pos { line: 3, col: 1 });
     }
 }
