@@ -347,7 +347,11 @@ pub fn parse(text: &str, limits: Limits) -> Result<Vec<Document>, YamlError> {
     let end = end_pos(text);
     let mut parser = Parser::new_from_str(text);
     while let Some(item) = parser.next_event() {
-        let (event, span) = item.map_err(|e| scan_error(text, &e))?;
+        let (event, span) = item.map_err(|e| {
+            let mut e = scan_error(text, &e);
+            e.pos = e.pos.min(end);
+            e
+        })?;
         // The parser places an empty value at the end of the stream on the line after the
         // last one when the text does not end in a line break (`? key` at the end): keep
         // every position inside the text, so a diagnostic never names a line it lacks.
@@ -982,6 +986,16 @@ mod tests {
                 assert!(p <= end, "{text:?}: {p} is past the end {end}");
             }
         }
+        // The second find: an error in a directive line of control characters was placed
+        // past the end of the text.
+        let text = "%#lots0\t\u{19}s\u{3}e \u{148}\u{148}0# sas0\t\u{19}s\u{3}es0\t\u{19}s\u{3}e \u{148}\u{148}0# sas0\t\u{19}s\u{3}e \u{148}\u{148}0# sr{\u{2}\u{0}\u{0}\u{0}";
+        let e = parse(text, Limits::default()).unwrap_err();
+        assert!(
+            e.pos <= end_pos(text),
+            "{} is past the end {}",
+            e.pos,
+            end_pos(text)
+        );
         assert_eq!(end_pos("a\r\nb"), Pos { line: 2, col: 2 });
         assert_eq!(end_pos("a\rb\n"), Pos { line: 3, col: 1 });
     }
