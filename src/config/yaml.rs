@@ -16,7 +16,7 @@ use std::fmt;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 mod scan;
-use scan::scan_error;
+use scan::{end_pos, scan_error};
 
 /// A 1-based line and column in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
@@ -310,24 +310,6 @@ fn err(pos: Pos, kind: YamlErrorKind, message: impl Into<String>) -> YamlError {
         message: message.into(),
         kind,
     }
-}
-
-/// The position just after the last character of `text`, counting line breaks as YAML
-/// does (LF, CRLF, a lone CR).
-fn end_pos(text: &str) -> Pos {
-    let mut line: u32 = 1;
-    let mut col: u32 = 1;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let brk = c == '\n' || (c == '\r' && chars.peek() != Some(&'\n'));
-        if brk {
-            line = line.saturating_add(1);
-            col = 1;
-        } else if c != '\r' {
-            col = col.saturating_add(1);
-        }
-    }
-    Pos { line, col }
 }
 
 /// Parse every document of a YAML stream.

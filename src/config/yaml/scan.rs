@@ -88,3 +88,21 @@ fn clamp_to_text(text: &str, pos: Pos) -> Pos {
         col: u32::try_from(last.chars().count() + 1).unwrap_or(u32::MAX),
     }
 }
+
+/// The position just after the last character of `text`, counting line breaks as YAML
+/// does (LF, CRLF, a lone CR).
+pub(super) fn end_pos(text: &str) -> Pos {
+    let mut line: u32 = 1;
+    let mut col: u32 = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let brk = c == '\n' || (c == '\r' && chars.peek() != Some(&'\n'));
+        if brk {
+            line = line.saturating_add(1);
+            col = 1;
+        } else if c != '\r' {
+            col = col.saturating_add(1);
+        }
+    }
+    Pos { line, col }
+}
