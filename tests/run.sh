@@ -48,3 +48,6 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 echo "==> cargo test (with a real kube-apiserver)"
 tests/k8s/with-apiserver.sh cargo test --all-targets
+
+echo "==> the README's commands, followed in order in a fresh copy"
+python3 tests/readme.py
