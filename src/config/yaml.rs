@@ -860,8 +860,9 @@ mod tests {
 
     #[test]
     fn duplicate_detection_is_linear_and_long_keys_are_shortened() {
-        // 200,000 keys: quadratic detection took minutes; linear takes well under a second
-        // even in a debug build.
+        // 200,000 keys: quadratic detection took minutes; linear takes about a second in a
+        // debug build, and under 10 s with both cores busy with other builds, so the bound
+        // leaves room for a loaded machine and still fails a quadratic reader.
         let mut text = String::from("m:\n");
         for i in 0..200_000 {
             text.push_str(&format!("  k{i}: {i}\n"));
@@ -870,7 +871,7 @@ mod tests {
         text.push_str(&format!("  {long}: 1\n  {long}: 2\n"));
         let started = std::time::Instant::now();
         let e = parse(&text, Limits::default()).unwrap_err();
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
         assert_eq!(e.kind, YamlErrorKind::DuplicateKey);
         assert!(e.message.len() < 200, "{}", e.message.len());
     }
