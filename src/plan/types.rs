@@ -63,6 +63,7 @@ impl<'de> Deserialize<'de> for Kind {
         Kind::ALL
             .iter()
             .copied()
+            .chain([Kind::Manifest])
             .find(|k| k.name() == name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown resource kind `{name}`")))
     }

@@ -6,6 +6,7 @@
 mod aws_mocks;
 mod aws_mocks_transport;
 mod calendar;
+mod classes;
 mod contract;
 mod corpus;
 mod corpus_auto;
