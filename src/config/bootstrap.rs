@@ -45,7 +45,10 @@ mod tests {
         assert!(is_bootstrap_of("", "bootstrap"));
         assert!(!is_bootstrap_of("clusters/a", "clusters/a/bootstrapping"));
         assert!(!is_bootstrap_of("clusters/a", "clusters/a/manifests"));
-        assert!(!is_bootstrap_of("clusters/a", "clusters/a/manifests/bootstrap"));
+        assert!(!is_bootstrap_of(
+            "clusters/a",
+            "clusters/a/manifests/bootstrap"
+        ));
         assert!(in_bootstrap_dir("clusters/a/manifests/bootstrap"));
         assert!(!in_bootstrap_dir("clusters/a/manifests"));
     }

@@ -447,17 +447,17 @@ fn classify(
         let meta = root.get("metadata");
         return Class::Manifest(
             Manifest {
-            origin: origin.clone(),
-            api_version: api.to_string(),
-            kind: kind.to_string(),
-            name: meta
-                .and_then(|m| m.get("name"))
-                .and_then(Node::as_str)
-                .map(str::to_string),
-            namespace: meta
-                .and_then(|m| m.get("namespace"))
-                .and_then(Node::as_str)
-                .map(str::to_string),
+                origin: origin.clone(),
+                api_version: api.to_string(),
+                kind: kind.to_string(),
+                name: meta
+                    .and_then(|m| m.get("name"))
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                namespace: meta
+                    .and_then(|m| m.get("namespace"))
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
             },
             None,
         );
@@ -655,7 +655,9 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
             Class::Manifest(m, object) => match owner {
                 Some(o) => {
                     let c = &mut repo.clusters[o];
-                    if let Some(value) = object.filter(|_| super::bootstrap::is_bootstrap_of(&c.dir, &d.rel_dir)) {
+                    if let Some(value) =
+                        object.filter(|_| super::bootstrap::is_bootstrap_of(&c.dir, &d.rel_dir))
+                    {
                         c.bootstrap.push(Item {
                             origin: d.origin.clone(),
                             doc: i,

@@ -431,11 +431,34 @@ fn duplicate_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
     );
     let names = |m: &Metadata| m.name.clone();
     for (kind, items) in [
-        ("IngressClassParams", c.ingress_class_params.iter().map(|i| (i.doc, names(&i.value.metadata))).collect::<Vec<_>>()),
-        ("IngressClass", c.ingress_classes.iter().map(|i| (i.doc, names(&i.value.metadata))).collect()),
-        ("StorageClass", c.storage_classes.iter().map(|i| (i.doc, names(&i.value.metadata))).collect()),
+        (
+            "IngressClassParams",
+            c.ingress_class_params
+                .iter()
+                .map(|i| (i.doc, names(&i.value.metadata)))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "IngressClass",
+            c.ingress_classes
+                .iter()
+                .map(|i| (i.doc, names(&i.value.metadata)))
+                .collect(),
+        ),
+        (
+            "StorageClass",
+            c.storage_classes
+                .iter()
+                .map(|i| (i.doc, names(&i.value.metadata)))
+                .collect(),
+        ),
     ] {
-        dups(kind, items.iter().map(|(d, n)| (*d, n.as_str())), d, &mut found);
+        dups(
+            kind,
+            items.iter().map(|(d, n)| (*d, n.as_str())),
+            d,
+            &mut found,
+        );
     }
     for (doc, message) in found {
         cx.report(doc, "metadata.name", Rule::DuplicateDocument, message);

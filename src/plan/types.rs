@@ -268,6 +268,9 @@ pub enum Op {
         kind: String,
         /// name.
         name: String,
+        /// namespace, for a namespaced kind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
 }
 

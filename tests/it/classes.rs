@@ -76,7 +76,11 @@ fn repo(extra: &[(&str, &str)]) -> keelson::config::Loaded {
 #[test]
 fn the_user_guide_classes_load_as_keelson_kinds() {
     let loaded = repo(&[]);
-    assert!(loaded.diagnostics.is_empty(), "{}", show(&loaded.diagnostics));
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{}",
+        show(&loaded.diagnostics)
+    );
     let c = &loaded.repo.clusters[0];
     assert_eq!(c.storage_classes.len(), 1);
     assert_eq!(c.ingress_classes.len(), 1);
@@ -128,10 +132,22 @@ fn storage_and_ingress_classes_have_exactly_kubernetes_fields() {
     let ic = serde_json::to_value(&ic).unwrap();
     use keelson::model::Kind;
     assert_eq!(keys(&sc), schema_fields(Kind::StorageClass, None));
-    assert_eq!(keys(&sc["allowedTopologies"][0]), schema_fields(Kind::StorageClass, Some("TopologySelectorTerm")));
-    assert_eq!(keys(&sc["allowedTopologies"][0]["matchLabelExpressions"][0]), schema_fields(Kind::StorageClass, Some("TopologyRequirement")));
-    assert_eq!(keys(&ic["spec"]), schema_fields(Kind::IngressClass, Some("IngressClassSpec")));
-    assert_eq!(keys(&ic["spec"]["parameters"]), schema_fields(Kind::IngressClass, Some("IngressClassParametersRef")));
+    assert_eq!(
+        keys(&sc["allowedTopologies"][0]),
+        schema_fields(Kind::StorageClass, Some("TopologySelectorTerm"))
+    );
+    assert_eq!(
+        keys(&sc["allowedTopologies"][0]["matchLabelExpressions"][0]),
+        schema_fields(Kind::StorageClass, Some("TopologyRequirement"))
+    );
+    assert_eq!(
+        keys(&ic["spec"]),
+        schema_fields(Kind::IngressClass, Some("IngressClassSpec"))
+    );
+    assert_eq!(
+        keys(&ic["spec"]["parameters"]),
+        schema_fields(Kind::IngressClass, Some("IngressClassParametersRef"))
+    );
 
     // And the documents of the user guide read by keelson go through k8s-openapi unchanged.
     let loaded = repo(&[]);

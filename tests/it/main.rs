@@ -5,6 +5,7 @@
 
 mod aws_mocks;
 mod aws_mocks_transport;
+mod bootstrap;
 mod calendar;
 mod classes;
 mod contract;

@@ -114,7 +114,11 @@ fn cases() -> Vec<Case> {
     };
     use crate::classes::{INGRESS_CLASS as IC, PARAMS, STORAGE_CLASS as SC};
     let classes = |extra: Vec<Edit>| {
-        let mut e = vec![set("auto/sc.yaml", SC), set("auto/ic.yaml", IC), set("auto/params.yaml", PARAMS)];
+        let mut e = vec![
+            set("auto/sc.yaml", SC),
+            set("auto/ic.yaml", IC),
+            set("auto/params.yaml", PARAMS),
+        ];
         e.extend(extra);
         e
     };

@@ -148,7 +148,11 @@ pub struct IngressClassParamsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnets: Option<IngressSubnets>,
     /// ACM certificate ARNs (Auto Mode's name for the controller's `certificateArn`).
-    #[serde(rename = "certificateARNs", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "certificateARNs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub certificate_arns: Vec<String>,
     /// Tags on the AWS resources made for the class (needs tag propagation on the
     /// cluster role).
