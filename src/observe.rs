@@ -559,12 +559,7 @@ async fn list_managed<'k>(
 ) -> Result<(), ObserveError> {
     let selector = format!("{MANAGED_LABEL}={FIELD_MANAGER}");
     for (api, kind) in kinds {
-        let objs = at(
-            name,
-            "kube:list",
-            ports.kube.list(name, api, kind, Some(&selector)).await,
-        )?;
-        for obj in objs {
+        for obj in labelled_objects(ports, name, api, kind, &selector).await? {
             if obj
                 .pointer("/metadata/labels")
                 .and_then(|l| l.get(BOOTSTRAP_LABEL))
@@ -578,6 +573,21 @@ async fn list_managed<'k>(
         }
     }
     Ok(())
+}
+
+/// The objects of one kind that match `selector`.
+async fn labelled_objects(
+    ports: &Ports,
+    name: &str,
+    api: &str,
+    kind: &str,
+    selector: &str,
+) -> Result<Vec<serde_json::Value>, ObserveError> {
+    at(
+        name,
+        "kube:list",
+        ports.kube.list(name, api, kind, Some(selector)).await,
+    )
 }
 
 /// Kubernetes kinds one cluster's git declares besides NodePools and NodeClasses, for
@@ -654,12 +664,7 @@ async fn observe_extras(
         if !served.contains(api) {
             continue;
         }
-        let objs = at(
-            name,
-            "kube:list",
-            ports.kube.list(name, api, kind, Some(&selector)).await,
-        )?;
-        for obj in objs {
+        for obj in labelled_objects(ports, name, api, kind, &selector).await? {
             objects.insert(crate::plan::step_name(&obj), obj);
         }
     }

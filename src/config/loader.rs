@@ -715,58 +715,24 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                     continue;
                 };
                 let c = &mut repo.clusters[o];
+                // One Item per document, moved into its cluster's list for the kind.
+                fn put<T>(list: &mut Vec<Item<T>>, origin: Origin, doc: usize, value: T) {
+                    list.push(Item { origin, doc, value });
+                }
                 let (origin, doc, _) = item(());
                 match t {
-                    Typed::Addon(v) => c.addons.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::NodeGroup(v) => c.node_groups.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::FargateProfile(v) => c.fargate_profiles.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::AccessEntry(v) => c.access_entries.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::PodIdentityAssociation(v) => c.pod_identities.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::NodePool(v) => c.node_pools.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::NodeClass(v) => c.node_classes.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::IngressClassParams(v) => c.ingress_class_params.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::IngressClass(v) => c.ingress_classes.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::StorageClass(v) => c.storage_classes.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
+                    Typed::Addon(v) => put(&mut c.addons, origin, doc, v),
+                    Typed::NodeGroup(v) => put(&mut c.node_groups, origin, doc, v),
+                    Typed::FargateProfile(v) => put(&mut c.fargate_profiles, origin, doc, v),
+                    Typed::AccessEntry(v) => put(&mut c.access_entries, origin, doc, v),
+                    Typed::PodIdentityAssociation(v) => put(&mut c.pod_identities, origin, doc, v),
+                    Typed::NodePool(v) => put(&mut c.node_pools, origin, doc, v),
+                    Typed::NodeClass(v) => put(&mut c.node_classes, origin, doc, v),
+                    Typed::IngressClassParams(v) => {
+                        put(&mut c.ingress_class_params, origin, doc, v)
+                    }
+                    Typed::IngressClass(v) => put(&mut c.ingress_classes, origin, doc, v),
+                    Typed::StorageClass(v) => put(&mut c.storage_classes, origin, doc, v),
                     Typed::Fleet(_) | Typed::Cluster(_) => {}
                 }
             }

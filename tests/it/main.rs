@@ -24,6 +24,7 @@ mod hostile;
 mod kube_mock;
 mod kube_real;
 mod kube_real_apis;
+mod kube_real_bootstrap;
 mod kube_real_validation;
 mod moto;
 mod plan_cli;
