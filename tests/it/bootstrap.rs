@@ -287,3 +287,45 @@ async fn the_example_fleet_comes_up_with_its_classes_and_prunes_a_removed_bootst
         .kube
         .contains_key("Namespace/web"));
 }
+
+#[tokio::test]
+async fn the_simulator_admits_the_classes_as_the_api_server_does() {
+    use keelson::ports::{ApiError, KubeApi};
+    let sim = sim();
+    converge(&sim, &loaded(&files(&[]))).await;
+    // IngressClassParams enums, as the CRD's.
+    let bad = json!({"apiVersion": "eks.amazonaws.com/v1", "kind": "IngressClassParams",
+                     "metadata": {"name": "x"}, "spec": {"scheme": "public"}});
+    let e = sim.apply("auto1", &bad, "keelson").await.unwrap_err();
+    assert!(
+        matches!(&e, ApiError::InvalidParameter(m) if m.contains("spec.scheme: Unsupported value")),
+        "{e:?}"
+    );
+    // A StorageClass's provisioner cannot change in place.
+    let mut sc = object(&sim, "StorageClass/auto-ebs-sc").unwrap();
+    sc["provisioner"] = json!("ebs.csi.aws.com");
+    let e = sim.apply("auto1", &sc, "keelson").await.unwrap_err();
+    assert!(
+        matches!(&e, ApiError::InvalidParameter(m) if m.contains("provisioner: Forbidden")),
+        "{e:?}"
+    );
+    // Namespaced objects are kept per namespace and deleted by namespace.
+    let cm = |ns: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": ns}});
+    sim.apply("auto1", &cm("a"), "keelson").await.unwrap();
+    sim.apply("auto1", &cm("b"), "keelson").await.unwrap();
+    sim.delete_in("auto1", "v1", "ConfigMap", Some("a"), "c")
+        .await
+        .unwrap();
+    assert!(object(&sim, "ConfigMap/a/c").is_none());
+    assert!(object(&sim, "ConfigMap/b/c").is_some());
+    // Without Auto Mode there is no IngressClassParams API.
+    let mut state = sim.snapshot();
+    state.clusters.get_mut("auto1").unwrap().live.auto_mode = None;
+    sim.replace(state);
+    let ok = json!({"apiVersion": "eks.amazonaws.com/v1", "kind": "IngressClassParams",
+                    "metadata": {"name": "y"}, "spec": {}});
+    assert!(matches!(
+        sim.apply("auto1", &ok, "keelson").await,
+        Err(ApiError::NotFound(_))
+    ));
+}
