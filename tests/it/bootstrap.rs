@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use keelson::model::Kind;
 use keelson::plan::Action;
 
-use crate::classes::{INGRESS_CLASS, PARAMS, STORAGE_CLASS};
+use crate::classes::STORAGE_CLASS;
 use crate::simkit::*;
 use crate::util::*;
 
@@ -40,18 +40,14 @@ spec:
 const WIDGET: &str = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\n";
 
 fn files(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-    let mut f = vec![
-        ("keelson.yaml", FLEET),
-        ("auto/cluster.yaml", AUTO_CLUSTER),
-        ("auto/storage.yaml", STORAGE_CLASS),
-        ("auto/ingress.yaml", INGRESS_CLASS),
-        ("auto/params.yaml", PARAMS),
+    let mut f = crate::classes::auto_with_classes();
+    f.extend([
         ("auto/bootstrap/namespace.yaml", NAMESPACE),
         ("auto/bootstrap/rbac.yaml", ROLE),
         ("auto/bootstrap/binding.yaml", BINDING),
         ("auto/bootstrap/crd.yaml", CRD),
         ("auto/bootstrap/widget.yaml", WIDGET),
-    ];
+    ]);
     f.extend_from_slice(extra);
     f
 }

@@ -61,14 +61,19 @@ spec:
   loadBalancerAttributes: [{key: idle_timeout.timeout_seconds, value: \"60\"}]
 ";
 
-fn repo(extra: &[(&str, &str)]) -> keelson::config::Loaded {
-    let mut files = vec![
+/// The fleet, the Auto Mode cluster of `util.rs` and the three classes above.
+pub(crate) fn auto_with_classes() -> Vec<(&'static str, &'static str)> {
+    vec![
         ("keelson.yaml", FLEET),
         ("auto/cluster.yaml", AUTO_CLUSTER),
-        ("auto/classes.yaml", STORAGE_CLASS),
+        ("auto/storage.yaml", STORAGE_CLASS),
         ("auto/ingress.yaml", INGRESS_CLASS),
         ("auto/params.yaml", PARAMS),
-    ];
+    ]
+}
+
+fn repo(extra: &[(&str, &str)]) -> keelson::config::Loaded {
+    let mut files = auto_with_classes();
     files.extend_from_slice(extra);
     load(&files)
 }

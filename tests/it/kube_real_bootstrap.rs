@@ -12,10 +12,9 @@ use std::sync::Arc;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use serde_json::json;
 
-use crate::classes::{INGRESS_CLASS, PARAMS, STORAGE_CLASS};
 use crate::kube_real::{adapter, admin, kubeconfig, resource, serial, Real};
 use crate::simkit;
-use crate::util::{load, AUTO_CLUSTER, FLEET};
+use crate::util::load;
 
 const NAMESPACE: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: keelson-team-a}\n";
 const ROLE: &str = "\
@@ -113,15 +112,9 @@ async fn classes_and_bootstrap_manifests_are_applied_compared_and_pruned_on_a_re
         .await;
 
     let files = |with_rbac: bool| {
-        let mut f = vec![
-            ("keelson.yaml", FLEET),
-            ("auto/cluster.yaml", AUTO_CLUSTER),
-            ("auto/storage.yaml", STORAGE_CLASS),
-            ("auto/ingress.yaml", INGRESS_CLASS),
-            ("auto/params.yaml", PARAMS),
-            ("auto/bootstrap/namespace.yaml", NAMESPACE),
-            ("auto/bootstrap/config.yaml", CONFIG),
-        ];
+        let mut f = crate::classes::auto_with_classes();
+        f.push(("auto/bootstrap/namespace.yaml", NAMESPACE));
+        f.push(("auto/bootstrap/config.yaml", CONFIG));
         if with_rbac {
             f.push(("auto/bootstrap/role.yaml", ROLE));
             f.push(("auto/bootstrap/binding.yaml", BINDING));
