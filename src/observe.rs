@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::deprecations::live;
 use crate::deprecations::table::ApiTable;
 use crate::model::live::*;
-use crate::model::{EKS_NODECLASS_API, KARPENTER_API};
+use crate::model::{EKS_NODECLASS_API, KARPENTER_API, NETWORKING_API, STORAGE_API};
 use crate::ports::{ApiError, ApiResult, Clock, EksApi, KubeApi};
 use crate::versions::Minor;
 
@@ -62,6 +62,8 @@ pub struct Scope {
     /// The deprecated/removed API table that decides which kinds are listed for live API
     /// signals: the one the gates judge with (`--extra-rules` included).
     pub apis: Arc<ApiTable>,
+    /// Kubernetes kinds each cluster's git declares (classes, bootstrap manifests).
+    pub kube_kinds: BTreeMap<String, KubeKinds>,
 }
 
 /// A listing the endpoint does not implement is empty (with a warning): third-party EKS
@@ -116,11 +118,14 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
         let sem = sem.clone();
         let target = scope.upgrade_targets.get(&name).cloned();
         let apis = scope.apis.clone();
+        let kinds = scope.kube_kinds.get(&name).cloned().unwrap_or_default();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            observe_cluster_for(&ports, &name, target.as_deref(), &apis)
-                .await
-                .map(|c| (name, c))
+            let mut observed = observe_cluster_for(&ports, &name, target.as_deref(), &apis).await?;
+            if let Some(o) = observed.as_mut() {
+                observe_extras(&ports, &name, o, &kinds).await?;
+            }
+            Ok((name, observed))
         });
     }
     let mut addon_names = scope.addon_names.clone();
@@ -445,6 +450,7 @@ async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster
         access_entries: BTreeMap::new(),
         pod_identities: BTreeMap::new(),
         kube_objects: BTreeMap::new(),
+        bootstrap: None,
         upgrade: None,
     };
     if matches!(o.cluster.status, Status::Creating | Status::Deleting) {
@@ -531,22 +537,141 @@ async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster
         .as_ref()
         .is_some_and(|a| a.compute.enabled);
     if auto {
-        let selector = format!("{MANAGED_LABEL}={FIELD_MANAGER}");
-        for (api, kind) in [
+        let kinds = [
             (EKS_NODECLASS_API, "NodeClass"),
             (KARPENTER_API, "NodePool"),
-        ] {
-            let objs = at(
-                name,
-                "kube:list",
-                ports.kube.list(name, api, kind, Some(&selector)).await,
-            )?;
-            for obj in objs {
-                if let Some(n) = obj.pointer("/metadata/name").and_then(|v| v.as_str()) {
-                    o.kube_objects.insert(format!("{kind}/{n}"), obj.clone());
-                }
+            (EKS_NODECLASS_API, "IngressClassParams"),
+            (NETWORKING_API, "IngressClass"),
+            (STORAGE_API, "StorageClass"),
+        ];
+        list_managed(ports, name, &mut o, kinds.iter().copied()).await?;
+    }
+    Ok(Some(o))
+}
+
+/// List the objects of `kinds` that carry keelson's label into `o.kube_objects` (as
+/// `Kind/name`), leaving out bootstrap objects, which `observe_bootstrap` reads.
+async fn list_managed<'k>(
+    ports: &Ports,
+    name: &str,
+    o: &mut ObservedCluster,
+    kinds: impl Iterator<Item = (&'k str, &'k str)>,
+) -> Result<(), ObserveError> {
+    let selector = format!("{MANAGED_LABEL}={FIELD_MANAGER}");
+    for (api, kind) in kinds {
+        for obj in labelled_objects(ports, name, api, kind, &selector).await? {
+            if obj
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(BOOTSTRAP_LABEL))
+                .is_some()
+            {
+                continue;
+            }
+            if let Some(n) = obj.pointer("/metadata/name").and_then(|v| v.as_str()) {
+                o.kube_objects.insert(format!("{kind}/{n}"), obj.clone());
             }
         }
     }
-    Ok(Some(o))
+    Ok(())
+}
+
+/// The objects of one kind that match `selector`.
+async fn labelled_objects(
+    ports: &Ports,
+    name: &str,
+    api: &str,
+    kind: &str,
+    selector: &str,
+) -> Result<Vec<serde_json::Value>, ObserveError> {
+    at(
+        name,
+        "kube:list",
+        ports.kube.list(name, api, kind, Some(selector)).await,
+    )
+}
+
+/// Kubernetes kinds one cluster's git declares besides NodePools and NodeClasses, for
+/// clusters where observe would not list them on its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeKinds {
+    /// `(apiVersion, kind)` of declared StorageClasses, IngressClasses and
+    /// IngressClassParams (listed by keelson's label even without Auto Mode).
+    pub classes: BTreeSet<(String, String)>,
+    /// `(apiVersion, kind)` of the bootstrap manifests.
+    pub bootstrap: BTreeSet<(String, String)>,
+}
+
+/// Read what the declared classes and the bootstrap manifests need: on a cluster that
+/// is up, the classes git declares (Auto Mode clusters have them listed already), and
+/// when there are bootstrap manifests in git or Auto Mode is on, discovery, keelson's
+/// inventory and every bootstrap object of the kinds in either.
+async fn observe_extras(
+    ports: &Ports,
+    name: &str,
+    o: &mut ObservedCluster,
+    kinds: &KubeKinds,
+) -> Result<(), ObserveError> {
+    if !matches!(o.cluster.status, Status::Active | Status::Updating) {
+        return Ok(());
+    }
+    let auto = o
+        .cluster
+        .auto_mode
+        .as_ref()
+        .is_some_and(|a| a.compute.enabled);
+    if !auto {
+        let classes = kinds.classes.iter().map(|(a, k)| (a.as_str(), k.as_str()));
+        list_managed(ports, name, o, classes).await?;
+    }
+    if kinds.bootstrap.is_empty() && !auto {
+        return Ok(());
+    }
+    let served = at(
+        name,
+        "kube:discovery",
+        ports.kube.served_versions(name).await,
+    )?;
+    let (ns, cm) = crate::plan::INVENTORY;
+    let inventory = at(
+        name,
+        "kube:list",
+        ports
+            .kube
+            .list(
+                name,
+                "v1",
+                "ConfigMap",
+                Some(&format!("{}=bootstrap", crate::plan::INVENTORY_LABEL)),
+            )
+            .await,
+    )?
+    .into_iter()
+    .find(|c| {
+        c.pointer("/metadata/name").and_then(|v| v.as_str()) == Some(cm)
+            && c.pointer("/metadata/namespace").and_then(|v| v.as_str()) == Some(ns)
+    })
+    .map(|c| crate::plan::inventory_kinds(&c));
+    let mut to_list: BTreeSet<(String, String)> = kinds.bootstrap.clone();
+    for line in inventory.iter().flatten() {
+        if let Some((api, kind)) = line.split_once(' ') {
+            to_list.insert((api.to_string(), kind.to_string()));
+        }
+    }
+    let mut objects = BTreeMap::new();
+    let selector = format!("{BOOTSTRAP_LABEL}=true");
+    for (api, kind) in &to_list {
+        // A kind the cluster does not serve (yet) has no objects.
+        if !served.contains(api) {
+            continue;
+        }
+        for obj in labelled_objects(ports, name, api, kind, &selector).await? {
+            objects.insert(crate::plan::step_name(&obj), obj);
+        }
+    }
+    o.bootstrap = Some(ObservedBootstrap {
+        served,
+        inventory,
+        objects,
+    });
+    Ok(())
 }

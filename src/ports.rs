@@ -482,6 +482,23 @@ pub trait KubeApi: Send + Sync {
         kind: &str,
         name: &str,
     ) -> ApiResult<()>;
+    /// Delete one object of a namespaced kind (`namespace: None`: cluster-scoped, as
+    /// [`KubeApi::delete`]). Implementations that hold namespaced objects override it.
+    async fn delete_in(
+        &self,
+        cluster: &str,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> ApiResult<()> {
+        match namespace {
+            None => self.delete(cluster, api_version, kind, name).await,
+            Some(ns) => Err(ApiError::NotImplemented(format!(
+                "deleting {kind} {ns}/{name}: this Kubernetes API does not delete namespaced objects"
+            ))),
+        }
+    }
 }
 
 /// Time, real or virtual: the executor waits through this so that the simulator can run

@@ -21,6 +21,7 @@ use crate::adapters::fs::walk_repo;
 use crate::adapters::sim::{Sim, Speed};
 use crate::config::{self, LoadOptions, Loaded};
 use crate::deprecations::table::ApiTable;
+use crate::model::Kind;
 use crate::observe::{self, Ports, Scope};
 use crate::plan::upgrade::Gate;
 use crate::plan::{self, Plan, PlanOptions};
@@ -422,6 +423,7 @@ pub fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -
         .filter(|c| clusters.contains(c.name()))
         .flat_map(|c| c.addons.iter().map(|a| a.value.metadata.name.clone()))
         .collect();
+    let kube_kinds = kube_kinds(loaded, &clusters);
     Ok(Scope {
         clusters,
         discover_fleet: if only.is_empty() {
@@ -437,7 +439,45 @@ pub fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -
         concurrency,
         upgrade_targets,
         apis: plan::builtin_apis(),
+        kube_kinds,
     })
+}
+
+/// The Kubernetes kinds each cluster of `clusters` declares, for observe to list.
+fn kube_kinds(
+    loaded: &Loaded,
+    clusters: &BTreeSet<String>,
+) -> BTreeMap<String, observe::KubeKinds> {
+    let pair = |k: Kind| (k.api_version().to_string(), k.name().to_string());
+    loaded
+        .repo
+        .clusters
+        .iter()
+        .filter(|c| clusters.contains(c.name()))
+        .map(|c| {
+            let mut k = observe::KubeKinds::default();
+            for (kind, n) in [
+                (Kind::StorageClass, c.storage_classes.len()),
+                (Kind::IngressClass, c.ingress_classes.len()),
+                (Kind::IngressClassParams, c.ingress_class_params.len()),
+            ] {
+                if n > 0 {
+                    k.classes.insert(pair(kind));
+                }
+            }
+            for b in &c.bootstrap {
+                let s = |f: &str| {
+                    b.value
+                        .get(f)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                k.bootstrap.insert((s("apiVersion"), s("kind")));
+            }
+            (c.name().to_string(), k)
+        })
+        .collect()
 }
 
 /// Observe and plan `only` (empty: everything).

@@ -274,6 +274,7 @@ instrumented! { KubeApi, Remote::Kube;
     read list(cluster: &str, api_version: &str, kind: &str, label_selector: Option<&str>) -> ApiResult<Vec<serde_json::Value>> = "list";
     write apply(cluster: &str, object: &serde_json::Value, field_manager: &str) -> ApiResult<serde_json::Value> = "apply";
     write delete(cluster: &str, api_version: &str, kind: &str, name: &str) -> ApiResult<()> = "delete";
+    write delete_in(cluster: &str, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ApiResult<()> = "delete";
 }
 
 #[cfg(test)]

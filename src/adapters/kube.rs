@@ -260,7 +260,18 @@ impl KubeApi for KubeClients {
         kind: &str,
         name: &str,
     ) -> ApiResult<()> {
-        let api = self.api_for(cluster, api_version, kind, None).await?;
+        self.delete_in(cluster, api_version, kind, None, name).await
+    }
+
+    async fn delete_in(
+        &self,
+        cluster: &str,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> ApiResult<()> {
+        let api = self.api_for(cluster, api_version, kind, namespace).await?;
         self.count("delete");
         api.delete(name, &DeleteParams::default())
             .await

@@ -808,9 +808,12 @@ impl Exec<'_> {
                 api_version,
                 kind,
                 name: n,
+                namespace,
             } => already_gone(
-                self.call("delete", || kube.delete(name, api_version, kind, n))
-                    .await,
+                self.call("delete", || {
+                    kube.delete_in(name, api_version, kind, namespace.as_deref(), n)
+                })
+                .await,
             ),
         }
     }

@@ -137,6 +137,13 @@ define_rules! {
     NodeGroupRepairConfig = ("nodegroup-repair-config", Error, "nodeRepairConfig sets at most one of each count/percentage pair."),
     NodeGroupWarmPool = ("nodegroup-warm-pool", Error, "Warm pools: no HIBERNATED state or reuseOnScaleIn with Bottlerocket, no custom AMIs, minSize at most maxGroupPreparedCapacity."),
     PodIdentityPolicy = ("pod-identity-policy", Error, "A Pod Identity session policy is a JSON policy document and needs disableSessionTags: true."),
+    StorageClassProvisioner = ("storageclass-provisioner", Error, "An EBS StorageClass on an Auto Mode cluster uses `ebs.csi.eks.amazonaws.com` (the self-managed `ebs.csi.aws.com` provisions nothing there); without Auto Mode block storage that provisioner does not exist."),
+    IngressClassController = ("ingressclass-controller", Error, "An ALB IngressClass on an Auto Mode cluster names controller `eks.amazonaws.com/alb` (not the self-managed `ingress.k8s.aws/alb`); without Auto Mode load balancing that controller and IngressClassParams do not exist."),
+    IngressClassParameters = ("ingressclass-parameters", Error, "An `eks.amazonaws.com/alb` IngressClass names its IngressClassParams in `parameters` (apiGroup eks.amazonaws.com, kind IngressClassParams, cluster scope)."),
+    UnknownIngressClassParams = ("unknown-ingressclassparams", Error, "An IngressClass refers to IngressClassParams that its cluster does not declare."),
+    IngressClassParamsSubnets = ("ingressclassparams-subnets", Error, "IngressClassParams `subnets` sets exactly one of `ids` and `matchTags`."),
+    DefaultClassDuplicate = ("default-class-duplicate", Error, "More than one default StorageClass, or more than one default IngressClass, in a cluster."),
+    BootstrapManifest = ("bootstrap-manifest", Error, "A `bootstrap/` manifest keelson cannot apply: no name, a List, or the same object twice."),
 }
 
 /// One problem in a config repo.

@@ -68,6 +68,9 @@ pub(crate) enum Typed {
     PodIdentityAssociation(PodIdentityAssociationDoc),
     NodePool(NodePoolDoc),
     NodeClass(NodeClassDoc),
+    IngressClassParams(IngressClassParamsDoc),
+    IngressClass(IngressClassDoc),
+    StorageClass(StorageClassDoc),
 }
 
 // Short-lived (one per document, moved once into the Repo), so the size difference
@@ -75,7 +78,8 @@ pub(crate) enum Typed {
 #[allow(clippy::large_enum_variant)]
 enum Class {
     Typed(Typed),
-    Manifest(Manifest),
+    /// A manifest, with the document as JSON when it is in a `bootstrap/` directory.
+    Manifest(Manifest, Option<serde_json::Value>),
     /// Invalid; already reported. Carries the kind and name when they could be read, so
     /// that documents depending on it are not reported a second time.
     Invalid(Option<(Kind, String)>),
@@ -348,17 +352,22 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
             column: doc.root.pos.col,
             document: doc.index,
         };
-        let class = classify(
+        let mut class = classify(
             &file.display,
             &doc.root,
             &origin,
             schemas,
             &mut result.diagnostics,
         );
+        if let Class::Manifest(_, object) = &mut class {
+            if super::bootstrap::in_bootstrap_dir(&dir) {
+                *object = Some(doc.root.to_json());
+            }
+        }
         // Only keelson's own documents are looked at again (by the rules, for
         // positions); keep no tree for the others.
         let root = match class {
-            Class::Typed(_) => doc.root,
+            Class::Typed(_) | Class::Manifest(_, Some(_)) => doc.root,
             _ => Node {
                 pos: doc.root.pos,
                 value: YValue::Null,
@@ -436,19 +445,22 @@ fn classify(
             return Class::Invalid(None);
         }
         let meta = root.get("metadata");
-        return Class::Manifest(Manifest {
-            origin: origin.clone(),
-            api_version: api.to_string(),
-            kind: kind.to_string(),
-            name: meta
-                .and_then(|m| m.get("name"))
-                .and_then(Node::as_str)
-                .map(str::to_string),
-            namespace: meta
-                .and_then(|m| m.get("namespace"))
-                .and_then(Node::as_str)
-                .map(str::to_string),
-        });
+        return Class::Manifest(
+            Manifest {
+                origin: origin.clone(),
+                api_version: api.to_string(),
+                kind: kind.to_string(),
+                name: meta
+                    .and_then(|m| m.get("name"))
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                namespace: meta
+                    .and_then(|m| m.get("namespace"))
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+            },
+            None,
+        );
     };
     let json = root.to_json();
     if let Some(schemas) = schemas {
@@ -500,13 +512,18 @@ fn unknown_owned_kind(api: &str, kind: &str) -> Option<String> {
             "`{api}` NodeClass is not served by EKS Auto Mode; use `{EKS_NODECLASS_API}`"
         ));
     }
+    if kind == "IngressClassParams" && api.starts_with("eks.amazonaws.com/") {
+        return Some(format!(
+            "`{api}` IngressClassParams is not served by EKS Auto Mode; use `{EKS_NODECLASS_API}`"
+        ));
+    }
     if api == KARPENTER_API || api == EKS_NODECLASS_API {
-        let owned = if api == KARPENTER_API {
-            "NodePool"
+        let owned: &[&str] = if api == KARPENTER_API {
+            &["NodePool"]
         } else {
-            "NodeClass"
+            &["NodeClass", "IngressClassParams"]
         };
-        if let Some(s) = suggest(kind, [owned]) {
+        if let Some(s) = suggest(kind, owned.iter().copied()) {
             return Some(format!(
                 "unknown kind `{kind}` in `{api}`; did you mean `{s}`?"
             ));
@@ -535,6 +552,11 @@ fn to_typed(kind: Kind, json: serde_json::Value) -> Result<Typed, serde_json::Er
         Kind::PodIdentityAssociation => Typed::PodIdentityAssociation(v(json)?),
         Kind::NodePool => Typed::NodePool(v(json)?),
         Kind::NodeClass => Typed::NodeClass(v(json)?),
+        Kind::IngressClassParams => Typed::IngressClassParams(v(json)?),
+        Kind::IngressClass => Typed::IngressClass(v(json)?),
+        Kind::StorageClass => Typed::StorageClass(v(json)?),
+        // Not in `Kind::ALL`, so never looked up for a document.
+        Kind::Manifest => return Err(serde::de::Error::custom("a manifest has no model type")),
     })
 }
 
@@ -598,7 +620,11 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                 pod_identities: Vec::new(),
                 node_classes: Vec::new(),
                 node_pools: Vec::new(),
+                ingress_class_params: Vec::new(),
+                ingress_classes: Vec::new(),
+                storage_classes: Vec::new(),
                 manifests: Vec::new(),
+                bootstrap: Vec::new(),
                 broken: Vec::new(),
             });
         }
@@ -626,8 +652,20 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                 }
             }
             Class::Invalid(None) => {}
-            Class::Manifest(m) => match owner {
-                Some(o) => repo.clusters[o].manifests.push(m),
+            Class::Manifest(m, object) => match owner {
+                Some(o) => {
+                    let c = &mut repo.clusters[o];
+                    if let Some(value) =
+                        object.filter(|_| super::bootstrap::is_bootstrap_of(&c.dir, &d.rel_dir))
+                    {
+                        c.bootstrap.push(Item {
+                            origin: d.origin.clone(),
+                            doc: i,
+                            value,
+                        });
+                    }
+                    c.manifests.push(m);
+                }
                 None => repo.unowned_manifests.push(m),
             },
             Class::Typed(Typed::Fleet(f)) => {
@@ -661,6 +699,9 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                         Typed::PodIdentityAssociation(_) => "PodIdentityAssociation",
                         Typed::NodePool(_) => "NodePool",
                         Typed::NodeClass(_) => "NodeClass",
+                        Typed::IngressClassParams(_) => "IngressClassParams",
+                        Typed::IngressClass(_) => "IngressClass",
+                        Typed::StorageClass(_) => "StorageClass",
                         Typed::Fleet(_) | Typed::Cluster(_) => "document",
                     };
                     out.push(Diagnostic::new(
@@ -674,43 +715,24 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                     continue;
                 };
                 let c = &mut repo.clusters[o];
+                // One Item per document, moved into its cluster's list for the kind.
+                fn put<T>(list: &mut Vec<Item<T>>, origin: Origin, doc: usize, value: T) {
+                    list.push(Item { origin, doc, value });
+                }
                 let (origin, doc, _) = item(());
                 match t {
-                    Typed::Addon(v) => c.addons.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::NodeGroup(v) => c.node_groups.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::FargateProfile(v) => c.fargate_profiles.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::AccessEntry(v) => c.access_entries.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::PodIdentityAssociation(v) => c.pod_identities.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::NodePool(v) => c.node_pools.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
-                    Typed::NodeClass(v) => c.node_classes.push(Item {
-                        origin,
-                        doc,
-                        value: v,
-                    }),
+                    Typed::Addon(v) => put(&mut c.addons, origin, doc, v),
+                    Typed::NodeGroup(v) => put(&mut c.node_groups, origin, doc, v),
+                    Typed::FargateProfile(v) => put(&mut c.fargate_profiles, origin, doc, v),
+                    Typed::AccessEntry(v) => put(&mut c.access_entries, origin, doc, v),
+                    Typed::PodIdentityAssociation(v) => put(&mut c.pod_identities, origin, doc, v),
+                    Typed::NodePool(v) => put(&mut c.node_pools, origin, doc, v),
+                    Typed::NodeClass(v) => put(&mut c.node_classes, origin, doc, v),
+                    Typed::IngressClassParams(v) => {
+                        put(&mut c.ingress_class_params, origin, doc, v)
+                    }
+                    Typed::IngressClass(v) => put(&mut c.ingress_classes, origin, doc, v),
+                    Typed::StorageClass(v) => put(&mut c.storage_classes, origin, doc, v),
                     Typed::Fleet(_) | Typed::Cluster(_) => {}
                 }
             }

@@ -8,6 +8,7 @@
 //! The loader runs the rules; the rules read only the repo types, so the dependency goes
 //! one way.
 
+pub(crate) mod bootstrap;
 pub(crate) mod diag;
 pub(crate) mod loader;
 pub(crate) mod repo;

@@ -75,8 +75,17 @@ pub struct ClusterConfig {
     pub node_classes: Vec<Item<NodeClassDoc>>,
     /// NodePools.
     pub node_pools: Vec<Item<NodePoolDoc>>,
+    /// IngressClassParams.
+    pub ingress_class_params: Vec<Item<IngressClassParamsDoc>>,
+    /// IngressClasses.
+    pub ingress_classes: Vec<Item<IngressClassDoc>>,
+    /// StorageClasses.
+    pub storage_classes: Vec<Item<StorageClassDoc>>,
     /// Other Kubernetes manifests in the cluster's directories.
     pub manifests: Vec<Manifest>,
+    /// The manifests of the cluster's `bootstrap/` directory (also in `manifests`), as
+    /// written: keelson applies them.
+    pub bootstrap: Vec<Item<serde_json::Value>>,
     /// Documents of this cluster that failed validation (kind, name), so that rules do
     /// not report what depends on them a second time.
     pub(crate) broken: Vec<(Kind, String)>,

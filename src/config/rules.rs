@@ -9,7 +9,9 @@ use super::yaml::Seg;
 use crate::model::*;
 use crate::versions::{Date, Minor};
 
+mod bootstrap;
 mod calendar;
+mod classes;
 
 mod cron;
 mod eks;
@@ -105,6 +107,8 @@ pub(crate) fn check(repo: &Repo, docs: &[DocNode], today: Date, out: &mut Vec<Di
         nodepool::node_pool_rules(c, &mut cx);
         eks::check(c, &mut cx);
         fields::check(c, &mut cx);
+        classes::check(c, &mut cx);
+        bootstrap::check(c, &mut cx);
     }
 }
 
@@ -425,6 +429,37 @@ fn duplicate_rules(c: &ClusterConfig, cx: &mut Ctx<'_>) {
         d,
         &mut found,
     );
+    let names = |m: &Metadata| m.name.clone();
+    for (kind, items) in [
+        (
+            "IngressClassParams",
+            c.ingress_class_params
+                .iter()
+                .map(|i| (i.doc, names(&i.value.metadata)))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "IngressClass",
+            c.ingress_classes
+                .iter()
+                .map(|i| (i.doc, names(&i.value.metadata)))
+                .collect(),
+        ),
+        (
+            "StorageClass",
+            c.storage_classes
+                .iter()
+                .map(|i| (i.doc, names(&i.value.metadata)))
+                .collect(),
+        ),
+    ] {
+        dups(
+            kind,
+            items.iter().map(|(d, n)| (*d, n.as_str())),
+            d,
+            &mut found,
+        );
+    }
     for (doc, message) in found {
         cx.report(doc, "metadata.name", Rule::DuplicateDocument, message);
     }

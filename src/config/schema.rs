@@ -27,6 +27,11 @@ pub fn schema_for(kind: Kind) -> Value {
         Kind::PodIdentityAssociation => schemars::schema_for!(PodIdentityAssociationDoc),
         Kind::NodePool => schemars::schema_for!(NodePoolDoc),
         Kind::NodeClass => schemars::schema_for!(NodeClassDoc),
+        Kind::IngressClassParams => schemars::schema_for!(IngressClassParamsDoc),
+        Kind::IngressClass => schemars::schema_for!(IngressClassDoc),
+        Kind::StorageClass => schemars::schema_for!(StorageClassDoc),
+        // Bootstrap manifests are any Kubernetes object; the API server validates them.
+        Kind::Manifest => schemars::schema_for!(serde_json::Value),
     };
     let mut schema = generated.to_value();
     tidy(&mut schema);

@@ -4,7 +4,8 @@
 //!  fleet ── cluster ──┬── addon
 //!                     ├── compute   (NodeGroup, FargateProfile)
 //!                     ├── access    (AccessEntry, PodIdentityAssociation)
-//!                     └── nodepool ── nodeclass   (Auto Mode, native groups)
+//!                     ├── nodepool ── nodeclass   (Auto Mode, native groups)
+//!                     └── classes   (StorageClass, IngressClass, IngressClassParams)
 //! ```
 //!
 //! The JSON Schemas are generated from these types; moving a type between files does not
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 
 mod access;
 mod addon;
+mod classes;
 mod cluster;
 mod compute;
 mod fields;
@@ -23,6 +25,7 @@ mod nodepool;
 
 pub use access::*;
 pub use addon::*;
+pub use classes::*;
 pub use cluster::*;
 pub use compute::*;
 pub use fields::*;

@@ -288,9 +288,14 @@ pub struct ObservedCluster {
     /// Pod Identity associations by `namespace/serviceAccount`.
     #[serde(default)]
     pub pod_identities: BTreeMap<String, LivePodIdentity>,
-    /// Kubernetes objects keelson manages (NodePool, NodeClass), by `Kind/name`.
+    /// Kubernetes objects keelson manages (NodePool, NodeClass, IngressClassParams,
+    /// IngressClass, StorageClass), by `Kind/name`.
     #[serde(default)]
     pub kube_objects: BTreeMap<String, serde_json::Value>,
+    /// The bootstrap manifests keelson applied, and what the API server serves; `None`
+    /// when not read (no bootstrap manifests in git and no Auto Mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<ObservedBootstrap>,
     /// What an upgrade needs to know, read only when a version change is pending (or for
     /// `keelson check`); `None` when not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -376,6 +381,26 @@ pub const MANAGED_TAG: &str = "keelson.dev/fleet";
 /// The label keelson puts on Kubernetes objects it applies: only objects carrying it are
 /// ever pruned.
 pub const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
+
+/// The label keelson puts, besides [`MANAGED_LABEL`], on the objects of a cluster's
+/// `bootstrap/` directory: observe lists them by it.
+pub const BOOTSTRAP_LABEL: &str = "keelson.dev/bootstrap";
+
+/// Live bootstrap state of one cluster.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedBootstrap {
+    /// Group/versions the API server serves (discovery), e.g. `rbac.authorization.k8s.io/v1`.
+    pub served: Vec<String>,
+    /// The kinds keelson's inventory records as applied (`apiVersion kind`), `None` when
+    /// there is no inventory yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Vec<String>>,
+    /// Objects carrying [`BOOTSTRAP_LABEL`] and [`MANAGED_LABEL`], by the step name
+    /// `plan/bootstrap.rs` gives them.
+    #[serde(default)]
+    pub objects: BTreeMap<String, serde_json::Value>,
+}
 
 /// The server-side apply field manager keelson uses.
 pub const FIELD_MANAGER: &str = "keelson";

@@ -52,6 +52,10 @@ pub(crate) const KEELSON_API: &str = "keelson.dev/v1alpha1";
 pub const KARPENTER_API: &str = "karpenter.sh/v1";
 /// `apiVersion` of the EKS Auto Mode NodeClass.
 pub const EKS_NODECLASS_API: &str = "eks.amazonaws.com/v1";
+/// `apiVersion` of StorageClass.
+pub const STORAGE_API: &str = "storage.k8s.io/v1";
+/// `apiVersion` of IngressClass.
+pub const NETWORKING_API: &str = "networking.k8s.io/v1";
 
 /// Every kind of document keelson reads with a schema of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +78,16 @@ pub enum Kind {
     NodePool,
     /// An EKS Auto Mode NodeClass (`eks.amazonaws.com/v1`), applied by server-side apply.
     NodeClass,
+    /// EKS Auto Mode's IngressClassParams (`eks.amazonaws.com/v1`), applied by
+    /// server-side apply.
+    IngressClassParams,
+    /// An IngressClass (`networking.k8s.io/v1`), applied by server-side apply.
+    IngressClass,
+    /// A StorageClass (`storage.k8s.io/v1`), applied by server-side apply.
+    StorageClass,
+    /// Any other Kubernetes object of a cluster's `bootstrap/` directory, applied by
+    /// server-side apply. It has no schema of its own, so it is not in [`Kind::ALL`].
+    Manifest,
 }
 
 impl Kind {
@@ -88,6 +102,9 @@ impl Kind {
         Kind::PodIdentityAssociation,
         Kind::NodeClass,
         Kind::NodePool,
+        Kind::IngressClassParams,
+        Kind::IngressClass,
+        Kind::StorageClass,
     ];
 
     /// The `kind:` string.
@@ -102,6 +119,10 @@ impl Kind {
             Kind::PodIdentityAssociation => "PodIdentityAssociation",
             Kind::NodePool => "NodePool",
             Kind::NodeClass => "NodeClass",
+            Kind::IngressClassParams => "IngressClassParams",
+            Kind::IngressClass => "IngressClass",
+            Kind::StorageClass => "StorageClass",
+            Kind::Manifest => "Manifest",
         }
     }
 
@@ -109,7 +130,11 @@ impl Kind {
     pub fn api_version(self) -> &'static str {
         match self {
             Kind::NodePool => KARPENTER_API,
-            Kind::NodeClass => EKS_NODECLASS_API,
+            Kind::NodeClass | Kind::IngressClassParams => EKS_NODECLASS_API,
+            Kind::IngressClass => NETWORKING_API,
+            Kind::StorageClass => STORAGE_API,
+            // A bootstrap manifest has the apiVersion it was written with.
+            Kind::Manifest => "",
             _ => KEELSON_API,
         }
     }
@@ -185,3 +210,7 @@ pub type PodIdentityAssociationDoc = Resource<PodIdentityAssociationSpec>;
 pub type NodePoolDoc = Resource<NodePoolSpec>;
 /// A NodeClass document.
 pub type NodeClassDoc = Resource<NodeClassSpec>;
+/// An IngressClass document.
+pub type IngressClassDoc = Resource<IngressClassSpec>;
+/// An IngressClassParams document.
+pub type IngressClassParamsDoc = Resource<IngressClassParamsSpec>;

@@ -61,7 +61,7 @@ pub fn fingerprint(o: Option<&ObservedCluster>) -> String {
 /// Everything a cluster's plan reads from its live state, and nothing that changes
 /// without changing the plan. Maps are keyed by name so the order is stable.
 fn plan_inputs(o: &ObservedCluster) -> Value {
-    json!({
+    let mut inputs = json!({
         "cluster": cluster::live_view(o),
         "addons": views(&o.addons, addons::live_view),
         "nodeGroups": views(&o.node_groups, node_groups::live_view),
@@ -70,7 +70,17 @@ fn plan_inputs(o: &ObservedCluster) -> Value {
         "podIdentities": views(&o.pod_identities, pod_identity::live_view),
         "kubeObjects": views(&o.kube_objects, kube::live_view),
         "upgrade": o.upgrade.as_ref().map(signals_view),
-    })
+    });
+    // Bootstrap objects and what the server serves, when they were read (a key added
+    // only then, so that fingerprints of clusters without them stay as they were).
+    if let Some(b) = &o.bootstrap {
+        inputs["bootstrap"] = json!({
+            "served": b.served,
+            "inventory": b.inventory,
+            "objects": views(&b.objects, kube::live_view),
+        });
+    }
+    inputs
 }
 
 /// One view per live resource, by name.

@@ -1,5 +1,6 @@
-//! Kubernetes objects keelson applies: EKS Auto Mode NodeClasses and Karpenter
-//! NodePools, by server-side apply with keelson's label; pruned NodePools first.
+//! Kubernetes objects keelson applies: EKS Auto Mode NodeClasses, Karpenter NodePools,
+//! IngressClassParams, IngressClasses and StorageClasses, by server-side apply with
+//! keelson's label; pruned NodePools first, NodeClasses last.
 //!
 //! ```text
 //!  git NodeClass / NodePool ─► object (with the label) ─┬─ absent ──────► KubeApply
@@ -8,7 +9,7 @@
 //! ```
 //!
 //! Only what keelson sends, or owns by server-side apply, is compared (labels,
-//! annotations, spec): never status, resourceVersion, managedFields, fields other managers
+//! annotations, spec or top-level fields): never status, resourceVersion, managedFields, fields other managers
 //! own or fields the API server defaults.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,22 +29,42 @@ pub(super) fn live_view(obj: &Value) -> Value {
     json!({"apiVersion": obj.get("apiVersion"), "owned": kube_owned_view(obj)})
 }
 
-/// Kubernetes object for a NodePool/NodeClass document, with keelson's label.
+/// Kubernetes object for a document with a `spec`, with keelson's label.
 pub(super) fn kube_object(api: &str, kind: &str, meta: &Metadata, spec: &impl Serialize) -> Value {
-    let mut labels: serde_json::Map<String, Value> = meta
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    labels.insert(MANAGED_LABEL.into(), json!(FIELD_MANAGER));
-    let mut metadata = json!({"name": meta.name, "labels": labels});
+    let mut metadata = json!({"name": meta.name, "labels": meta.labels});
     if !meta.annotations.is_empty() {
         metadata["annotations"] = json!(meta.annotations);
     }
-    json!({"apiVersion": api, "kind": kind, "metadata": metadata, "spec": spec})
+    labelled(
+        json!({"apiVersion": api, "kind": kind, "metadata": metadata, "spec": spec}),
+        &[],
+    )
 }
 
-/// The parts of a live object keelson owns: what it would send.
+/// `obj` with keelson's marker label, and `extra` labels, added to its own.
+pub(super) fn labelled(mut obj: Value, extra: &[(&str, &str)]) -> Value {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    let meta = &mut obj["metadata"];
+    if !meta.get("labels").is_some_and(Value::is_object) {
+        meta["labels"] = json!({});
+    }
+    if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+        labels.insert(MANAGED_LABEL.into(), json!(FIELD_MANAGER));
+        for (k, v) in extra {
+            labels.insert((*k).into(), json!(v));
+        }
+    }
+    obj
+}
+
+/// Top-level fields that are not the object's content: who it is, and what the server
+/// reports.
+const NOT_CONTENT: &[&str] = &["apiVersion", "kind", "metadata", "status"];
+
+/// The parts of a live object keelson owns: what it would send (labels, annotations and
+/// the content: `spec`, or a StorageClass's or ConfigMap's top-level fields).
 fn kube_owned_view(obj: &Value) -> Value {
     let labels = obj
         .pointer("/metadata/labels")
@@ -53,7 +74,28 @@ fn kube_owned_view(obj: &Value) -> Value {
         .pointer("/metadata/annotations")
         .cloned()
         .unwrap_or(Value::Null);
-    json!({"labels": labels, "annotations": annotations, "spec": obj.get("spec").cloned().unwrap_or(Value::Null)})
+    let mut out = serde_json::Map::new();
+    out.insert("labels".into(), labels);
+    out.insert("annotations".into(), annotations);
+    for (k, v) in obj.as_object().into_iter().flatten() {
+        if !NOT_CONTENT.contains(&k.as_str()) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The changes an apply of `desired` makes to `live`: the fields keelson sends, and the
+/// fields it owns and no longer sends.
+pub(super) fn changes_against(live: &Value, desired: &Value) -> Vec<Change> {
+    let want = kube_owned_view(desired);
+    let have = compared_view(
+        &kube_owned_view(live),
+        Some(&want),
+        Some(&owned_fields(live)),
+    )
+    .unwrap_or(Value::Null);
+    changes_of(&have, &want)
 }
 
 /// The fields of a live object that keelson's field manager owns by server-side apply
@@ -78,11 +120,16 @@ fn owned_fields(obj: &Value) -> Value {
     for (k, p) in [
         ("f:labels", "/f:metadata/f:labels"),
         ("f:annotations", "/f:metadata/f:annotations"),
-        ("f:spec", "/f:spec"),
     ] {
         let v = pick(p);
         if !v.is_null() {
             out.insert(k.to_string(), v);
+        }
+    }
+    for (k, v) in merged.as_object().into_iter().flatten() {
+        let field = k.strip_prefix("f:").unwrap_or(k);
+        if k.starts_with("f:") && !NOT_CONTENT.contains(&field) {
+            out.insert(k.clone(), v.clone());
         }
     }
     Value::Object(out)
@@ -162,29 +209,84 @@ pub(crate) fn nodepool_transition_refused(live: &Value, desired: &Value) -> Opti
     None
 }
 
-/// Plan the NodeClasses and NodePools of one cluster.
+/// Fields Kubernetes refuses to change on an existing object (the `Validate*Update`
+/// functions of k8s.io/kubernetes `pkg/apis/storage/validation` and
+/// `pkg/apis/networking/validation`): the object is deleted and created again.
+const IMMUTABLE: &[(&str, &[&str])] = &[
+    (
+        "StorageClass",
+        &[
+            "/provisioner",
+            "/parameters",
+            "/reclaimPolicy",
+            "/volumeBindingMode",
+        ],
+    ),
+    ("IngressClass", &["/spec/controller"]),
+];
+
+/// The field of `kind` that the API server refuses to change from `old` to `new`, if any
+/// (dotted, e.g. `spec.controller`).
+pub(crate) fn immutable_change(kind: &str, old: &Value, new: &Value) -> Option<String> {
+    let (_, fields) = IMMUTABLE.iter().find(|(k, _)| *k == kind)?;
+    fields
+        .iter()
+        .find(|f| old.pointer(f) != new.pointer(f))
+        .map(|f| f.trim_start_matches('/').replace('/', "."))
+}
+
+/// The desired objects of one cluster, in apply order: NodeClasses, NodePools,
+/// IngressClassParams, IngressClasses, StorageClasses.
+fn desired_objects(c: &ClusterConfig) -> Vec<(Kind, Value)> {
+    let mut out = Vec::new();
+    for n in &c.node_classes {
+        let v = &n.value;
+        out.push((
+            Kind::NodeClass,
+            kube_object(EKS_NODECLASS_API, "NodeClass", &v.metadata, &v.spec),
+        ));
+    }
+    for n in &c.node_pools {
+        let v = &n.value;
+        out.push((
+            Kind::NodePool,
+            kube_object(KARPENTER_API, "NodePool", &v.metadata, &v.spec),
+        ));
+    }
+    for n in &c.ingress_class_params {
+        let v = &n.value;
+        out.push((
+            Kind::IngressClassParams,
+            kube_object(
+                EKS_NODECLASS_API,
+                "IngressClassParams",
+                &v.metadata,
+                &v.spec,
+            ),
+        ));
+    }
+    for n in &c.ingress_classes {
+        let v = &n.value;
+        out.push((
+            Kind::IngressClass,
+            kube_object(NETWORKING_API, "IngressClass", &v.metadata, &v.spec),
+        ));
+    }
+    for n in &c.storage_classes {
+        // A StorageClass has no spec: its fields are the document's own.
+        let mut obj = serde_json::to_value(&n.value).unwrap_or(Value::Null);
+        obj["apiVersion"] = json!(STORAGE_API);
+        out.push((Kind::StorageClass, labelled(obj, &[])));
+    }
+    out
+}
+
+/// Plan the NodeClasses, NodePools and Auto Mode classes of one cluster.
 pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
     let empty = BTreeMap::new();
     let live = cx.live.map_or(&empty, |o| &o.kube_objects);
     let mut desired_keys = BTreeSet::new();
-    let classes = c.node_classes.iter().map(|n| {
-        (
-            Kind::NodeClass,
-            kube_object(
-                EKS_NODECLASS_API,
-                "NodeClass",
-                &n.value.metadata,
-                &n.value.spec,
-            ),
-        )
-    });
-    let pools = c.node_pools.iter().map(|n| {
-        (
-            Kind::NodePool,
-            kube_object(KARPENTER_API, "NodePool", &n.value.metadata, &n.value.spec),
-        )
-    });
-    for (kind, obj) in classes.chain(pools) {
+    for (kind, obj) in desired_objects(c) {
         let n = obj
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -193,10 +295,11 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
         let key = format!("{kind}/{n}");
         desired_keys.insert(key.clone());
         let rotates = Risk::new(RiskKind::NodesRotated, format!("nodes launched from this {kind} drift and are replaced by Karpenter, within disruption budgets"));
+        let apply = Op::KubeApply {
+            object: obj.clone(),
+        };
         match live.get(&key) {
-            None => cx
-                .steps
-                .push(Step::create(kind, &n, vec![Op::KubeApply { object: obj }])),
+            None => cx.steps.push(Step::create(kind, &n, vec![apply])),
             Some(l) => {
                 if let Some(why) = (kind == Kind::NodePool)
                     .then(|| nodepool_transition_refused(l, &obj))
@@ -205,26 +308,43 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                     cx.block(kind, &n, format!("{why}: give the pool a new name (keelson creates it and prunes the old one, draining its nodes), or delete it first"));
                     continue;
                 }
-                let want = kube_owned_view(&obj);
-                let have = compared_view(&kube_owned_view(l), Some(&want), Some(&owned_fields(l)))
-                    .unwrap_or(Value::Null);
-                let changes = changes_of(&have, &want);
-                if !changes.is_empty() {
-                    let spec_changed = changes.iter().any(|ch| ch.path.starts_with("spec"));
-                    let mut step =
-                        Step::update(kind, &n, changes, vec![Op::KubeApply { object: obj }]);
-                    if spec_changed {
-                        step.risks.push(rotates);
-                    }
-                    cx.steps.push(step);
+                let changes = changes_against(l, &obj);
+                if changes.is_empty() {
+                    continue;
                 }
+                if let Some(field) = immutable_change(kind.name(), l, &obj) {
+                    let delete = Op::KubeDelete {
+                        api_version: kind.api_version().to_string(),
+                        kind: kind.name().to_string(),
+                        name: n.clone(),
+                        namespace: None,
+                    };
+                    cx.steps.push(
+                        Step::replace(kind, &n, changes, vec![delete, apply]).risk(
+                            RiskKind::Destructive,
+                            format!("`{field}` of a {kind} cannot change in place: it is deleted and created again (objects made from it keep their settings)"),
+                        ),
+                    );
+                    continue;
+                }
+                let spec_changed = changes.iter().any(|ch| ch.path.starts_with("spec"));
+                let mut step = Step::update(kind, &n, changes, vec![apply]);
+                if spec_changed && matches!(kind, Kind::NodePool | Kind::NodeClass) {
+                    step.risks.push(rotates);
+                }
+                cx.steps.push(step);
             }
         }
     }
-    // Prune: NodePools before NodeClasses (a class in use cannot go first). Observe lists
-    // only objects with keelson's label, so every live object here carries the marker.
+    // Prune: NodePools first, NodeClasses last (a class in use cannot go first). Observe
+    // lists only objects with keelson's label, so every live object here carries it.
+    let order = |k: &str| match k.split_once('/').map_or(k, |(kind, _)| kind) {
+        "NodePool" => 0,
+        "NodeClass" => 2,
+        _ => 1,
+    };
     let mut prune: Vec<(&String, &Value)> = live.iter().collect();
-    prune.sort_by_key(|(k, _)| if k.starts_with("NodePool/") { 0 } else { 1 });
+    prune.sort_by_key(|(k, _)| order(k));
     cx.prune(prune, &desired_keys, |key, obj| {
         let (kind, n) = key.split_once('/').unwrap_or(("", key));
         let api = obj
@@ -236,14 +356,23 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
             api_version: api,
             kind: kind.to_string(),
             name: n.to_string(),
+            namespace: None,
         };
-        // Observe lists NodeClasses and NodePools only (keys `NodeClass/…`, `NodePool/…`).
-        let kind = if kind == "NodeClass" {
-            Kind::NodeClass
-        } else {
-            Kind::NodePool
+        let kind = Kind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == kind)
+            .unwrap_or(Kind::Manifest);
+        let lost = match kind {
+            Kind::NodePool | Kind::NodeClass => {
+                format!("nodes of this {kind} are drained and terminated")
+            }
+            Kind::StorageClass => {
+                "claims can no longer provision volumes of this class (existing volumes stay)"
+                    .to_string()
+            }
+            _ => "Ingresses of this class lose their load balancer configuration".to_string(),
         };
-        let lost = format!("nodes of this {kind} are drained and terminated");
         Orphan::new(kind, n, None, op, lost)
     });
 }

@@ -4,7 +4,8 @@
 //!  Repo (desired) ─┐
 //!                  ├─► per cluster: cluster.rs → hops.rs (control plane → add-ons → node groups)
 //!  LiveState ──────┘     → access.rs, pod_identity.rs, fargate.rs → addons.rs → node_groups.rs
-//!                        → kube.rs (NodeClass → NodePool) → removed.rs (cluster delete)
+//!                        → kube.rs (NodeClass → NodePool → classes) → bootstrap.rs
+//!                        → removed.rs (cluster delete)
 //!                        → fingerprint.rs (what the plan read, for `apply --plan`)
 //! ```
 //!
@@ -16,6 +17,7 @@
 
 mod access;
 mod addons;
+mod bootstrap;
 mod cluster;
 mod diff;
 mod fargate;
@@ -38,6 +40,11 @@ pub use diff::diff;
 pub use fingerprint::{digest, fingerprint, moved_since};
 pub use resolve::resolve_addon_version;
 pub use types::*;
+
+pub(crate) use bootstrap::{
+    crd_versions, inventory_kinds, step_name, BASE_GROUP_VERSIONS, INVENTORY, INVENTORY_LABEL,
+};
+pub(crate) use kube::immutable_change;
 
 use crate::config::{ClusterConfig, Repo};
 use crate::deprecations::table::ApiTable;
@@ -304,6 +311,7 @@ fn plan_cluster<'a>(
     addons::plan_addons(&mut cx, c, &cp_version);
     node_groups::plan_node_groups(&mut cx, c, &cp_version);
     kube::plan_kube(&mut cx, c);
+    bootstrap::plan_bootstrap(&mut cx, c);
     finish(cx, c, live)
 }
 

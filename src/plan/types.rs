@@ -63,6 +63,7 @@ impl<'de> Deserialize<'de> for Kind {
         Kind::ALL
             .iter()
             .copied()
+            .chain([Kind::Manifest])
             .find(|k| k.name() == name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown resource kind `{name}`")))
     }
@@ -267,6 +268,9 @@ pub enum Op {
         kind: String,
         /// name.
         name: String,
+        /// namespace, for a namespaced kind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
 }
 

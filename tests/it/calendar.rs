@@ -41,7 +41,7 @@ fn a_version_outside_the_calendar_warns_and_the_daemon_syncs_the_other_clusters(
     assert_eq!(code, Some(3), "{out}");
     let c = &st["clusters"];
     assert_eq!(c["staging-apne1"]["state"], "converged", "{out}");
-    assert_eq!(c["staging-apne1"]["appliedSteps"], 11, "{out}");
+    assert_eq!(c["staging-apne1"]["appliedSteps"], 17, "{out}");
     assert_eq!(c["prod-use1"]["state"], "blocked", "{out}");
     assert!(c["prod-use1"]["blocked"][0]
         .as_str()

@@ -165,7 +165,7 @@ fn once_applies_auto_stages_and_reports_manual_ones() {
     assert_eq!(code, Some(2), "{out}");
     let c = &st["clusters"];
     assert_eq!(c["staging-apne1"]["state"], "converged", "{out}");
-    assert_eq!(c["staging-apne1"]["appliedSteps"], 11, "{out}");
+    assert_eq!(c["staging-apne1"]["appliedSteps"], 17, "{out}");
     assert_eq!(c["prod-apne1"]["state"], "pending");
     assert!(c["prod-apne1"]["reason"]
         .as_str()
@@ -485,7 +485,7 @@ fn http_endpoints_and_metrics_while_running_then_sigterm() {
     );
     assert_eq!(
         get("keelson_applied_changes_total", "outcome=\"ok\""),
-        11.0,
+        17.0,
         "{body}"
     );
     assert_eq!(get("keelson_drift_clusters", ""), 2.0, "{body}");

@@ -5,7 +5,9 @@
 
 mod aws_mocks;
 mod aws_mocks_transport;
+mod bootstrap;
 mod calendar;
+mod classes;
 mod contract;
 mod corpus;
 mod corpus_auto;
@@ -22,6 +24,7 @@ mod hostile;
 mod kube_mock;
 mod kube_real;
 mod kube_real_apis;
+mod kube_real_bootstrap;
 mod kube_real_validation;
 mod moto;
 mod plan_cli;

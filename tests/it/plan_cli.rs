@@ -57,7 +57,7 @@ fn plan_apply_plan_converges() {
     let o = keelson(&["plan", "--repo", r(&repo), "--detailed-exitcode"]);
     assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
     assert!(
-        out(&o).contains("Plan: 34 to create, 0 to change, 0 to replace, 0 to delete."),
+        out(&o).contains("Plan: 46 to create, 0 to change, 0 to replace, 0 to delete."),
         "{}",
         out(&o)
     );
@@ -76,7 +76,7 @@ fn plan_apply_plan_converges() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     assert!(
-        out(&o).contains("Apply complete: 34 steps in 3 clusters"),
+        out(&o).contains("Apply complete: 46 steps in 3 clusters"),
         "{}",
         out(&o)
     );

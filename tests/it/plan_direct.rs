@@ -212,6 +212,7 @@ fn healthy(l: &Loaded) -> LiveState {
             access_entries: access.collect(),
             pod_identities: BTreeMap::new(),
             kube_objects: pools.chain(classes).collect(),
+            bootstrap: None,
             upgrade: Some(UpgradeSignals::default()),
         };
         live.clusters.insert(c.name().to_string(), observed);

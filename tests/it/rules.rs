@@ -112,7 +112,28 @@ fn cases() -> Vec<Case> {
         assert!(NODEPOOL.contains(from), "{from}");
         NODEPOOL.replace(from, to)
     };
+    use crate::classes::{INGRESS_CLASS as IC, PARAMS, STORAGE_CLASS as SC};
+    let classes = |extra: Vec<Edit>| {
+        let mut e = vec![
+            set("auto/sc.yaml", SC),
+            set("auto/ic.yaml", IC),
+            set("auto/params.yaml", PARAMS),
+        ];
+        e.extend(extra);
+        e
+    };
     vec![
+        case(StorageClassProvisioner, classes(vec![set("auto/sc.yaml", SC.replace("ebs.csi.eks.amazonaws.com", "ebs.csi.aws.com"))]), "auto/sc.yaml", "provisioner: ebs.csi.aws.com"),
+        case(StorageClassProvisioner, vec![set("mng/sc.yaml", SC)], "mng/sc.yaml", "provisioner:"),
+        case(IngressClassController, classes(vec![set("auto/ic.yaml", IC.replace("eks.amazonaws.com/alb", "ingress.k8s.aws/alb"))]), "auto/ic.yaml", "controller: ingress.k8s.aws/alb"),
+        case(IngressClassController, vec![set("mng/params.yaml", PARAMS)], "mng/params.yaml", "kind:"),
+        case(IngressClassParameters, classes(vec![set("auto/ic.yaml", IC.replace("apiGroup: eks.amazonaws.com", "apiGroup: elbv2.k8s.aws"))]), "auto/ic.yaml", "apiGroup: elbv2.k8s.aws"),
+        case(UnknownIngressClassParams, classes(vec![set("auto/ic.yaml", IC.replace("    name: alb", "    name: alb-public"))]), "auto/ic.yaml", "name: alb-public"),
+        case(IngressClassParamsSubnets, classes(vec![set("auto/params.yaml", PARAMS.replace("{matchTags:", "{ids: [subnet-0a1b], matchTags:"))]), "auto/params.yaml", "subnets:"),
+        case(DefaultClassDuplicate, classes(vec![set("auto/sc2.yaml", SC.replace("auto-ebs-sc", "fast"))]), "auto/sc2.yaml", "is-default-class"),
+        case(DefaultClassDuplicate, classes(vec![set("auto/ic2.yaml", IC.replace("name: alb\n  annotations", "name: alb2\n  annotations"))]), "auto/ic2.yaml", "is-default-class"),
+        case(BootstrapManifest, vec![set("auto/bootstrap/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  labels: {team: a}\n")], "auto/bootstrap/ns.yaml", "metadata:"),
+        case(BootstrapManifest, vec![set("auto/bootstrap/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")], "auto/bootstrap/ns.yaml", "name: a"),
         case(YamlSyntax, vec![set("auto/x.yaml", "a: [1, 2\nb: 3\n")], "auto/x.yaml", ""),
         case(YamlLimit, vec![set("auto/x.yaml", "[".repeat(5000) + &"]".repeat(5000))], "auto/x.yaml", "[[["),
         case(YamlDuplicateKey, vec![set("auto/addons.yaml", format!("{ADDON}spec: {{}}\n"))], "auto/addons.yaml", "spec:"),

@@ -1,12 +1,14 @@
-"""Print a CustomResourceDefinition for eks.amazonaws.com/v1 NodeClass, generated from
-keelson's NodeClass JSON Schema (schemas/nodeclass.schema.json).
+"""Print a CustomResourceDefinition for an eks.amazonaws.com/v1 kind of EKS Auto Mode
+(NodeClass by default, or IngressClassParams), generated from keelson's JSON Schema of
+the kind (schemas/nodeclass.schema.json, schemas/ingressclassparams.schema.json).
 
-AWS does not publish the CRD of EKS Auto Mode's NodeClass, so the real API server in
-keelson's tests gets one made from keelson's own schema: it checks keelson's kube-rs
-adapter against a real server (server-side apply, managedFields, pruning), not keelson's
-NodeClass rules against AWS's.
+AWS does not publish the CRDs of EKS Auto Mode's NodeClass and IngressClassParams, so the
+real API server in keelson's tests gets them made from keelson's own schemas: they check
+keelson's kube-rs adapter against a real server (server-side apply, managedFields,
+pruning), not keelson's rules against AWS's.
 
     python3 nodeclass_crd.py schemas/nodeclass.schema.json > crd.json
+    python3 nodeclass_crd.py schemas/ingressclassparams.schema.json IngressClassParams ingressclassparams
 
 A CRD takes a structural OpenAPI v3 schema: references are inlined, `const` becomes a
 one-value `enum`, `type: [T, "null"]` becomes `nullable`, and the JSON-Schema-only keywords
@@ -54,18 +56,20 @@ def convert(node, defs):
 def main():
     with open(sys.argv[1]) as f:
         schema = json.load(f)
+    kind = sys.argv[2] if len(sys.argv) > 2 else "NodeClass"
+    plural = sys.argv[3] if len(sys.argv) > 3 else "nodeclasses"
     spec = convert(schema["properties"]["spec"], schema.get("$defs", {}))
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": "nodeclasses.eks.amazonaws.com",
-            "annotations": {"keelson.dev/generated-from": "schemas/nodeclass.schema.json"},
+            "name": f"{plural}.eks.amazonaws.com",
+            "annotations": {"keelson.dev/generated-from": "schemas/" + sys.argv[1].rsplit("/", 1)[-1]},
         },
         "spec": {
             "group": "eks.amazonaws.com",
             "scope": "Cluster",
-            "names": {"kind": "NodeClass", "listKind": "NodeClassList", "plural": "nodeclasses", "singular": "nodeclass"},
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
             "versions": [
                 {
                     "name": "v1",

@@ -18,8 +18,9 @@
 #
 # The NodePool CRD is read from the sigs.k8s.io/karpenter module (version below) in Go's
 # module cache, not copied into this repository. AWS publishes no CRD for EKS Auto Mode's
-# eks.amazonaws.com/v1 NodeClass, so that one is generated from keelson's own NodeClass
-# JSON Schema (schemas/nodeclass.schema.json) by nodeclass_crd.py.
+# eks.amazonaws.com/v1 NodeClass and IngressClassParams, so those are generated from
+# keelson's own JSON Schemas (schemas/nodeclass.schema.json,
+# schemas/ingressclassparams.schema.json) by nodeclass_crd.py.
 set -euo pipefail
 
 KARPENTER_VERSION=v1.14.1
@@ -199,13 +200,17 @@ install_crd() {
 }
 install_crd "$nodepool_crd" application/yaml nodepools.karpenter.sh
 install_crd "$work/nodeclass-crd.json" application/json nodeclasses.eks.amazonaws.com
+python3 "$here/nodeclass_crd.py" "$repo/schemas/ingressclassparams.schema.json" IngressClassParams ingressclassparams \
+    >"$work/ingressclassparams-crd.json" ||
+    fail "setup step: generating the IngressClassParams CRD from schemas/ingressclassparams.schema.json"
+install_crd "$work/ingressclassparams-crd.json" application/json ingressclassparams.eks.amazonaws.com
 for gv in karpenter.sh/v1 eks.amazonaws.com/v1; do
     until [[ $(kcurl -o /dev/null -w '%{http_code}' "$server/apis/$gv") == 200 ]]; do
         ((SECONDS < deadline + 60)) || fail "setup step: $gv not served after installing its CRD"
         sleep 0.2
     done
 done
-echo "==> CRDs installed: NodePool (sigs.k8s.io/karpenter $KARPENTER_VERSION), NodeClass (generated from keelson's schema)"
+echo "==> CRDs installed: NodePool (sigs.k8s.io/karpenter $KARPENTER_VERSION), NodeClass and IngressClassParams (generated from keelson's schemas)"
 
 ca=$(base64 -w0 <"$work/ca.crt")
 cat >"$work/kubeconfig" <<EOF

@@ -15,26 +15,7 @@ use crate::model::{Duration, EKS_NODECLASS_API, KARPENTER_API};
 use crate::ports::{ApiError, ApiResult, KubeApi};
 use crate::versions::Minor;
 
-/// Group/versions every simulated cluster serves.
-const BASE_GROUP_VERSIONS: &[&str] = &[
-    "v1",
-    "apps/v1",
-    "batch/v1",
-    "autoscaling/v1",
-    "autoscaling/v2",
-    "policy/v1",
-    "networking.k8s.io/v1",
-    "rbac.authorization.k8s.io/v1",
-    "storage.k8s.io/v1",
-    "apiextensions.k8s.io/v1",
-    "admissionregistration.k8s.io/v1",
-    "coordination.k8s.io/v1",
-    "discovery.k8s.io/v1",
-    "scheduling.k8s.io/v1",
-    "node.k8s.io/v1",
-    "certificates.k8s.io/v1",
-    "events.k8s.io/v1",
-];
+use crate::plan::BASE_GROUP_VERSIONS;
 
 /// Group/versions a simulated cluster serves: the stable ones, every beta or GA version
 /// the deprecated-API table has not seen removed by the cluster's minor, and Auto Mode's.
@@ -43,6 +24,14 @@ fn served(c: &SimCluster) -> BTreeSet<String> {
     if c.live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled) {
         v.insert(KARPENTER_API.into());
         v.insert(EKS_NODECLASS_API.into());
+    }
+    // A CustomResourceDefinition applied to the cluster serves its versions.
+    for crd in c
+        .kube
+        .values()
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+    {
+        v.extend(crate::plan::crd_versions(crd));
     }
     if let Ok(minor) = c.live.version.parse::<Minor>() {
         for (api_version, removed_in) in table_versions() {
@@ -172,14 +161,19 @@ pub(super) fn record_removals(c: &mut SimCluster) {
     c.broken.extend(broken);
 }
 
-fn key(kind: &str, name: &str) -> String {
-    format!("{kind}/{name}")
+/// Where the store keeps an object: `Kind/name`, or `Kind/namespace/name` for one in a
+/// namespace.
+fn key(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    }
 }
 
-fn object_key(obj: &Value) -> ApiResult<(String, String, String)> {
+fn object_key(obj: &Value) -> ApiResult<(String, String, String, Option<String>)> {
     let s = |p: &str| obj.pointer(p).and_then(Value::as_str).map(str::to_string);
     match (s("/apiVersion"), s("/kind"), s("/metadata/name")) {
-        (Some(a), Some(k), Some(n)) => Ok((a, k, n)),
+        (Some(a), Some(k), Some(n)) => Ok((a, k, n, s("/metadata/namespace"))),
         _ => Err(ApiError::InvalidParameter(
             "object needs apiVersion, kind and metadata.name".into(),
         )),
@@ -191,10 +185,11 @@ fn admit(kind: &str, name: &str, obj: &Value) -> ApiResult<()> {
     let invalid = |msg: String| {
         Err(ApiError::InvalidParameter(format!(
             "{kind}.{} \"{name}\" is invalid: {msg}",
-            if kind == "NodePool" {
-                "karpenter.sh"
-            } else {
-                "eks.amazonaws.com"
+            match kind {
+                "NodePool" => "karpenter.sh",
+                "StorageClass" => "storage.k8s.io",
+                "IngressClass" => "networking.k8s.io",
+                _ => "eks.amazonaws.com",
             }
         )))
     };
@@ -232,6 +227,37 @@ fn admit(kind: &str, name: &str, obj: &Value) -> ApiResult<()> {
             if let Some(e) = expire.and_then(Duration::seconds) {
                 if e + tgp > 21 * 24 * 3600 {
                     return invalid("spec.template.spec: the sum of expireAfter and terminationGracePeriod (defaulted to 24h) may not exceed 21 days".into());
+                }
+            }
+        }
+        "IngressClassParams" => {
+            // The enums of the load balancer controller's CRD that Auto Mode's kept.
+            for (field, allowed) in [
+                (
+                    "scheme",
+                    crate::model::LoadBalancerScheme::ALL
+                        .iter()
+                        .map(|v| v.as_str())
+                        .collect::<Vec<_>>(),
+                ),
+                (
+                    "ipAddressType",
+                    crate::model::IpAddressType::ALL
+                        .iter()
+                        .map(|v| v.as_str())
+                        .collect(),
+                ),
+            ] {
+                if let Some(v) = obj
+                    .pointer(&format!("/spec/{field}"))
+                    .and_then(Value::as_str)
+                {
+                    if !allowed.contains(&v) {
+                        return invalid(format!(
+                            "spec.{field}: Unsupported value: \"{v}\": supported values: {}",
+                            allowed.join(", ")
+                        ));
+                    }
                 }
             }
         }
@@ -314,7 +340,7 @@ impl KubeApi for Sim {
             if !matches!(c.live.status, Status::Active | Status::Updating) {
                 return Err(ApiError::Unavailable(format!("cluster {cluster} API server is not reachable ({:?})", c.live.status)));
             }
-            let (api, kind, name) = object_key(object)?;
+            let (api, kind, name, namespace) = object_key(object)?;
             if !served(c).contains(&api) {
                 return Err(ApiError::NotFound(format!(
                     "no matches for kind \"{kind}\" in version \"{api}\" (Kubernetes {} does not serve it)",
@@ -326,7 +352,10 @@ impl KubeApi for Sim {
                 return Err(ApiError::NotFound(format!("no matches for kind \"{kind}\" in version \"{api}\" (EKS Auto Mode compute is not enabled)")));
             }
             admit(&kind, &name, object)?;
-            let k = key(&kind, &name);
+            let k = key(&kind, namespace.as_deref(), &name);
+            if let Some(field) = c.kube.get(&k).and_then(|old| crate::plan::immutable_change(&kind, old, object)) {
+                return Err(ApiError::InvalidParameter(format!("{kind} \"{name}\" is invalid: {field}: Forbidden: updates to {field} are forbidden")));
+            }
             let generation = c.kube.get(&k).and_then(|o| o.pointer("/metadata/generation")).and_then(Value::as_i64).unwrap_or(0);
             let mut stored = object.clone();
             let changed = c.kube.get(&k).map(|old| old.get("spec") != object.get("spec")).unwrap_or(true);
@@ -345,8 +374,19 @@ impl KubeApi for Sim {
     async fn delete(
         &self,
         cluster: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> ApiResult<()> {
+        self.delete_in(cluster, api_version, kind, None, name).await
+    }
+
+    async fn delete_in(
+        &self,
+        cluster: &str,
         _api_version: &str,
         kind: &str,
+        namespace: Option<&str>,
         name: &str,
     ) -> ApiResult<()> {
         self.with("kube:delete", true, |s| {
@@ -355,7 +395,7 @@ impl KubeApi for Sim {
                 .get_mut(cluster)
                 .ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
             c.kube
-                .remove(&key(kind, name))
+                .remove(&key(kind, namespace, name))
                 .map(|_| ())
                 .ok_or_else(|| ApiError::NotFound(format!("{kind} {name}")))
         })
