@@ -19,9 +19,7 @@ use super::{credential_like, doc_name, Doc, ImportedCluster};
 use crate::model::live::*;
 use crate::model::*;
 
-/// The annotation on a Cluster document that lets the next apply put keelson's marker on
-/// the cluster's resources that lack it, after which removing them from git deletes them.
-pub const ADOPT_ANNOTATION: &str = "keelson.dev/adopt";
+pub use crate::model::live::ADOPT_ANNOTATION;
 
 /// Service CIDRs EKS picks by itself when none is given (EKS API reference,
 /// `KubernetesNetworkConfigRequest.serviceIpv4Cidr`: "10.100.0.0/16 or 172.20.0.0/16").

@@ -19,6 +19,7 @@ mod fields;
 mod fields_aws;
 mod fuzz;
 mod hostile;
+mod import;
 mod kube_mock;
 mod kube_real;
 mod kube_real_apis;
