@@ -531,7 +531,9 @@ async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster
         .as_ref()
         .is_some_and(|a| a.compute.enabled);
     if auto {
-        let selector = format!("{MANAGED_LABEL}={FIELD_MANAGER}");
+        // Every NodeClass and NodePool, not only those with keelson's label: one that git
+        // declares but keelson did not create (imported) is compared, and left unmanaged
+        // until adopted; the planner prunes only those with the label.
         for (api, kind) in [
             (EKS_NODECLASS_API, "NodeClass"),
             (KARPENTER_API, "NodePool"),
@@ -539,7 +541,7 @@ async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster
             let objs = at(
                 name,
                 "kube:list",
-                ports.kube.list(name, api, kind, Some(&selector)).await,
+                ports.kube.list(name, api, kind, None).await,
             )?;
             for obj in objs {
                 if let Some(n) = obj.pointer("/metadata/name").and_then(|v| v.as_str()) {

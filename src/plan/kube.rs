@@ -43,6 +43,33 @@ pub(super) fn kube_object(api: &str, kind: &str, meta: &Metadata, spec: &impl Se
     json!({"apiVersion": api, "kind": kind, "metadata": metadata, "spec": spec})
 }
 
+/// Whether a live object carries keelson's label (keelson created or adopted it).
+fn has_label(obj: &Value) -> bool {
+    obj.pointer("/metadata/labels")
+        .and_then(|l| l.get(MANAGED_LABEL))
+        .and_then(Value::as_str)
+        == Some(FIELD_MANAGER)
+}
+
+/// An object to apply without keelson's label: what git declares for an object keelson
+/// did not create and does not adopt (its labels as git has them, or none).
+fn without_label(mut obj: Value) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        let empty = meta
+            .get_mut("labels")
+            .and_then(Value::as_object_mut)
+            .map(|l| {
+                l.remove(MANAGED_LABEL);
+                l.is_empty()
+            })
+            .unwrap_or(false);
+        if empty {
+            meta.remove("labels");
+        }
+    }
+    obj
+}
+
 /// The parts of a live object keelson owns: what it would send.
 fn kube_owned_view(obj: &Value) -> Value {
     let labels = obj
@@ -205,6 +232,13 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                     cx.block(kind, &n, format!("{why}: give the pool a new name (keelson creates it and prunes the old one, draining its nodes), or delete it first"));
                     continue;
                 }
+                let marked = has_label(l);
+                cx.adoption.see((kind, &n), marked, cx.adopt);
+                let obj = if marked || cx.adopt {
+                    obj
+                } else {
+                    without_label(obj)
+                };
                 let want = kube_owned_view(&obj);
                 let have = compared_view(&kube_owned_view(l), Some(&want), Some(&owned_fields(l)))
                     .unwrap_or(Value::Null);
@@ -221,9 +255,10 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
             }
         }
     }
-    // Prune: NodePools before NodeClasses (a class in use cannot go first). Observe lists
-    // only objects with keelson's label, so every live object here carries the marker.
-    let mut prune: Vec<(&String, &Value)> = live.iter().collect();
+    // Prune: NodePools before NodeClasses (a class in use cannot go first), and only what
+    // carries keelson's label: EKS's built-in pools and objects keelson did not create are
+    // never deleted.
+    let mut prune: Vec<(&String, &Value)> = live.iter().filter(|(_, o)| has_label(o)).collect();
     prune.sort_by_key(|(k, _)| if k.starts_with("NodePool/") { 0 } else { 1 });
     cx.prune(prune, &desired_keys, |key, obj| {
         let (kind, n) = key.split_once('/').unwrap_or(("", key));

@@ -183,13 +183,19 @@ fn a_generated_fleet_of_200_clusters_round_trips_with_no_changes() {
     assert_eq!(cluster_names(&dest).len(), 200);
 }
 
-/// Remove keelson's marker from everything on the simulator: clusters made by another
+/// Remove keelson's marker (tag and label) from everything on the simulator: clusters made by another
 /// tool.
 fn strip_markers(state: &Path) {
     fn walk(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
                 m.remove("keelson.dev/fleet");
+                if m.get("app.kubernetes.io/managed-by")
+                    .and_then(|v| v.as_str())
+                    == Some("keelson")
+                {
+                    m.remove("app.kubernetes.io/managed-by");
+                }
                 m.values_mut().for_each(walk);
             }
             serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
@@ -515,4 +521,93 @@ fn an_eksctl_file_that_is_not_yaml_or_not_v1alpha5_is_refused_with_its_position(
         assert!(out.contains("nothing was written"), "{out}");
         assert!(!dest.exists());
     }
+}
+
+#[test]
+fn nodepools_without_keelsons_label_round_trip_and_are_pruned_only_after_adoption() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_dir(&root, &src);
+    let state = tmp.path().join("sim.json");
+    let sim = ["--state", s(&state)];
+    let (code, out) = run(&[
+        &[
+            "apply",
+            "--repo",
+            s(&src),
+            "--auto-approve",
+            "--sim-speed",
+            "instant",
+        ][..],
+        &sim,
+    ]
+    .concat());
+    assert_eq!(code, 0, "{out}");
+    strip_markers(&state);
+    let dest = tmp.path().join("imported");
+    let import = |extra: &[&str]| {
+        run(&[
+            &[
+                "import",
+                "--cluster",
+                "staging-apne1",
+                "--out",
+                s(&dest),
+                "--fleet",
+                "platform",
+            ][..],
+            &sim,
+            extra,
+        ]
+        .concat())
+    };
+    let plan = || {
+        run(&[
+            &["plan", "--repo", s(&dest), "--detailed-exitcode"][..],
+            &sim,
+        ]
+        .concat())
+    };
+    let (code, out) = import(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        dest.join("clusters/staging-apne1/nodepools.yaml").exists(),
+        "{out}"
+    );
+    let (code, out) = plan();
+    assert_eq!(code, 0, "an unlabelled NodePool is no change: {out}");
+    assert!(
+        out.contains("NodePool batch-arm64") && out.contains("unmanaged:"),
+        "{out}"
+    );
+    // Not adopted: the NodePool removed from git stays.
+    let pools = dest.join("clusters/staging-apne1/nodepools.yaml");
+    std::fs::remove_file(&pools).unwrap();
+    let (code, out) = plan();
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("- NodePool"), "{out}");
+    // Adopted: the label is applied, and then removing it from git deletes it.
+    let (code, out) = import(&["--adopt", "--force"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = plan();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("labels.app.kubernetes.io/managed-by"), "{out}");
+    let (code, out) = run(&[
+        &[
+            "apply",
+            "--repo",
+            s(&dest),
+            "--auto-approve",
+            "--sim-speed",
+            "instant",
+        ][..],
+        &sim,
+    ]
+    .concat());
+    assert_eq!(code, 0, "{out}");
+    std::fs::remove_file(&pools).unwrap();
+    let (code, out) = plan();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("- NodePool batch-arm64"), "{out}");
 }
