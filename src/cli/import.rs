@@ -438,6 +438,17 @@ fn write_all(
             println!("  note: {n}");
         }
     }
+    // What keelson validate would say of the result: a live value keelson refuses (an
+    // endpoint's quirk, a field EKS allows and keelson's rules do not) is shown now.
+    if let Ok(loaded) = crate::sync::load_repo(out, crate::cli::system_today()) {
+        let problems = config::diag::for_display(&loaded.diagnostics);
+        if !problems.is_empty() {
+            println!("check these before `keelson plan` (keelson validate says):");
+            for d in &problems {
+                println!("  {d}");
+            }
+        }
+    }
     println!(
         "next: `keelson plan --repo {}` should show no changes; resources without keelson's marker stay unmanaged (never deleted) until adopted{}",
         out.display(),
