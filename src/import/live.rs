@@ -399,3 +399,159 @@ fn kube_objects(o: &ObservedCluster, kube: &[Value], out: &mut ImportedCluster) 
     docs.sort_by_key(|d| (d.kind != Kind::NodeClass, d.name().to_string()));
     out.docs.extend(docs);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn observed() -> ObservedCluster {
+        let cluster: LiveCluster = serde_json::from_value(json!({
+            "name": "c1", "region": "eu-west-1", "arn": "arn:aws:eks:eu-west-1:111122223333:cluster/c1",
+            "status": "ACTIVE", "version": "1.34", "platformVersion": "eks.9",
+            "roleArn": "arn:aws:iam::111122223333:role/cluster",
+            "vpc": {"subnetIds": ["subnet-00000001", "subnet-00000002"], "endpointPublicAccess": true,
+                    "endpointPrivateAccess": false, "publicAccessCidrs": ["0.0.0.0/0"],
+                    "controlPlaneEgressMode": "AWS_MANAGED"},
+            "kubernetesNetwork": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"},
+            "access": {"authenticationMode": "API"},
+            "upgradePolicy": {"supportType": "EXTENDED"},
+            "controlPlaneScalingConfig": {"tier": "standard"},
+            "tags": {"team": "web", "aws:cloudformation:stack-name": "x", "keelson.dev/fleet": "f",
+                     "keelson.dev/upgraded-1.33-1.34": "t=1"}
+        }))
+        .unwrap();
+        serde_json::from_value(json!({
+            "cluster": cluster,
+            "addons": {"vpc-cni": {"name": "vpc-cni", "version": "v1.20.4-eksbuild.2", "status": "ACTIVE",
+                "configurationValues": {"env": {"API_TOKEN": "abc"}},
+                "namespaceConfig": {"namespace": "kube-system"}}},
+            "nodeGroups": {"general": {"name": "general", "status": "ACTIVE", "spec": {
+                "nodeRoleArn": "arn:aws:iam::111122223333:role/node", "subnetIds": ["subnet-00000001"],
+                "scaling": {"minSize": 1, "maxSize": 3, "desiredSize": 2}, "version": "1.34",
+                "releaseVersion": "1.34.1-20251101", "diskSize": 20,
+                "updateConfig": {"maxUnavailable": 1}}}},
+            "accessEntries": {
+                "arn:aws:iam::111122223333:role/node": {"spec": {"principalArn": "arn:aws:iam::111122223333:role/node", "type": "EC2_LINUX", "username": "system:node:{{EC2PrivateDNSName}}"}},
+                "arn:aws:iam::111122223333:role/creator": {"spec": {"principalArn": "arn:aws:iam::111122223333:role/creator",
+                    "username": "arn:aws:sts::111122223333:assumed-role/creator/{{SessionName}}",
+                    "policies": [{"policyArn": CLUSTER_ADMIN_POLICY, "accessScope": {"type": "cluster"}}]}},
+                "arn:aws:iam::111122223333:role/dev": {"spec": {"principalArn": "arn:aws:iam::111122223333:role/dev",
+                    "kubernetesGroups": ["devs"], "username": "arn:aws:sts::111122223333:assumed-role/dev/{{SessionName}}"}}
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn what_aws_manages_and_eks_defaults_are_left_out() {
+        let o = observed();
+        let out = import_cluster(
+            &o,
+            &[],
+            &LiveImport {
+                stage: "prod".into(),
+                ..LiveImport::default()
+            },
+        );
+        let spec = &out.docs[0].value["spec"];
+        assert_eq!(spec["version"], "1.34");
+        assert_eq!(spec["tags"], json!({"team": "web"}));
+        assert_eq!(
+            spec["vpc"],
+            json!({"subnetIds": ["subnet-00000001", "subnet-00000002"], "endpointPublicAccess": true, "endpointPrivateAccess": false})
+        );
+        for absent in [
+            "kubernetesNetwork",
+            "upgradePolicy",
+            "controlPlaneScalingConfig",
+            "arn",
+            "platformVersion",
+            "status",
+        ] {
+            assert!(spec.get(absent).is_none(), "{absent}: {spec}");
+        }
+        assert_eq!(spec["access"], json!({"authenticationMode": "API"}));
+        let ng = out.docs.iter().find(|d| d.kind == Kind::NodeGroup).unwrap();
+        assert_eq!(
+            ng.value["spec"]["scaling"],
+            json!({"minSize": 1, "maxSize": 3})
+        );
+        for absent in ["version", "releaseVersion", "diskSize", "updateConfig"] {
+            assert!(
+                ng.value["spec"].get(absent).is_none(),
+                "{absent}: {}",
+                ng.value
+            );
+        }
+        let addon = out.docs.iter().find(|d| d.kind == Kind::Addon).unwrap();
+        assert_eq!(addon.value["spec"]["version"], "v1.20.4-eksbuild.2");
+        assert!(addon.value["spec"].get("namespaceConfig").is_none());
+        assert!(
+            addon
+                .comments
+                .iter()
+                .any(|c| c.contains("configurationValues.env.API_TOKEN")),
+            "{:?}",
+            addon.comments
+        );
+    }
+
+    #[test]
+    fn the_access_entries_eks_creates_are_left_out_and_default_usernames_dropped() {
+        let out = import_cluster(&observed(), &[], &LiveImport::default());
+        let entries: Vec<&Doc> = out
+            .docs
+            .iter()
+            .filter(|d| d.kind == Kind::AccessEntry)
+            .collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0].name(), "dev");
+        assert!(entries[0].value["spec"].get("username").is_none());
+        assert!(
+            out.notes.iter().any(|n| n.contains("role/creator")),
+            "{:?}",
+            out.notes
+        );
+    }
+
+    #[test]
+    fn builtin_node_pools_are_left_out_and_adoption_annotates_the_cluster() {
+        let mut o = observed();
+        o.cluster.auto_mode = serde_json::from_value(json!({
+            "compute": {"enabled": true, "nodePools": ["system"], "nodeRoleArn": "arn:aws:iam::111122223333:role/auto"},
+            "blockStorage": {"enabled": true}, "loadBalancing": {"enabled": true}})).unwrap();
+        let pool = |name: &str, label: Option<&str>| {
+            let mut p = json!({"apiVersion": KARPENTER_API, "kind": "NodePool", "metadata": {"name": name},
+                "spec": {"template": {"spec": {"nodeClassRef": {"group": "eks.amazonaws.com", "kind": "NodeClass", "name": "default"}, "requirements": []}}}});
+            if let Some(l) = label {
+                p["metadata"]["labels"] = json!({MANAGED_LABEL: l});
+            }
+            p
+        };
+        let kube = [
+            pool("system", None),
+            pool("eks-made", Some("eks")),
+            pool("mine", None),
+        ];
+        let out = import_cluster(
+            &o,
+            &kube,
+            &LiveImport {
+                adopt: true,
+                ..LiveImport::default()
+            },
+        );
+        let pools: Vec<&str> = out
+            .docs
+            .iter()
+            .filter(|d| d.kind == Kind::NodePool)
+            .map(Doc::name)
+            .collect();
+        assert_eq!(pools, vec!["mine"]);
+        assert_eq!(
+            out.docs[0].value["metadata"]["annotations"][ADOPT_ANNOTATION],
+            "true"
+        );
+    }
+}
