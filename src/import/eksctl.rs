@@ -20,7 +20,7 @@ use serde_json::{json, Value as J};
 
 mod compute;
 
-use super::{doc_name, Doc, ImportedCluster};
+use super::{doc_name, entry_name, Doc, ImportedCluster};
 use crate::config::yaml::{self, Limits, Node, Pos, Value};
 use crate::model::*;
 use compute::{addons, fargate, managed_node_groups};
@@ -676,13 +676,7 @@ fn access(
             if !policies.is_empty() {
                 spec["policies"] = J::Array(policies);
             }
-            let base = doc_name(p.rsplit('/').next().unwrap_or(&p));
-            let mut name = base.clone();
-            let mut k = 2;
-            while !names.insert(name.clone()) {
-                name = format!("{base}-{k}");
-                k += 1;
-            }
+            let name = entry_name(&mut names, &p);
             out.docs.push(Doc::new(Kind::AccessEntry, &name, &spec));
         }
     }

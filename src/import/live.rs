@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{credential_like, doc_name, Doc, ImportedCluster};
+use super::{credential_like, doc_name, entry_name, Doc, ImportedCluster};
 use crate::model::live::*;
 use crate::model::*;
 
@@ -297,13 +297,7 @@ fn access_entries(o: &ObservedCluster, out: &mut ImportedCluster) {
             // The user name EKS derives from the principal when none was given.
             spec.username = None;
         }
-        let base = doc_name(p.rsplit('/').next().unwrap_or(p));
-        let mut name = base.clone();
-        let mut i = 2;
-        while !names.insert(name.clone()) {
-            name = format!("{base}-{i}");
-            i += 1;
-        }
+        let name = entry_name(&mut names, p);
         out.docs.push(Doc::new(Kind::AccessEntry, &name, &spec));
     }
 }

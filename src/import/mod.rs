@@ -106,6 +106,22 @@ pub(crate) fn doc_name(text: &str) -> String {
     s.chars().take(100).collect()
 }
 
+/// The document name of an access entry: the last part of its principal's ARN, made
+/// unique among `taken` with `-2`, `-3`, ...
+pub(crate) fn entry_name(
+    taken: &mut std::collections::BTreeSet<String>,
+    principal: &str,
+) -> String {
+    let base = doc_name(principal.rsplit('/').next().unwrap_or(principal));
+    let mut name = base.clone();
+    let mut i = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{base}-{i}");
+        i += 1;
+    }
+    name
+}
+
 /// Keys and values that look like credentials, as `path: why` lines: keys named like a
 /// password, token, secret or key, AWS access key ids and PEM private keys.
 pub(crate) fn credential_like(v: &Value, path: &str, out: &mut Vec<String>) {

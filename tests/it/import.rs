@@ -15,6 +15,42 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `keelson apply` of `repo` on the simulator state `state`.
+fn apply(repo: &Path, state: &Path) -> (i32, String) {
+    run(&[
+        "apply",
+        "--repo",
+        s(repo),
+        "--state",
+        s(state),
+        "--auto-approve",
+        "--sim-speed",
+        "instant",
+    ])
+}
+
+/// `keelson plan --detailed-exitcode` of `repo` on the simulator state `state`.
+fn plan(repo: &Path, state: &Path) -> (i32, String) {
+    run(&[
+        "plan",
+        "--repo",
+        s(repo),
+        "--state",
+        s(state),
+        "--detailed-exitcode",
+    ])
+}
+
+/// `keelson import` of `clusters` from the simulator state `state` into `dest`.
+fn import(state: &Path, dest: &Path, clusters: &[&str], extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["import", "--state", s(state), "--out", s(dest)];
+    for c in clusters {
+        args.extend(["--cluster", c]);
+    }
+    args.extend(extra);
+    run(&args)
+}
+
 /// Copy a directory tree (the example fleets are read, never written, by the tests).
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -44,42 +80,16 @@ fn cluster_names(repo: &Path) -> Vec<String> {
 /// plan that: exit 0 with --detailed-exitcode means no changes.
 fn round_trip(src: &Path, tmp: &Path) -> (PathBuf, PathBuf) {
     let state = tmp.join("sim.json");
-    let (code, out) = run(&[
-        "apply",
-        "--repo",
-        s(src),
-        "--state",
-        s(&state),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-    ]);
+    let (code, out) = apply(src, &state);
     assert_eq!(code, 0, "{out}");
     let dest = tmp.join("imported");
-    let mut args = vec![
-        "import".to_string(),
-        "--state".into(),
-        s(&state).into(),
-        "--out".into(),
-        s(&dest).into(),
-    ];
-    for n in cluster_names(src) {
-        args.push("--cluster".into());
-        args.push(n);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, out) = run(&args);
+    let names = cluster_names(src);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (code, out) = import(&state, &dest, &names, &[]);
     assert_eq!(code, 0, "{out}");
     let (code, out) = run(&["validate", "--repo", s(&dest)]);
     assert_eq!(code, 0, "the imported files are valid: {out}");
-    let (code, out) = run(&[
-        "plan",
-        "--repo",
-        s(&dest),
-        "--state",
-        s(&state),
-        "--detailed-exitcode",
-    ]);
+    let (code, out) = plan(&dest, &state);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("Plan: 0 to create, 0 to change, 0 to replace, 0 to delete."),
@@ -221,59 +231,33 @@ fn drop_addon(file: &Path, name: &str) {
     std::fs::write(file, kept.join("\n---\n")).unwrap();
 }
 
-#[test]
-fn imported_resources_are_deleted_from_git_only_after_adoption() {
+/// `examples/fleet` applied on a simulator in `tmp`, then stripped of keelson's
+/// markers, as if another tool had made it; returns the simulator's state file.
+fn unmarked_example_fleet(tmp: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
+    let src = tmp.join("src");
     copy_dir(&root, &src);
-    let state = tmp.path().join("sim.json");
-    let (code, out) = run(&[
-        "apply",
-        "--repo",
-        s(&src),
-        "--state",
-        s(&state),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-    ]);
+    let state = tmp.join("sim.json");
+    let (code, out) = apply(&src, &state);
     assert_eq!(code, 0, "{out}");
     strip_markers(&state);
+    state
+}
+
+#[test]
+fn imported_resources_are_deleted_from_git_only_after_adoption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = unmarked_example_fleet(tmp.path());
     let dest = tmp.path().join("imported");
-    let (code, out) = run(&[
-        "import",
-        "--cluster",
-        "prod-use1",
-        "--state",
-        s(&state),
-        "--out",
-        s(&dest),
-        "--fleet",
-        "platform",
-    ]);
+    let (code, out) = import(&state, &dest, &["prod-use1"], &["--fleet", "platform"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&[
-        "plan",
-        "--repo",
-        s(&dest),
-        "--state",
-        s(&state),
-        "--detailed-exitcode",
-    ]);
+    let (code, out) = plan(&dest, &state);
     assert_eq!(code, 0, "unmarked resources are no change: {out}");
     assert!(out.contains("unmanaged: Cluster prod-use1"), "{out}");
     // Not adopted: removing the add-on from git deletes nothing.
     let addons = dest.join("clusters/prod-use1/addons.yaml");
     drop_addon(&addons, "coredns");
-    let (code, out) = run(&[
-        "plan",
-        "--repo",
-        s(&dest),
-        "--state",
-        s(&state),
-        "--detailed-exitcode",
-    ]);
+    let (code, out) = plan(&dest, &state);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(
@@ -282,73 +266,24 @@ fn imported_resources_are_deleted_from_git_only_after_adoption() {
         "{out}"
     );
     // Adopt: import again with --adopt (--force: the cluster's files exist), apply.
-    let (code, out) = run(&[
-        "import",
-        "--cluster",
-        "prod-use1",
-        "--state",
-        s(&state),
-        "--out",
-        s(&dest),
-        "--adopt",
-    ]);
+    let (code, out) = import(&state, &dest, &["prod-use1"], &["--adopt"]);
     assert_eq!(
         code, 1,
         "existing files are not overwritten without --force: {out}"
     );
     assert!(out.contains("pass --force"), "{out}");
-    let (code, out) = run(&[
-        "import",
-        "--cluster",
-        "prod-use1",
-        "--state",
-        s(&state),
-        "--out",
-        s(&dest),
-        "--adopt",
-        "--force",
-    ]);
+    let (code, out) = import(&state, &dest, &["prod-use1"], &["--adopt", "--force"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&[
-        "plan",
-        "--repo",
-        s(&dest),
-        "--state",
-        s(&state),
-        "--detailed-exitcode",
-    ]);
+    let (code, out) = plan(&dest, &state);
     assert_eq!(code, 2, "adoption is a change: {out}");
     assert!(out.contains("adopted: Cluster prod-use1"), "{out}");
-    let (code, out) = run(&[
-        "apply",
-        "--repo",
-        s(&dest),
-        "--state",
-        s(&state),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-    ]);
+    let (code, out) = apply(&dest, &state);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&[
-        "plan",
-        "--repo",
-        s(&dest),
-        "--state",
-        s(&state),
-        "--detailed-exitcode",
-    ]);
+    let (code, out) = plan(&dest, &state);
     assert_eq!(code, 0, "{out}");
     // Adopted: now removing the add-on from git deletes it.
     drop_addon(&addons, "coredns");
-    let (code, out) = run(&[
-        "plan",
-        "--repo",
-        s(&dest),
-        "--state",
-        s(&state),
-        "--detailed-exitcode",
-    ]);
+    let (code, out) = plan(&dest, &state);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("- Addon coredns"), "{out}");
 }
@@ -525,50 +460,14 @@ fn an_eksctl_file_that_is_not_yaml_or_not_v1alpha5_is_refused_with_its_position(
 
 #[test]
 fn nodepools_without_keelsons_label_round_trip_and_are_pruned_only_after_adoption() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    copy_dir(&root, &src);
-    let state = tmp.path().join("sim.json");
-    let sim = ["--state", s(&state)];
-    let (code, out) = run(&[
-        &[
-            "apply",
-            "--repo",
-            s(&src),
-            "--auto-approve",
-            "--sim-speed",
-            "instant",
-        ][..],
-        &sim,
-    ]
-    .concat());
-    assert_eq!(code, 0, "{out}");
-    strip_markers(&state);
+    let state = unmarked_example_fleet(tmp.path());
     let dest = tmp.path().join("imported");
     let import = |extra: &[&str]| {
-        run(&[
-            &[
-                "import",
-                "--cluster",
-                "staging-apne1",
-                "--out",
-                s(&dest),
-                "--fleet",
-                "platform",
-            ][..],
-            &sim,
-            extra,
-        ]
-        .concat())
+        let all = [&["--fleet", "platform"][..], extra].concat();
+        import(&state, &dest, &["staging-apne1"], &all)
     };
-    let plan = || {
-        run(&[
-            &["plan", "--repo", s(&dest), "--detailed-exitcode"][..],
-            &sim,
-        ]
-        .concat())
-    };
+    let plan = || plan(&dest, &state);
     let (code, out) = import(&[]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -593,18 +492,7 @@ fn nodepools_without_keelsons_label_round_trip_and_are_pruned_only_after_adoptio
     let (code, out) = plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("labels.app.kubernetes.io/managed-by"), "{out}");
-    let (code, out) = run(&[
-        &[
-            "apply",
-            "--repo",
-            s(&dest),
-            "--auto-approve",
-            "--sim-speed",
-            "instant",
-        ][..],
-        &sim,
-    ]
-    .concat());
+    let (code, out) = apply(&dest, &state);
     assert_eq!(code, 0, "{out}");
     std::fs::remove_file(&pools).unwrap();
     let (code, out) = plan();

@@ -72,24 +72,15 @@ fn clusters_made_with_the_aws_cli_import_and_plan_no_changes_against_moto() {
             "namespace=jobs",
         ],
     );
-    let o = keelson(
-        &url,
-        &[
-            "import",
-            "--target",
-            "aws",
-            "--region",
-            "us-east-1",
-            "--cluster",
-            "imp-a",
-            "--cluster",
-            "imp-b",
-            "--out",
-            out.to_str().unwrap(),
-            "--fleet",
-            "moto-import",
-        ],
-    );
+    let import = |clusters: &[&str], out: &std::path::Path| {
+        let mut args = vec!["import", "--target", "aws", "--region", "us-east-1"];
+        for c in clusters {
+            args.extend(["--cluster", c]);
+        }
+        args.extend(["--out", out.to_str().unwrap(), "--fleet", "moto-import"]);
+        keelson(&url, &args)
+    };
+    let o = import(&["imp-a", "imp-b"], &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let ng = std::fs::read_to_string(out.join("clusters/imp-a/nodegroups.yaml")).unwrap();
     assert!(
@@ -126,20 +117,7 @@ fn clusters_made_with_the_aws_cli_import_and_plan_no_changes_against_moto() {
     );
     // An unknown cluster: an error naming it, nothing written.
     let other = dir.path().join("other");
-    let o = keelson(
-        &url,
-        &[
-            "import",
-            "--target",
-            "aws",
-            "--region",
-            "us-east-1",
-            "--cluster",
-            "imp-none",
-            "--out",
-            other.to_str().unwrap(),
-        ],
-    );
+    let o = import(&["imp-none"], &other);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("no cluster named imp-none"),
