@@ -442,7 +442,7 @@ fn an_eksctl_file_that_is_not_yaml_or_not_v1alpha5_is_refused_with_its_position(
     for (file, want) in [
         (
             "v1alpha4.yaml",
-            ":1:13: error[eksctl-version]: apiVersion is `eksctl.io/v1alpha4`",
+            ":2:13: error[eksctl-version]: apiVersion is `eksctl.io/v1alpha4`",
         ),
         ("not-yaml.yaml", ": error[eksctl-yaml]: not valid YAML"),
     ] {
