@@ -537,6 +537,9 @@ async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster
         .as_ref()
         .is_some_and(|a| a.compute.enabled);
     if auto {
+        // Every object of these kinds, not only those with keelson's label: one that git
+        // declares but keelson did not create (imported) is compared, and left unmanaged
+        // until adopted; the planner prunes only those with the label.
         let kinds = [
             (EKS_NODECLASS_API, "NodeClass"),
             (KARPENTER_API, "NodePool"),
@@ -557,9 +560,13 @@ async fn list_managed<'k>(
     o: &mut ObservedCluster,
     kinds: impl Iterator<Item = (&'k str, &'k str)>,
 ) -> Result<(), ObserveError> {
-    let selector = format!("{MANAGED_LABEL}={FIELD_MANAGER}");
     for (api, kind) in kinds {
-        for obj in labelled_objects(ports, name, api, kind, &selector).await? {
+        let objs = at(
+            name,
+            "kube:list",
+            ports.kube.list(name, api, kind, None).await,
+        )?;
+        for obj in objs {
             if obj
                 .pointer("/metadata/labels")
                 .and_then(|l| l.get(BOOTSTRAP_LABEL))
@@ -595,7 +602,7 @@ async fn labelled_objects(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KubeKinds {
     /// `(apiVersion, kind)` of declared StorageClasses, IngressClasses and
-    /// IngressClassParams (listed by keelson's label even without Auto Mode).
+    /// IngressClassParams (listed even without Auto Mode).
     pub classes: BTreeSet<(String, String)>,
     /// `(apiVersion, kind)` of the bootstrap manifests.
     pub bootstrap: BTreeSet<(String, String)>,

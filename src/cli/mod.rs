@@ -17,6 +17,7 @@ use crate::versions::Date;
 
 pub mod check;
 pub mod deprecations;
+pub mod import;
 pub mod plan;
 pub mod run;
 pub mod sim;
@@ -145,6 +146,14 @@ pub enum Command {
         #[command(flatten)]
         args: Box<run::RunArgs>,
     },
+    /// Write keelson files for clusters that already exist: read live (`--cluster NAME`)
+    /// or converted from an eksctl ClusterConfig (`--from-eksctl FILE`, exit 2 when a
+    /// field was left out).
+    Import {
+        /// Options.
+        #[command(flatten)]
+        args: Box<import::ImportArgs>,
+    },
     /// Print or write the JSON Schemas of every kind.
     Schema {
         /// Write one file per kind into this directory instead of printing.
@@ -191,6 +200,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { args } => check::check_cmd(&args, today),
         Command::Sim { command } => sim::sim_cmd(&command, today),
         Command::Run { args } => run::run_cmd(*args, today),
+        Command::Import { args } => import::import_cmd(&args, today),
         Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,

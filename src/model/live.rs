@@ -378,6 +378,11 @@ pub struct LiveState {
 /// considered for deletion.
 pub const MANAGED_TAG: &str = "keelson.dev/fleet";
 
+/// The annotation on a Cluster document that adopts the cluster's resources lacking
+/// [`MANAGED_TAG`]: the next apply adds the marker to them (as the Fleet's
+/// `policy.adoptUnmanaged` does for every cluster).
+pub const ADOPT_ANNOTATION: &str = "keelson.dev/adopt";
+
 /// The label keelson puts on Kubernetes objects it applies: only objects carrying it are
 /// ever pruned.
 pub const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";

@@ -144,7 +144,13 @@ pub(super) fn plan_access(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                         policy_arn: arn.to_string(),
                     });
                 }
-                ops.extend(cx.tag_ops(&l.arn, &l.spec.tags, &spec.tags, &mut changes));
+                ops.extend(cx.tag_ops(
+                    (Kind::AccessEntry, p),
+                    &l.arn,
+                    &l.spec.tags,
+                    &spec.tags,
+                    &mut changes,
+                ));
                 cx.update(Kind::AccessEntry, p, changes, ops);
             }
         }

@@ -129,7 +129,13 @@ pub(super) fn plan_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
                         &name, &a.value, &version, cx.fleet,
                     )));
                 }
-                ops.extend(cx.tag_ops(&l.arn, &l.tags, &spec.tags, &mut changes));
+                ops.extend(cx.tag_ops(
+                    (Kind::Addon, an),
+                    &l.arn,
+                    &l.tags,
+                    &spec.tags,
+                    &mut changes,
+                ));
                 cx.update(Kind::Addon, an, changes, ops);
             }
         }

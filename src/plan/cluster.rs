@@ -443,14 +443,21 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
         config_step(cx, f.update_type, f.changes, f.change, f.risks);
     }
     let mut tag_changes = Vec::new();
-    let ops = cx.tag_ops(&live.arn, &live.tags, &spec.tags, &mut tag_changes);
+    let ops = cx.tag_ops(
+        (Kind::Cluster, &name),
+        &live.arn,
+        &live.tags,
+        &spec.tags,
+        &mut tag_changes,
+    );
     if !ops.is_empty() {
         let step = Step::update(Kind::Cluster, &name, tag_changes, ops);
-        cx.steps.push(if live.tags.contains_key(MANAGED_TAG) {
-            step
-        } else {
-            step.because("adopt: mark the cluster as managed by this fleet")
-        });
+        cx.steps
+            .push(if live.tags.contains_key(MANAGED_TAG) || !cx.adopt {
+                step
+            } else {
+                step.because("adopt: mark the cluster as managed by this fleet")
+            });
     }
     hops::plan_hops(cx, c, o, live_version, &hops)
 }

@@ -109,12 +109,12 @@ pub(crate) fn with_marker(t: &Tags, fleet: &str) -> Tags {
 }
 
 /// Tag/untag ops that turn `live` into `desired` (both without the marker); the marker
-/// is added when missing.
+/// is added when missing and `adopt` is set.
 pub(crate) fn tag_ops(
     arn: &str,
     live: &Tags,
     desired: &Tags,
-    fleet: &str,
+    (fleet, adopt): (&str, bool),
     changes: &mut Vec<Change>,
 ) -> Vec<Op> {
     let current = user_tags(live);
@@ -124,7 +124,7 @@ pub(crate) fn tag_ops(
         .filter(|(k, v)| current.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if !created_by(live, fleet) {
+    if adopt && !created_by(live, fleet) {
         set.insert(MANAGED_TAG.into(), fleet.into());
     }
     let remove: Vec<String> = current

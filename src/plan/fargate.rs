@@ -88,7 +88,13 @@ pub(super) fn plan_fargate(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                     );
                 } else {
                     let mut changes = Vec::new();
-                    let ops = cx.tag_ops(&l.arn, &l.spec.tags, &spec.tags, &mut changes);
+                    let ops = cx.tag_ops(
+                        (Kind::FargateProfile, n),
+                        &l.arn,
+                        &l.spec.tags,
+                        &spec.tags,
+                        &mut changes,
+                    );
                     cx.update(Kind::FargateProfile, n, changes, ops);
                 }
             }

@@ -59,6 +59,33 @@ pub(super) fn labelled(mut obj: Value, extra: &[(&str, &str)]) -> Value {
     obj
 }
 
+/// Whether a live object carries keelson's label (keelson created or adopted it).
+fn has_label(obj: &Value) -> bool {
+    obj.pointer("/metadata/labels")
+        .and_then(|l| l.get(MANAGED_LABEL))
+        .and_then(Value::as_str)
+        == Some(FIELD_MANAGER)
+}
+
+/// An object to apply without keelson's label: what git declares for an object keelson
+/// did not create and does not adopt (its labels as git has them, or none).
+fn without_label(mut obj: Value) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        let empty = meta
+            .get_mut("labels")
+            .and_then(Value::as_object_mut)
+            .map(|l| {
+                l.remove(MANAGED_LABEL);
+                l.is_empty()
+            })
+            .unwrap_or(false);
+        if empty {
+            meta.remove("labels");
+        }
+    }
+    obj
+}
+
 /// Top-level fields that are not the object's content: who it is, and what the server
 /// reports.
 const NOT_CONTENT: &[&str] = &["apiVersion", "kind", "metadata", "status"];
@@ -308,6 +335,17 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                     cx.block(kind, &n, format!("{why}: give the pool a new name (keelson creates it and prunes the old one, draining its nodes), or delete it first"));
                     continue;
                 }
+                let marked = has_label(l);
+                cx.adoption.see((kind, &n), marked, cx.adopt);
+                let (obj, apply) = if marked || cx.adopt {
+                    (obj, apply)
+                } else {
+                    let obj = without_label(obj);
+                    let apply = Op::KubeApply {
+                        object: obj.clone(),
+                    };
+                    (obj, apply)
+                };
                 let changes = changes_against(l, &obj);
                 if changes.is_empty() {
                     continue;
@@ -336,14 +374,15 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
             }
         }
     }
-    // Prune: NodePools first, NodeClasses last (a class in use cannot go first). Observe
-    // lists only objects with keelson's label, so every live object here carries it.
+    // Prune: NodePools first, NodeClasses last (a class in use cannot go first), and only
+    // what carries keelson's label: EKS's built-in pools and objects keelson did not
+    // create (or adopt) are never deleted.
     let order = |k: &str| match k.split_once('/').map_or(k, |(kind, _)| kind) {
         "NodePool" => 0,
         "NodeClass" => 2,
         _ => 1,
     };
-    let mut prune: Vec<(&String, &Value)> = live.iter().collect();
+    let mut prune: Vec<(&String, &Value)> = live.iter().filter(|(_, o)| has_label(o)).collect();
     prune.sort_by_key(|(k, _)| order(k));
     cx.prune(prune, &desired_keys, |key, obj| {
         let (kind, n) = key.split_once('/').unwrap_or(("", key));

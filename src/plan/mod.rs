@@ -17,6 +17,7 @@
 
 mod access;
 mod addons;
+mod adoption;
 mod bootstrap;
 mod cluster;
 mod diff;
@@ -156,6 +157,12 @@ struct Ctx<'a> {
     held: Vec<String>,
     notes: Vec<String>,
     waits: Vec<String>,
+    /// Add the marker to resources git declares that lack it (Fleet
+    /// `policy.adoptUnmanaged`, or the Cluster's `keelson.dev/adopt` annotation).
+    adopt: bool,
+    /// What git declares that keelson did not create: adopted by this plan, or left
+    /// unmanaged.
+    adoption: adoption::Adoption,
 }
 
 /// A live resource git no longer has, as the prune helper sees it.
@@ -218,15 +225,19 @@ impl Ctx<'_> {
         });
     }
 
-    /// Tag/untag ops that bring a resource's live tags to git's, with this fleet's marker.
+    /// Tag/untag ops that bring a resource's live tags to git's, with this fleet's marker
+    /// when the resource is keelson's or adopted; `what` names it (`Addon vpc-cni`).
     fn tag_ops(
-        &self,
+        &mut self,
+        what: (Kind, &str),
         arn: &str,
         live: &Tags,
         desired: &Tags,
         changes: &mut Vec<Change>,
     ) -> Vec<Op> {
-        diff::tag_ops(arn, live, desired, self.fleet, changes)
+        self.adoption
+            .see(what, diff::created_by(live, self.fleet), self.adopt);
+        diff::tag_ops(arn, live, desired, (self.fleet, self.adopt), changes)
     }
 
     /// An update step, when it has calls to make.
@@ -300,6 +311,15 @@ fn plan_cluster<'a>(
         held: Vec::new(),
         notes: Vec::new(),
         waits: Vec::new(),
+        adopt: shared.policy.adopt_unmanaged
+            || c.cluster
+                .value
+                .metadata
+                .annotations
+                .get(ADOPT_ANNOTATION)
+                .map(String::as_str)
+                == Some("true"),
+        adoption: adoption::Adoption::default(),
     };
     let cp_version = cluster::plan_control_plane(&mut cx, c);
     if cx.blocked.iter().any(|b| b.resource.kind == Kind::Cluster) {
@@ -315,8 +335,9 @@ fn plan_cluster<'a>(
     finish(cx, c, live)
 }
 
-fn finish(cx: Ctx<'_>, c: &ClusterConfig, live: Option<&ObservedCluster>) -> ClusterPlan {
+fn finish(mut cx: Ctx<'_>, c: &ClusterConfig, live: Option<&ObservedCluster>) -> ClusterPlan {
     let blocked = !cx.blocked.is_empty();
+    cx.notes.extend(cx.adoption.notes());
     ClusterPlan {
         name: c.name().to_string(),
         region: c.cluster.value.spec.region.clone(),

@@ -178,7 +178,13 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
             req.client_request_token = token(&name, "nodegroup-config", n, &req);
             ops.push(Op::UpdateNodegroupConfig(req));
         }
-        ops.extend(cx.tag_ops(&l.arn, &ls.tags, &spec.tags, &mut changes));
+        ops.extend(cx.tag_ops(
+            (Kind::NodeGroup, n),
+            &l.arn,
+            &ls.tags,
+            &spec.tags,
+            &mut changes,
+        ));
         cx.update(Kind::NodeGroup, n, changes, ops);
         let have_version = hopped
             .get(n)

@@ -72,7 +72,13 @@ pub(super) fn plan_pod_identities(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                         spec: fields::pod_identity_update(spec, &l.spec),
                     });
                 }
-                ops.extend(cx.tag_ops(&l.arn, &l.spec.tags, &spec.tags, &mut changes));
+                ops.extend(cx.tag_ops(
+                    (Kind::PodIdentityAssociation, &key),
+                    &l.arn,
+                    &l.spec.tags,
+                    &spec.tags,
+                    &mut changes,
+                ));
                 cx.update(Kind::PodIdentityAssociation, &key, changes, ops);
             }
         }

@@ -21,6 +21,8 @@ mod fields;
 mod fields_aws;
 mod fuzz;
 mod hostile;
+mod import;
+mod import_moto;
 mod kube_mock;
 mod kube_real;
 mod kube_real_apis;

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn moto() -> Option<String> {
+pub(crate) fn moto() -> Option<String> {
     match std::env::var("KEELSON_MOTO_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -33,7 +33,7 @@ fn env(cmd: &mut Command, url: &str) {
         .stdin(Stdio::null());
 }
 
-fn keelson(url: &str, args: &[&str]) -> Output {
+pub(crate) fn keelson(url: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keelson"));
     env(&mut cmd, url);
     cmd.args(["--today", "2026-11-23"])
@@ -42,7 +42,7 @@ fn keelson(url: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn aws(url: &str, args: &[&str]) -> serde_json::Value {
+pub(crate) fn aws(url: &str, args: &[&str]) -> serde_json::Value {
     let cli = std::env::var("KEELSON_AWS_CLI").unwrap_or_else(|_| "aws".into());
     let mut cmd = Command::new(cli);
     env(&mut cmd, url);
@@ -59,7 +59,7 @@ fn aws(url: &str, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

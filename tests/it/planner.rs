@@ -575,7 +575,7 @@ async fn a_nodepool_change_the_crd_refuses_on_update_blocks_with_what_to_do() {
 }
 
 #[tokio::test]
-async fn tags_are_diffed_and_adopted_clusters_get_the_marker() {
+async fn tags_are_diffed_and_only_adopted_clusters_get_the_marker() {
     let sim = sim();
     converge(&sim, &loaded(&files(&[]))).await;
     let mut state = sim.snapshot();
@@ -587,14 +587,37 @@ async fn tags_are_diffed_and_adopted_clusters_get_the_marker() {
         .tags
         .remove(MANAGED_TAG);
     sim.replace(state);
-    let l = loaded(&files(&[(
-        "auto/cluster.yaml",
-        AUTO_CLUSTER.replace("  access:", "  tags: {team: web}\n  access:"),
-    )]));
+    let with_tags = AUTO_CLUSTER.replace("  access:", "  tags: {team: web}\n  access:");
+    // Not adopted: the tags change, the marker stays off, and the plan says so.
+    let l = loaded(&files(&[("auto/cluster.yaml", with_tags.clone())]));
     let plan = plan_for(&sim, &l).await;
     assert_eq!(steps(&plan), vec!["Update Cluster auto1"]);
     let step = &plan.clusters[0].steps[0];
     assert_eq!(step.changes[0].path, "tags.team");
+    assert!(step.reason.is_none(), "{:?}", step.reason);
+    assert!(
+        plan.clusters[0]
+            .notes
+            .iter()
+            .any(|n| n.starts_with("unmanaged: Cluster auto1")),
+        "{:?}",
+        plan.clusters[0].notes
+    );
+    converge(&sim, &l).await;
+    assert_eq!(
+        sim.snapshot().clusters["auto1"].live.tags.get(MANAGED_TAG),
+        None
+    );
+    // Adopted by the Cluster's annotation: the marker is added.
+    let adopted = with_tags.replace(
+        "metadata: {name: auto1}",
+        "metadata: {name: auto1, annotations: {keelson.dev/adopt: \"true\"}}",
+    );
+    assert_ne!(adopted, with_tags);
+    let l = loaded(&files(&[("auto/cluster.yaml", adopted)]));
+    let plan = plan_for(&sim, &l).await;
+    assert_eq!(steps(&plan), vec!["Update Cluster auto1"]);
+    let step = &plan.clusters[0].steps[0];
     assert!(step.reason.as_deref().unwrap_or_default().contains("adopt"));
     converge(&sim, &l).await;
     assert_eq!(

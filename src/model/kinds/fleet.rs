@@ -96,6 +96,13 @@ pub struct FleetPolicy {
     /// Roles keelson assumes per AWS account, for Clusters whose `spec.account` is listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountAccess>,
+    /// Adopt what git declares but keelson did not create (resources without its
+    /// `keelson.dev/fleet` marker, e.g. after `keelson import`): the next apply adds the
+    /// marker, after which removing one from git deletes it. Off by default: such
+    /// resources are kept unmanaged and never deleted. Per cluster: the annotation
+    /// `keelson.dev/adopt: "true"` on its Cluster document.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopt_unmanaged: bool,
 }
 
 /// How keelson reaches one AWS account.
@@ -131,6 +138,7 @@ impl Default for FleetPolicy {
             suspend: false,
             allow_irreversible: false,
             accounts: Vec::new(),
+            adopt_unmanaged: false,
         }
     }
 }

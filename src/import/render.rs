@@ -1,0 +1,144 @@
+//! Documents → file texts in the repository layout, with a `$schema` comment for editors
+//! (yaml-language-server) and the comments the import attached.
+//!
+//! ```text
+//!  ImportedCluster ─► clusters/<name>/cluster.yaml, addons.yaml, nodegroups.yaml,
+//!                     fargate.yaml, access.yaml, pod-identity.yaml, nodeclasses.yaml,
+//!                     nodepools.yaml   (one kind per file, documents split by `---`)
+//! ```
+
+use serde_json::Value;
+
+use super::{Doc, ImportedCluster};
+use crate::model::Kind;
+
+/// A file to write: its path under the output directory and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFile {
+    /// Path relative to the output directory, `/`-separated.
+    pub path: String,
+    /// The text.
+    pub text: String,
+}
+
+/// The file a kind's documents go to, inside a cluster's directory.
+pub fn file_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Fleet => "keelson.yaml",
+        Kind::Cluster => "cluster.yaml",
+        Kind::Addon => "addons.yaml",
+        Kind::NodeGroup => "nodegroups.yaml",
+        Kind::FargateProfile => "fargate.yaml",
+        Kind::AccessEntry => "access.yaml",
+        Kind::PodIdentityAssociation => "pod-identity.yaml",
+        Kind::NodeClass => "nodeclasses.yaml",
+        Kind::NodePool => "nodepools.yaml",
+        Kind::IngressClassParams | Kind::IngressClass | Kind::StorageClass => "classes.yaml",
+        Kind::Manifest => "bootstrap/manifests.yaml",
+    }
+}
+
+/// Every file name an import may write in a cluster's directory.
+pub fn cluster_file_names() -> Vec<&'static str> {
+    Kind::ALL
+        .iter()
+        .filter(|k| **k != Kind::Fleet)
+        .map(|k| file_of(*k))
+        .collect()
+}
+
+/// The directory of a cluster in the repository layout.
+pub fn cluster_dir(name: &str) -> String {
+    format!("clusters/{name}")
+}
+
+/// The files of one imported cluster. `schemas` is the path of the schema directory
+/// relative to the output directory (e.g. `schemas`).
+pub fn cluster_files(c: &ImportedCluster, schemas: &str) -> Vec<OutFile> {
+    let dir = cluster_dir(&c.name);
+    let mut out = Vec::new();
+    for kind in Kind::ALL {
+        let docs: Vec<&Doc> = c.docs.iter().filter(|d| d.kind == *kind).collect();
+        if docs.is_empty() {
+            continue;
+        }
+        let schema = format!("../../{schemas}/{}", kind.schema_file());
+        out.push(OutFile {
+            path: format!("{dir}/{}", file_of(*kind)),
+            text: file_text(&docs, &schema),
+        });
+    }
+    out
+}
+
+/// The text of a file holding `docs` (all of one kind), with the `$schema` modeline.
+pub fn file_text(docs: &[&Doc], schema: &str) -> String {
+    let mut text = format!("# yaml-language-server: $schema={schema}\n");
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str(&doc_text(d));
+    }
+    text
+}
+
+/// One document as YAML, its comments above it and its field comments at the ends of
+/// their lines.
+pub fn doc_text(d: &Doc) -> String {
+    let mut text = String::new();
+    for c in &d.comments {
+        for line in c.lines() {
+            text.push_str("# ");
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let body = yaml(&d.value);
+    for line in body.lines() {
+        text.push_str(line);
+        let comment = d.field_comments.iter().find(|(field, _)| {
+            line.strip_prefix("  ")
+                .and_then(|l| l.strip_prefix(field.as_str()))
+                .is_some_and(|rest| rest.starts_with(": ") && rest.len() > 2)
+        });
+        if let Some((_, c)) = comment {
+            text.push_str("  # ");
+            text.push_str(c);
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// A JSON value as block YAML. Strings YAML would read as something else (`"1.34"`,
+/// `"true"`) come out quoted.
+pub fn yaml(v: &Value) -> String {
+    serde_yaml_ng::to_string(v).unwrap_or_else(|_| format!("{v}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+    use serde_json::json;
+
+    #[test]
+    fn versions_are_quoted_and_comments_placed() {
+        let mut d = Doc::new(
+            Kind::Addon,
+            "coredns",
+            &json!({"version": "v1.11.4-eksbuild.14", "configurationValues": {"replicaCount": 2}}),
+        );
+        d.comments.push("a note".into());
+        d.field_comments.push(("version".into(), "pinned".into()));
+        let t = file_text(&[&d], "../../schemas/addon.schema.json");
+        assert!(t.starts_with("# yaml-language-server: $schema=../../schemas/addon.schema.json\n# a note\napiVersion: keelson.dev/v1alpha1\n"), "{t}");
+        assert!(
+            t.contains("  version: v1.11.4-eksbuild.14  # pinned\n"),
+            "{t}"
+        );
+        let c = Doc::new(Kind::Cluster, "a", &json!({"version": "1.30"}));
+        assert!(doc_text(&c).contains("version: '1.30'"), "{}", doc_text(&c));
+    }
+}
