@@ -3,12 +3,15 @@
 // Test helpers outside #[test] functions may unwrap and panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod aws_mocks;
 mod aws_mocks_transport;
+mod aws_timeouts;
 mod calendar;
 mod contract;
 mod corpus;
 mod corpus_auto;
+mod create_wait;
 mod daemon;
 mod daemon_git;
 mod daemon_loop;
@@ -24,6 +27,7 @@ mod kube_real;
 mod kube_real_apis;
 mod kube_real_validation;
 mod moto;
+mod moto_fleet;
 mod plan_cli;
 mod plan_direct;
 mod planner;
@@ -34,6 +38,7 @@ mod schemas;
 mod sim;
 mod simkit;
 mod skipped;
+mod stub_eks;
 mod token;
 mod upgrade;
 mod util;
