@@ -53,6 +53,9 @@ pub struct Scope {
     pub discover_fleet: Option<String>,
     /// Add-on names whose version catalogs are needed.
     pub addon_names: BTreeSet<String>,
+    /// The region git gives each cluster of the repository, to notice this fleet's
+    /// cluster of the same name left behind in another region.
+    pub regions: BTreeMap<String, String>,
     /// Most clusters read at once.
     pub concurrency: usize,
     /// Clusters whose upgrade signals (insights, Helm records, live API use, self-managed
@@ -97,7 +100,7 @@ fn at<T>(cluster: &str, call: &'static str, r: ApiResult<T>) -> Result<T, Observ
 pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveError> {
     let mut names = scope.clusters.clone();
     let discovered = match &scope.discover_fleet {
-        Some(fleet) => discover(ports, &scope.clusters, fleet).await?,
+        Some(fleet) => discover(ports, scope, fleet).await?,
         None => BTreeSet::new(),
     };
     names.extend(discovered.iter().cloned());
@@ -179,18 +182,33 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
 /// When no place the fleet lives in could be listed.
 async fn discover(
     ports: &Ports,
-    named: &BTreeSet<String>,
+    scope: &Scope,
     fleet: &str,
 ) -> Result<BTreeSet<String>, ObserveError> {
     let listed = at("*", "ListClusters", ports.eks.list_clusters_located().await)?;
     let mut found = BTreeSet::new();
     for l in listed {
-        if named.contains(&l.name) || found.contains(&l.name) {
+        // A cluster git names, listed in another region than git's: moved in git, and
+        // perhaps this fleet's old cluster left behind there.
+        let moved_from = match (scope.regions.get(&l.name), &l.region) {
+            (Some(new), Some(old)) if new != old => Some(new),
+            _ => None,
+        };
+        if (scope.clusters.contains(&l.name) && moved_from.is_none()) || found.contains(&l.name) {
             continue;
         }
         let place = l.region.as_deref().unwrap_or("its region");
         match ports.eks.describe_listed(&l).await {
             Ok(c) if c.tags.get(MANAGED_TAG).map(String::as_str) == Some(fleet) => {
+                if let Some(new) = moved_from {
+                    tracing::warn!(
+                        cluster = l.name,
+                        "cluster {} of this fleet also exists in {place}, where git no longer puts it (git says {new}): keelson plans it in {new} and leaves the one in {place} alone, never deleting it while git names the cluster; delete it yourself when it is no longer needed (aws eks delete-cluster --region {place} --name {})",
+                        l.name,
+                        l.name
+                    );
+                    continue;
+                }
                 ports.eks.locate(&l);
                 found.insert(l.name);
             }

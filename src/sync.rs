@@ -127,6 +127,19 @@ impl Connected {
     }
 }
 
+/// With `KEELSON_STATS=1`, the EKS calls made through `target`, by operation, as one
+/// JSON line on stderr (`plan`, and each sync of `run`).
+pub fn print_stats(target: &Connected) {
+    if std::env::var("KEELSON_STATS").is_ok_and(|v| v == "1") {
+        let calls = target.ports.eks.call_counts();
+        let total: u64 = calls.values().sum();
+        eprintln!(
+            "{}",
+            serde_json::json!({"eks_calls": calls, "total": total})
+        );
+    }
+}
+
 /// Read and load a repository from disk (valid or not: look at
 /// [`Loaded::is_valid`] and its diagnostics).
 ///
@@ -231,16 +244,6 @@ fn open_target(
         Target::Sim => {
             let now = crate::ports::Clock::now(&crate::ports::SystemClock);
             let sim = Sim::open(&spec.state, now, spec.sim_speed)?;
-            // The simulator reaches its own account, and a role's account through it.
-            let own = sim.account();
-            let (roles, _) = crate::adapters::accounts::routes(loaded);
-            let misplaced = crate::adapters::accounts::misplaced(loaded, &roles, |role| {
-                Some(
-                    role.and_then(crate::adapters::accounts::role_account)
-                        .unwrap_or(&own)
-                        .to_string(),
-                )
-            });
             let ports = Ports {
                 eks: Arc::new(sim.clone()),
                 kube: Arc::new(sim.clone()),
@@ -251,7 +254,9 @@ fn open_target(
                 sim: Some(sim),
                 ignore_gates: spec.ignore_gates.clone(),
                 apis: spec.apis.clone(),
-                misplaced,
+                // The simulator models an organization whose every account the caller
+                // reaches: clusters live in their `spec.account` there (see the README).
+                misplaced: BTreeMap::new(),
             })
         }
         Target::Aws => {
@@ -451,7 +456,14 @@ pub fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -
         .filter(|c| clusters.contains(c.name()))
         .flat_map(|c| c.addons.iter().map(|a| a.value.metadata.name.clone()))
         .collect();
+    let regions = loaded
+        .repo
+        .clusters
+        .iter()
+        .map(|c| (c.name().to_string(), c.cluster.value.spec.region.clone()))
+        .collect();
     Ok(Scope {
+        regions,
         clusters,
         discover_fleet: if only.is_empty() {
             loaded

@@ -1,12 +1,13 @@
 //! Where each cluster lives: the account a Cluster's `spec.account` names must be the one
-//! keelson's credentials for it reach, on AWS (STS GetCallerIdentity, once per role per
-//! run) and on the simulator (its own account, or the account of the role assumed) alike.
-//! A cluster whose account is not reached is refused with the role to configure, instead
-//! of being created in whatever account the caller happens to be in.
+//! keelson's credentials for it reach (on AWS: STS GetCallerIdentity, once per role per
+//! run). A cluster whose account is not reached is refused with the role to configure,
+//! instead of being created in whatever account the caller happens to be in. The
+//! simulator models an organization whose every account the caller reaches, so it refuses
+//! nothing.
 //!
 //! ```text
 //!  Loaded ─► routes(): cluster → role (operatorRoleArn │ Fleet account's │ none)
-//!  reached(role) ─► account   (AWS: GetCallerIdentity │ sim: its account / the role's)
+//!  reached(role) ─► account   (GetCallerIdentity with the role's credentials)
 //!        └─► misplaced(): cluster → message, for each spec.account ≠ reached
 //! ```
 
@@ -55,12 +56,6 @@ pub(crate) fn routes(loaded: &Loaded) -> Routes {
             .or_insert_with(|| a.external_id.clone());
     }
     (cluster_roles, external_ids)
-}
-
-/// The account of an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`).
-pub(crate) fn role_account(role: &str) -> Option<&str> {
-    let account = role.split(':').nth(4)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// The clusters whose `spec.account` is not the account their credentials reach, each
@@ -119,6 +114,11 @@ mod tests {
         let l = crate::config::load(&files, &crate::config::LoadOptions::new(today));
         assert!(l.is_valid(), "{:?}", l.diagnostics);
         l
+    }
+
+    /// The account of an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`).
+    fn role_account(role: &str) -> Option<&str> {
+        role.split(':').nth(4)
     }
 
     /// The caller is in 111122223333; a role reaches the account of its ARN.

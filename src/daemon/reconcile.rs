@@ -629,6 +629,7 @@ impl Reconciler {
         if let Err(e) = target.flush() {
             tracing::warn!(error = %e, "target state not saved");
         }
+        crate::sync::print_stats(&target);
         drop(target);
         if stopped {
             return Outcome::Stopped;

@@ -1,11 +1,9 @@
-//! `spec.account` is where a cluster lives: a cluster whose account the credentials for
-//! it do not reach is refused with the role to configure, on the simulator (its account is
-//! 111122223333) and on moto (its caller is in 123456789012, STS GetCallerIdentity) alike,
-//! while the rest of the fleet is planned as usual.
+//! `spec.account` is where a cluster lives: on moto (its caller is in 123456789012, STS
+//! GetCallerIdentity), a cluster whose account the credentials for it do not reach is
+//! refused with the role to configure, while the rest of the fleet is planned as usual.
 
 use std::path::Path;
 
-use crate::daemon::keelson as sim_keelson;
 use crate::moto::{keelson as moto_keelson, moto, text, write};
 
 const FLEET: &str = "apiVersion: keelson.dev/v1alpha1\nkind: Fleet\nmetadata: {name: accounts20}\nspec:\n  stages: [{name: prod}]\n";
@@ -33,22 +31,6 @@ fn check(out: &str, code: Option<i32>, reached: &str) {
     );
     assert!(out.contains("arn:aws:iam::999988887777:role/ROLE"), "{out}");
     assert!(!out.contains("+ Cluster acct-elsewhere"), "{out}");
-}
-
-#[test]
-fn the_simulator_refuses_a_cluster_in_an_account_it_does_not_reach() {
-    let dir = tempfile::tempdir().unwrap();
-    repo(dir.path(), "111122223333");
-    let state = dir.path().join("sim.json");
-    let o = sim_keelson(&[
-        "plan",
-        "--repo",
-        dir.path().to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-        "--detailed-exitcode",
-    ]);
-    check(&text(&o), o.status.code(), "111122223333");
 }
 
 #[test]

@@ -38,6 +38,7 @@ mod schemas;
 mod sim;
 mod simkit;
 mod skipped;
+mod stats;
 mod stub_eks;
 mod token;
 mod upgrade;

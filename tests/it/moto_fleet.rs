@@ -80,6 +80,19 @@ fn clusters_in(url: &str, who: &[(&'static str, String)], region: &str) -> Vec<S
         .collect()
 }
 
+/// `keelson plan --target aws --detailed-exitcode` of the whole fleet.
+fn plan(url: &str, repo: &str) -> std::process::Output {
+    let args = [
+        "plan",
+        "--repo",
+        repo,
+        "--target",
+        "aws",
+        "--detailed-exitcode",
+    ];
+    keelson(url, &args)
+}
+
 #[test]
 fn foreign_clusters_in_every_region_and_account_do_not_stop_the_fleet_and_decommissioning_works_anywhere(
 ) {
@@ -127,17 +140,7 @@ fn foreign_clusters_in_every_region_and_account_do_not_stop_the_fleet_and_decomm
     foreign(&url, &me, "r20-other-use1", "us-east-1");
     foreign(&url, &second, "r20-other-second", "eu-west-1");
 
-    let o = keelson(
-        &url,
-        &[
-            "plan",
-            "--repo",
-            r,
-            "--target",
-            "aws",
-            "--detailed-exitcode",
-        ],
-    );
+    let o = plan(&url, r);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -157,17 +160,7 @@ fn foreign_clusters_in_every_region_and_account_do_not_stop_the_fleet_and_decomm
     // of its account there, too).
     std::fs::remove_dir_all(repo.join("euw1")).unwrap();
     std::fs::remove_dir_all(repo.join("second")).unwrap();
-    let o = keelson(
-        &url,
-        &[
-            "plan",
-            "--repo",
-            r,
-            "--target",
-            "aws",
-            "--detailed-exitcode",
-        ],
-    );
+    let o = plan(&url, r);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -186,4 +179,21 @@ fn foreign_clusters_in_every_region_and_account_do_not_stop_the_fleet_and_decomm
     assert!(!there.contains(&"r20-second".to_string()), "{there:?}");
     assert!(there.contains(&"r20-other-second".to_string()), "{there:?}");
     assert!(clusters_in(&url, &me, "us-east-1").contains(&"r20-use1".to_string()));
+
+    // A cluster moved to another region in git: created there, and the old one named,
+    // with what keelson does with it.
+    write(
+        &repo,
+        "use1/cluster.yaml",
+        &cluster("r20-use1", "eu-west-1", None),
+    );
+    let o = plan(&url, r);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("+ Cluster r20-use1"), "{out}");
+    assert!(
+        out.contains("cluster r20-use1 of this fleet also exists in us-east-1"),
+        "{out}"
+    );
+    assert!(out.contains("leaves the one in us-east-1 alone"), "{out}");
 }

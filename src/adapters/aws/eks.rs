@@ -212,10 +212,10 @@ impl AwsEks {
         (self.default_region.clone(), None)
     }
 
-    /// Where ListClusters must look: every region the repo's clusters use, with the
-    /// caller's credentials (when a cluster uses them) and with every assumed role, so
+    /// Where ListClusters must look: every region the repo's clusters use and the default
+    /// region, with the caller's credentials (when a cluster uses them) and with every assumed role, so
     /// that a cluster removed from git is found in its account even when no cluster of
-    /// that account remains in its region. With no cluster known: the default region.
+    /// that account remains in its region.
     fn listing_routes(&self) -> BTreeSet<Route> {
         let mut regions: BTreeSet<String> = self
             .cluster_regions
@@ -226,9 +226,8 @@ impl AwsEks {
         // cluster of the repository still uses it.
         let mut roles: BTreeSet<Option<String>> =
             self.role_credentials.keys().cloned().map(Some).collect();
-        if self.cluster_regions.is_empty() {
-            regions.insert(self.default_region.clone());
-        }
+        // The default region too: where a cluster moved elsewhere in git may remain.
+        regions.insert(self.default_region.clone());
         if self.cluster_regions.is_empty()
             || self
                 .cluster_regions

@@ -68,8 +68,9 @@ impl ProvideCredentials for NamedRole {
     }
 }
 
-/// An error's message and its sources', joined (the SDK's wrappers say little alone).
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// An error's message and its sources', joined (the SDK's wrappers say little alone),
+/// each message once.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![err.to_string()];
     let mut cur = err.source();
     while let Some(e) = cur {

@@ -447,12 +447,6 @@ impl Sim {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The account the simulator's caller is in (clusters without `spec.account` live
-    /// there).
-    pub fn account(&self) -> String {
-        self.lock().state.account.clone()
-    }
-
     /// A copy of the current state.
     pub fn snapshot(&self) -> SimState {
         self.lock().state.clone()

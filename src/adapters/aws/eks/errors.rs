@@ -268,19 +268,10 @@ fn unavailable(msg: String) -> ApiError {
 /// The messages of an error's sources (the SDK's own wrapper says only "dispatch
 /// failure" and the like), joined.
 fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let Some(first) = err.source() else {
-        return err.to_string();
-    };
-    let mut parts = vec![first.to_string()];
-    let mut cur = first.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
+    match err.source() {
+        Some(first) => super::super::roles::chain(first),
+        None => err.to_string(),
     }
-    parts.join(": ")
 }
 
 fn has_credentials_error(err: &(dyn StdError + 'static)) -> bool {
