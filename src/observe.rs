@@ -53,6 +53,9 @@ pub struct Scope {
     pub discover_fleet: Option<String>,
     /// Add-on names whose version catalogs are needed.
     pub addon_names: BTreeSet<String>,
+    /// The region git gives each cluster of the repository, to notice this fleet's
+    /// cluster of the same name left behind in another region.
+    pub regions: BTreeMap<String, String>,
     /// Most clusters read at once.
     pub concurrency: usize,
     /// Clusters whose upgrade signals (insights, Helm records, live API use, self-managed
@@ -93,24 +96,16 @@ fn at<T>(cluster: &str, call: &'static str, r: ApiResult<T>) -> Result<T, Observ
 /// Observe the clusters in `scope`.
 ///
 /// # Errors
-/// The first call that failed, with its cluster; a missing cluster is not an error.
+/// The first call that failed transiently, with its cluster, or a fleet-wide read (the
+/// listing, the add-on catalog); a missing cluster is not an error, and one that fails
+/// otherwise is recorded in [`LiveState::unreadable`].
 pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveError> {
     let mut names = scope.clusters.clone();
-    if let Some(fleet) = &scope.discover_fleet {
-        for name in at("*", "ListClusters", ports.eks.list_clusters().await)? {
-            if names.contains(&name) {
-                continue;
-            }
-            let c = at(
-                &name,
-                "DescribeCluster",
-                ports.eks.describe_cluster(&name).await,
-            )?;
-            if c.tags.get(MANAGED_TAG) == Some(fleet) {
-                names.insert(name);
-            }
-        }
-    }
+    let discovered = match &scope.discover_fleet {
+        Some(fleet) => discover(ports, scope, fleet).await?,
+        None => BTreeSet::new(),
+    };
+    names.extend(discovered.iter().cloned());
     let sem = Arc::new(Semaphore::new(scope.concurrency.max(1)));
     let mut set = JoinSet::new();
     for name in names {
@@ -125,17 +120,36 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
             if let Some(o) = observed.as_mut() {
                 observe_extras(&ports, &name, o, &kinds).await?;
             }
-            Ok((name, observed))
+            Ok::<_, ObserveError>((name, observed))
         });
     }
     let mut addon_names = scope.addon_names.clone();
     let mut live = LiveState::default();
     while let Some(joined) = set.join_next().await {
-        let (name, observed) = joined.map_err(|e| ObserveError {
+        let (name, observed) = match joined.map_err(|e| ObserveError {
             cluster: "*".into(),
             call: "task",
             source: ApiError::Other(e.to_string()),
-        })??;
+        })? {
+            Ok(found) => found,
+            // A cluster git no longer names that cannot be read is that cluster's problem:
+            // it is left alone this time (never deleted unseen), the rest goes on.
+            Err(e) if discovered.contains(&e.cluster) => {
+                tracing::warn!("{e}: {}; it is left alone this time", e.source);
+                continue;
+            }
+            // A repository cluster that cannot be read for a reason a retry does not
+            // cure (a denied call, a role that cannot be assumed) is blocked on its own;
+            // a transient failure stays the sync's, which the retry policy handles.
+            Err(e) if !e.source.is_transient() => {
+                live.unreadable.insert(
+                    e.cluster.clone(),
+                    format!("its live state could not be read: {e}: {}", e.source),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(o) = observed {
             addon_names.extend(o.addons.keys().cloned());
             live.clusters.insert(name, o);
@@ -161,6 +175,60 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
         )?;
     }
     Ok(live)
+}
+
+/// The clusters listed in the account that git does not name but that carry `fleet`'s
+/// marker: candidates for deletion. Each listed name is described where it was listed
+/// (its region, its account's role), and only to read its tags; one that cannot be read
+/// is warned about and skipped, never the whole fleet's failure. Each one found is
+/// located, so that later calls on it go where it lives.
+///
+/// # Errors
+/// When no place the fleet lives in could be listed.
+async fn discover(
+    ports: &Ports,
+    scope: &Scope,
+    fleet: &str,
+) -> Result<BTreeSet<String>, ObserveError> {
+    let listed = at("*", "ListClusters", ports.eks.list_clusters_located().await)?;
+    let mut found = BTreeSet::new();
+    for l in listed {
+        // A cluster git names, listed in another region than git's: moved in git, and
+        // perhaps this fleet's old cluster left behind there.
+        let moved_from = match (scope.regions.get(&l.name), &l.region) {
+            (Some(new), Some(old)) if new != old => Some(new),
+            _ => None,
+        };
+        if (scope.clusters.contains(&l.name) && moved_from.is_none()) || found.contains(&l.name) {
+            continue;
+        }
+        let place = l.region.as_deref().unwrap_or("its region");
+        match ports.eks.describe_listed(&l).await {
+            Ok(c) if c.tags.get(MANAGED_TAG).map(String::as_str) == Some(fleet) => {
+                if let Some(new) = moved_from {
+                    tracing::warn!(
+                        cluster = l.name,
+                        "cluster {} of this fleet also exists in {place}, where git no longer puts it (git says {new}): keelson plans it in {new} and leaves the one in {place} alone, never deleting it while git names the cluster; delete it yourself when it is no longer needed (aws eks delete-cluster --region {place} --name {})",
+                        l.name,
+                        l.name
+                    );
+                    continue;
+                }
+                ports.eks.locate(&l);
+                found.insert(l.name);
+            }
+            Ok(_) => {}
+            // Deleted between the listing and the read.
+            Err(ApiError::NotFound(_)) => {}
+            Err(e) => tracing::warn!(
+                cluster = l.name,
+                region = place,
+                "cannot tell whether cluster {} in {place} is this fleet's: DescribeCluster failed: {e}; it is left alone",
+                l.name
+            ),
+        }
+    }
+    Ok(found)
 }
 
 /// Observe one cluster; `None` when it does not exist.

@@ -296,6 +296,18 @@ pub struct PodIdentitySummary {
     pub service_account: String,
 }
 
+/// A cluster name as ListClusters returned it, with where it was listed: EKS names are
+/// unique per account and region only.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ListedCluster {
+    /// Cluster name.
+    pub name: String,
+    /// The region listed (`None`: the implementation has one location).
+    pub region: Option<String>,
+    /// The role assumed to list it (`None`: the caller's own credentials).
+    pub role: Option<String>,
+}
+
 /// The EKS API, as keelson uses it.
 #[async_trait]
 pub trait EksApi: Send + Sync {
@@ -444,6 +456,31 @@ pub trait EksApi: Send + Sync {
     async fn list_insights(&self, cluster: &str) -> ApiResult<Vec<Insight>>;
     /// DescribeInsight: one insight with its recommendation and details.
     async fn describe_insight(&self, cluster: &str, id: &str) -> ApiResult<Insight>;
+
+    // ── Where clusters live (foreign clusters, many regions and accounts) ──
+
+    /// ListClusters everywhere the fleet lives, each name with the region and assumed role
+    /// it was listed through. The same name may be listed in several places.
+    /// Implementations with one location report none.
+    async fn list_clusters_located(&self) -> ApiResult<Vec<ListedCluster>> {
+        Ok(self
+            .list_clusters()
+            .await?
+            .into_iter()
+            .map(|name| ListedCluster {
+                name,
+                region: None,
+                role: None,
+            })
+            .collect())
+    }
+    /// DescribeCluster where `at` was listed (not where the repository puts its name).
+    async fn describe_listed(&self, at: &ListedCluster) -> ApiResult<LiveCluster> {
+        self.describe_cluster(&at.name).await
+    }
+    /// From now on, calls on `at.name` go where it was listed: a cluster keelson created
+    /// that git no longer names (to be read and deleted where it is).
+    fn locate(&self, _at: &ListedCluster) {}
 
     /// Calls made so far through this client, by operation name (for `KEELSON_STATS`
     /// and benchmarks). Implementations that do not count return nothing.

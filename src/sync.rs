@@ -105,6 +105,9 @@ pub struct Connected {
     pub ignore_gates: BTreeSet<Gate>,
     /// The API table the gates judge with.
     pub apis: Arc<ApiTable>,
+    /// Clusters whose `spec.account` the credentials for them do not reach, with what to
+    /// configure: never read or changed, planned as blocked.
+    pub misplaced: BTreeMap<String, String>,
 }
 
 impl Connected {
@@ -122,6 +125,19 @@ impl Connected {
     /// The simulator, when the target is one.
     pub fn sim(&self) -> Option<&Sim> {
         self.sim.as_ref()
+    }
+}
+
+/// With `KEELSON_STATS=1`, the EKS calls made through `target`, by operation, as one
+/// JSON line on stderr (`plan`, and each sync of `run`).
+pub fn print_stats(target: &Connected) {
+    if std::env::var("KEELSON_STATS").is_ok_and(|v| v == "1") {
+        let calls = target.ports.eks.call_counts();
+        let total: u64 = calls.values().sum();
+        eprintln!(
+            "{}",
+            serde_json::json!({"eks_calls": calls, "total": total})
+        );
     }
 }
 
@@ -203,8 +219,19 @@ pub fn connect_with(
             tracing::warn!("{FAULTS_ENV} is set: EKS calls to the simulator fail on its schedule");
         });
     }
-    let mut target = open_target(spec, loaded, rt)?;
-    target.ports = instrument(target.ports, Timeouts::default(), recorder, faults);
+    let mut timeouts = Timeouts::default();
+    let aws_timeouts = match spec.target {
+        Target::Aws => {
+            let t = crate::adapters::aws::timeouts::AwsTimeouts::from_env()?;
+            // A backstop above the SDK's own whole-call bound, never below the default.
+            timeouts.read = timeouts.read.max(t.backstop());
+            timeouts.write = timeouts.write.max(t.backstop());
+            t
+        }
+        Target::Sim => Default::default(),
+    };
+    let mut target = open_target(spec, loaded, rt, aws_timeouts)?;
+    target.ports = instrument(target.ports, timeouts, recorder, faults);
     Ok(target)
 }
 
@@ -212,6 +239,7 @@ fn open_target(
     spec: &TargetSpec,
     loaded: &Loaded,
     rt: &tokio::runtime::Runtime,
+    aws_timeouts: crate::adapters::aws::timeouts::AwsTimeouts,
 ) -> Result<Connected> {
     match spec.target {
         Target::Sim => {
@@ -227,18 +255,22 @@ fn open_target(
                 sim: Some(sim),
                 ignore_gates: spec.ignore_gates.clone(),
                 apis: spec.apis.clone(),
+                // The simulator models an organization whose every account the caller
+                // reaches: clusters live in their `spec.account` there (see the README).
+                misplaced: BTreeMap::new(),
             })
         }
         Target::Aws => {
             if !spec.ignore_gates.is_empty() {
                 bail!("--ignore-gate is for rehearsals on the simulator (--target sim) only; against AWS every gate holds");
             }
-            let ports = connect_aws(loaded, rt)?;
+            let (ports, misplaced) = connect_aws(loaded, rt, aws_timeouts)?;
             Ok(Connected {
                 ports,
                 sim: None,
                 ignore_gates: BTreeSet::new(),
                 apis: spec.apis.clone(),
+                misplaced,
             })
         }
     }
@@ -248,7 +280,11 @@ fn open_target(
 /// cluster with, instead of keelson's native access.
 pub const KUBECONFIG_CONTEXT_ANNOTATION: &str = "keelson.dev/kubeconfig-context";
 
-fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Ports> {
+fn connect_aws(
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+    timeouts: crate::adapters::aws::timeouts::AwsTimeouts,
+) -> Result<(Ports, BTreeMap<String, String>)> {
     use crate::adapters::aws::{eks::AwsEks, EksAccess};
     use crate::adapters::kube::KubeClients;
     let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
@@ -279,6 +315,7 @@ fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Ports> {
     let (cluster_roles, role_credentials) = assumed_roles(loaded, &sdk, &default_region, rt);
     let eks = Arc::new(
         AwsEks::new(&sdk, default_region.clone(), regions.clone(), 8)
+            .with_timeouts(timeouts)
             .with_roles(cluster_roles.clone(), role_credentials.clone()),
     );
     let credentials = sdk.credentials_provider().context(
@@ -288,13 +325,37 @@ fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Ports> {
         .iter()
         .filter_map(|(c, role)| Some((c.clone(), role_credentials.get(role)?.clone())))
         .collect();
+    // The account each set of credentials reaches, asked once per role per run, only
+    // when a cluster names its account.
+    let mut reached: BTreeMap<Option<String>, Option<String>> = BTreeMap::new();
+    for c in &loaded.repo.clusters {
+        if c.cluster.value.spec.account.is_none() {
+            continue;
+        }
+        let role = cluster_roles.get(c.name()).cloned();
+        if reached.contains_key(&role) {
+            continue;
+        }
+        let creds = role.as_ref().and_then(|r| role_credentials.get(r));
+        let account = rt.block_on(crate::adapters::aws::identity::account(
+            &sdk,
+            creds,
+            &default_region,
+            timeouts,
+        ));
+        reached.insert(role, account);
+    }
+    let misplaced = crate::adapters::accounts::misplaced(loaded, &cluster_roles, |role| {
+        reached.get(&role.map(str::to_string)).cloned().flatten()
+    });
     let access = EksAccess::new(eks.clone(), credentials, regions, default_region, contexts)
         .with_cluster_credentials(cluster_credentials);
-    Ok(Ports {
+    let ports = Ports {
         eks,
         kube: Arc::new(KubeClients::new(Arc::new(access))),
         clock: Arc::new(crate::ports::SystemClock),
-    })
+    };
+    Ok((ports, misplaced))
 }
 
 /// Role ARN per cluster, and one credentials provider per role.
@@ -305,7 +366,8 @@ type AssumedRoles = (
 
 /// The role keelson assumes for each cluster: the Cluster's `operatorRoleArn`, else the
 /// Fleet's role for the cluster's account; and one STS AssumeRole credentials provider per
-/// distinct role (session name `keelson`, the account's external id when set).
+/// distinct role, every Fleet account's included (session name `keelson`, the account's
+/// external id when set).
 pub fn assumed_roles(
     loaded: &Loaded,
     sdk: &aws_config::SdkConfig,
@@ -314,38 +376,7 @@ pub fn assumed_roles(
 ) -> AssumedRoles {
     use aws_config::sts::AssumeRoleProvider;
     use aws_credential_types::provider::SharedCredentialsProvider;
-    let accounts = loaded
-        .repo
-        .fleet
-        .as_ref()
-        .map(|f| f.value.spec.policy.accounts.clone())
-        .unwrap_or_default();
-    let mut cluster_roles = BTreeMap::new();
-    let mut external_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for c in &loaded.repo.clusters {
-        let spec = &c.cluster.value.spec;
-        let account = spec
-            .account
-            .as_ref()
-            .and_then(|id| accounts.iter().find(|a| &a.id == id));
-        let role = match (&spec.operator_role_arn, account) {
-            (Some(role), _) => {
-                let external = account
-                    .filter(|a| &a.operator_role_arn == role)
-                    .and_then(|a| a.external_id.clone());
-                external_ids.entry(role.clone()).or_insert(external);
-                role.clone()
-            }
-            (None, Some(a)) => {
-                external_ids
-                    .entry(a.operator_role_arn.clone())
-                    .or_insert_with(|| a.external_id.clone());
-                a.operator_role_arn.clone()
-            }
-            (None, None) => continue,
-        };
-        cluster_roles.insert(c.name().to_string(), role);
-    }
+    let (cluster_roles, external_ids) = crate::adapters::accounts::routes(loaded);
     let mut providers = BTreeMap::new();
     for (role, external_id) in external_ids {
         let mut builder = AssumeRoleProvider::builder(role.clone())
@@ -354,11 +385,14 @@ pub fn assumed_roles(
         if sdk.region().is_none() {
             builder = builder.region(aws_config::Region::new(default_region.to_string()));
         }
+        let has_external_id = external_id.is_some();
         if let Some(id) = external_id {
             builder = builder.external_id(id);
         }
-        let provider = rt.block_on(builder.build());
-        providers.insert(role, SharedCredentialsProvider::new(provider));
+        let provider = SharedCredentialsProvider::new(rt.block_on(builder.build()));
+        let named =
+            crate::adapters::aws::roles::NamedRole::new(role.clone(), has_external_id, provider);
+        providers.insert(role, SharedCredentialsProvider::new(named));
     }
     (cluster_roles, providers)
 }
@@ -424,7 +458,14 @@ pub fn scope_for(loaded: &Loaded, only: &BTreeSet<String>, concurrency: usize) -
         .flat_map(|c| c.addons.iter().map(|a| a.value.metadata.name.clone()))
         .collect();
     let kube_kinds = kube_kinds(loaded, &clusters);
+    let regions = loaded
+        .repo
+        .clusters
+        .iter()
+        .map(|c| (c.name().to_string(), c.cluster.value.spec.region.clone()))
+        .collect();
     Ok(Scope {
+        regions,
         clusters,
         discover_fleet: if only.is_empty() {
             loaded
@@ -491,11 +532,20 @@ pub async fn make_plan(
     only: &BTreeSet<String>,
     concurrency: usize,
 ) -> Result<Plan> {
-    let scope = Scope {
+    let mut scope = Scope {
         apis: target.apis.clone(),
         ..scope_for(loaded, only, concurrency)?
     };
-    let live = observe::observe(&target.ports, &scope).await?;
+    // A cluster in an account its credentials do not reach is not even read: it would
+    // be looked for (and created) in the wrong account.
+    scope.clusters.retain(|c| !target.misplaced.contains_key(c));
+    let mut live = observe::observe(&target.ports, &scope).await?;
+    live.unreadable.extend(
+        target
+            .misplaced
+            .iter()
+            .map(|(c, why)| (c.clone(), why.clone())),
+    );
     let now = target.ports.clock.now();
     let mut plan = plan::plan(
         &loaded.repo,

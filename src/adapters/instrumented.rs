@@ -261,7 +261,12 @@ instrumented! { EksApi, Remote::Eks;
     read describe_cluster_versions() -> ApiResult<Vec<ClusterVersionInfo>> = "DescribeClusterVersions";
     read list_insights(cluster: &str) -> ApiResult<Vec<Insight>> = "ListInsights";
     read describe_insight(cluster: &str, id: &str) -> ApiResult<Insight> = "DescribeInsight";
+    read list_clusters_located() -> ApiResult<Vec<ListedCluster>> = "ListClusters";
+    read describe_listed(at: &ListedCluster) -> ApiResult<LiveCluster> = "DescribeCluster";
     ;
+    fn locate(&self, at: &ListedCluster) {
+        self.inner.locate(at);
+    }
     fn call_counts(&self) -> std::collections::BTreeMap<String, u64> {
         self.inner.call_counts()
     }

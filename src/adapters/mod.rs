@@ -1,6 +1,7 @@
 //! Everything that touches the outside world: the filesystem today; AWS, Kubernetes, git
 //! and file watching sit here too, behind the ports the pure core defines.
 
+pub(crate) mod accounts;
 pub mod aws;
 pub mod faults;
 pub mod fs;

@@ -34,6 +34,10 @@ pub struct ApplyOptions {
     pub timeout_secs: u64,
     /// Attempts for a call that fails with a transient error.
     pub attempts: u32,
+    /// Longest time a wait goes on while EKS cannot be reached (every poll failing
+    /// transiently), in seconds: past it the wait fails, and the next run finds the
+    /// operation again (a create by its idempotency token).
+    pub unreachable_secs: u64,
     /// Run steps that make a one-way transition (`--allow-irreversible`, the Fleet's
     /// `policy.allowIrreversible`). Without it a cluster with such a step is not touched.
     pub allow_irreversible: bool,
@@ -46,6 +50,9 @@ impl Default for ApplyOptions {
             poll_secs: 30,
             timeout_secs: 90 * 60,
             attempts: 6,
+            // About what the SDK's own retries of one call spend (8 attempts, backoff up to
+            // 20 s, 30 s per attempt), so an outage is not mistaken for a slow operation.
+            unreachable_secs: 5 * 60,
             allow_irreversible: false,
         }
     }
@@ -153,6 +160,17 @@ pub enum ApplyError {
         /// EKS's account of it.
         detail: String,
     },
+    /// EKS could not be reached, poll after poll, for longer than the executor waits
+    /// through an outage.
+    #[error("gave up waiting for {what}: EKS could not be reached for {secs} s (last: {last}); the operation itself goes on at AWS, and the next run finds it again (a create by its idempotency token)")]
+    Unreachable {
+        /// What.
+        what: String,
+        /// Seconds without an answer.
+        secs: u64,
+        /// The last poll's error.
+        last: String,
+    },
     /// An operation did not finish in time.
     #[error("gave up waiting for {what} after {secs} s")]
     Timeout {
@@ -170,6 +188,8 @@ impl ApplyError {
     pub fn is_transient(&self) -> bool {
         match self {
             ApplyError::Call { source, .. } => source.is_transient(),
+            // The daemon retries with backoff; the operation is found again then.
+            ApplyError::Unreachable { .. } => true,
             ApplyError::Failed { .. } | ApplyError::Timeout { .. } => false,
         }
     }
@@ -293,6 +313,8 @@ struct Exec<'a> {
 enum Check {
     Done,
     Pending(String),
+    /// The poll failed transiently: EKS could not be reached this time.
+    Unreachable(String),
 }
 
 impl Exec<'_> {
@@ -329,8 +351,24 @@ impl Exec<'_> {
         Fut: std::future::Future<Output = Result<Check, ApplyError>>,
     {
         let start = self.ports.clock.now();
+        let mut unreachable_since: Option<i64> = None;
         loop {
-            match check().await? {
+            let check = check().await?;
+            if let Check::Unreachable(last) = &check {
+                let now = self.ports.clock.now();
+                let since = *unreachable_since.get_or_insert(now);
+                let secs = (now - since).max(0) as u64;
+                if secs >= self.opts.unreachable_secs {
+                    return Err(ApplyError::Unreachable {
+                        what: what.to_string(),
+                        secs,
+                        last: last.clone(),
+                    });
+                }
+            } else {
+                unreachable_since = None;
+            }
+            match check {
                 Check::Done => {
                     let took = (self.ports.clock.now() - start).max(0) as u64;
                     if took > 0 {
@@ -339,7 +377,7 @@ impl Exec<'_> {
                     }
                     return Ok(());
                 }
-                Check::Pending(state) => {
+                Check::Pending(state) | Check::Unreachable(state) => {
                     let elapsed = (self.ports.clock.now() - start).max(0) as u64;
                     if elapsed >= self.opts.timeout_secs {
                         return Err(ApplyError::Timeout {
@@ -441,7 +479,7 @@ impl Exec<'_> {
                     detail: "status FAILED/DEGRADED".into(),
                 }),
                 Ok(s) => Ok(Check::Pending(format!("{s:?}").to_uppercase())),
-                Err(e) if e.is_transient() => Ok(Check::Pending(e.to_string())),
+                Err(e) if e.is_transient() => Ok(Check::Unreachable(e.to_string())),
                 Err(source) => Err(ApplyError::Call {
                     call: what.to_string(),
                     source,
@@ -461,7 +499,7 @@ impl Exec<'_> {
             match get().await {
                 Err(ApiError::NotFound(_)) => Ok(Check::Done),
                 Ok(_) => Ok(Check::Pending("DELETING".into())),
-                Err(e) if e.is_transient() => Ok(Check::Pending(e.to_string())),
+                Err(e) if e.is_transient() => Ok(Check::Unreachable(e.to_string())),
                 Err(source) => Err(ApplyError::Call {
                     call: what.to_string(),
                     source,

@@ -161,7 +161,7 @@ pub fn plan_cmd(
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
-    print_stats(&target);
+    crate::sync::print_stats(&target);
     let text = match format {
         PlanFormat::Text => render::text(&plan),
         PlanFormat::Json => render::json(&plan),
@@ -497,16 +497,4 @@ pub fn snapshot_cmd(args: &TargetArgs, out: &Path, today: Date) -> Result<ExitCo
         out.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// With `KEELSON_STATS=1`, the EKS calls made, by operation, as one JSON line on stderr.
-fn print_stats(target: &Connected) {
-    if std::env::var("KEELSON_STATS").is_ok_and(|v| v == "1") {
-        let calls = target.ports.eks.call_counts();
-        let total: u64 = calls.values().sum();
-        eprintln!(
-            "{}",
-            serde_json::json!({"eks_calls": calls, "total": total})
-        );
-    }
 }

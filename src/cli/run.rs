@@ -223,6 +223,7 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
 
     // Signals: finish cleanly on SIGTERM / SIGINT.
     {
+        rt.spawn(crate::daemon::driver::stop_within_grace(shared.clone()));
         let shared = shared.clone();
         rt.spawn(async move {
             wait_for_signal().await;

@@ -153,6 +153,44 @@ pub async fn guard_lock(mut lock: FleetLock, shared: Arc<Shared>) {
     }
 }
 
+/// `work`, unless shutdown begins first (`None`): reads that wait on a silent endpoint
+/// are dropped, so that SIGTERM is not held up by them.
+pub async fn unless_stopping<T>(
+    shared: &Shared,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let mut stop = shared.shutdown.subscribe();
+    if *stop.borrow_and_update() {
+        return None;
+    }
+    tokio::select! {
+        done = work => Some(done),
+        _ = stop.wait_for(|s| *s) => None,
+    }
+}
+
+/// How long shutdown may take before the process exits regardless.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The last word on shutdown: once it began, give the loop [`STOP_GRACE`] to finish, then
+/// exit the process even if a call is still in flight (an apply's step waiting on an
+/// endpoint that does not answer). Nothing is lost: the journal records each step before
+/// it is sent, and the next start resumes from it, finding the step again by its
+/// idempotency token, exactly as after a kill.
+pub async fn stop_within_grace(shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.subscribe();
+    if stop.wait_for(|s| *s).await.is_err() {
+        return;
+    }
+    tokio::time::sleep(STOP_GRACE).await;
+    log(&format!(
+        "still busy {} s after the stop signal (a call in flight does not answer): exiting now; the journal keeps what was in flight for the next start",
+        STOP_GRACE.as_secs()
+    ));
+    let lost = shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst);
+    std::process::exit(i32::from(lost));
+}
+
 /// Run `sync` on a thread of its own and give its memory back afterwards. The sync's
 /// many short-lived allocations land in another malloc arena than the little that
 /// outlives it, which is copied back into fresh allocations here (`compact`); then the

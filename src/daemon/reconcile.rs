@@ -417,7 +417,16 @@ impl Reconciler {
         };
         let concurrency = self.opts.target.concurrency.max(1);
         let t1 = Instant::now();
-        let plan = match rt.block_on(make_plan(&target, loaded, only, concurrency)) {
+        // Reading live state may wait long on a slow endpoint: shutdown does not wait.
+        let planned = rt.block_on(super::driver::unless_stopping(
+            &self.shared,
+            make_plan(&target, loaded, only, concurrency),
+        ));
+        let Some(planned) = planned else {
+            let _ = target.flush();
+            return Outcome::Stopped;
+        };
+        let plan = match planned {
             Ok(p) => p,
             Err(e) => {
                 let transient = e
@@ -582,7 +591,11 @@ impl Reconciler {
                     })
                     .map(|(n, _)| n.clone())
                     .collect();
-                match rt.block_on(make_plan(&target, loaded, &applied, concurrency)) {
+                let after = rt.block_on(super::driver::unless_stopping(
+                    &self.shared,
+                    make_plan(&target, loaded, &applied, concurrency),
+                ));
+                match after.unwrap_or_else(|| Err(anyhow::anyhow!("shutdown began"))) {
                     Ok(after) => {
                         for c in &after.clusters {
                             if let Some(s) = statuses.get_mut(&c.name) {
@@ -616,6 +629,7 @@ impl Reconciler {
         if let Err(e) = target.flush() {
             tracing::warn!(error = %e, "target state not saved");
         }
+        crate::sync::print_stats(&target);
         drop(target);
         if stopped {
             return Outcome::Stopped;

@@ -372,6 +372,11 @@ pub struct LiveState {
     /// endpoint (the built-in calendar then serves).
     #[serde(default)]
     pub cluster_versions: Vec<ClusterVersionInfo>,
+    /// Clusters of the repository whose live state could not be read, with why (denied,
+    /// an assumed role refused, ...): each is that cluster's problem, planned as blocked,
+    /// while the rest of the fleet is planned as usual.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unreadable: BTreeMap<String, String>,
 }
 
 /// The tag keelson puts on every cluster it creates: only clusters carrying it are ever

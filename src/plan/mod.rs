@@ -83,6 +83,11 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         .filter(|c| selected(c.name()))
         .map(|c| plan_cluster(&shared, c, live.clusters.get(c.name())))
         .collect();
+    for c in &mut clusters {
+        if let Some(why) = live.unreadable.get(&c.name) {
+            unreadable(c, why);
+        }
+    }
     let desired: BTreeSet<&str> = repo.clusters.iter().map(ClusterConfig::name).collect();
     for (name, o) in &live.clusters {
         if desired.contains(name.as_str()) || !selected(name) {
@@ -106,6 +111,22 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         clusters,
         summary,
     }
+}
+
+/// A cluster whose live state could not be read, or must not be (its account is not the
+/// one reached): nothing is planned for it (not even a create: it may well exist), and the
+/// reason blocks it.
+fn unreadable(c: &mut ClusterPlan, why: &str) {
+    c.steps.clear();
+    c.waits.clear();
+    c.held.clear();
+    c.blocked = vec![Blocker {
+        resource: ResourceRef {
+            kind: Kind::Cluster,
+            name: c.name.clone(),
+        },
+        message: format!("nothing is planned for this cluster: {why}"),
+    }];
 }
 
 fn summarize(clusters: &[ClusterPlan]) -> Summary {

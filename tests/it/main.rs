@@ -3,14 +3,17 @@
 // Test helpers outside #[test] functions may unwrap and panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod aws_mocks;
 mod aws_mocks_transport;
+mod aws_timeouts;
 mod bootstrap;
 mod calendar;
 mod classes;
 mod contract;
 mod corpus;
 mod corpus_auto;
+mod create_wait;
 mod daemon;
 mod daemon_git;
 mod daemon_loop;
@@ -29,6 +32,7 @@ mod kube_real_apis;
 mod kube_real_bootstrap;
 mod kube_real_validation;
 mod moto;
+mod moto_fleet;
 mod plan_cli;
 mod plan_direct;
 mod planner;
@@ -39,6 +43,8 @@ mod schemas;
 mod sim;
 mod simkit;
 mod skipped;
+mod stats;
+mod stub_eks;
 mod token;
 mod upgrade;
 mod util;

@@ -19,7 +19,7 @@ pub(crate) fn moto() -> Option<String> {
     }
 }
 
-fn env(cmd: &mut Command, url: &str) {
+pub(crate) fn env(cmd: &mut Command, url: &str) {
     cmd.env("AWS_ENDPOINT_URL_EKS", url)
         .env("AWS_ENDPOINT_URL", url)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -43,9 +43,15 @@ pub(crate) fn keelson(url: &str, args: &[&str]) -> Output {
 }
 
 pub(crate) fn aws(url: &str, args: &[&str]) -> serde_json::Value {
+    aws_env(url, &[], args)
+}
+
+/// The aws CLI with extra environment (another principal's credentials).
+pub(crate) fn aws_env(url: &str, extra: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     let cli = std::env::var("KEELSON_AWS_CLI").unwrap_or_else(|_| "aws".into());
     let mut cmd = Command::new(cli);
     env(&mut cmd, url);
+    cmd.envs(extra.iter().copied());
     let o = cmd
         .args(["--endpoint-url", url, "--output", "json"])
         .args(args)
@@ -79,7 +85,7 @@ const NODEGROUP: &str = "apiVersion: keelson.dev/v1alpha1\nkind: NodeGroup\nmeta
 
 const FARGATE: &str = "apiVersion: keelson.dev/v1alpha1\nkind: FargateProfile\nmetadata: {name: jobs}\nspec:\n  podExecutionRoleArn: arn:aws:iam::123456789012:role/fargate\n  subnetIds: [subnet-0a1b2c3d4e5f60001]\n  selectors: [{namespace: jobs}]\n";
 
-fn write(root: &Path, rel: &str, body: &str) {
+pub(crate) fn write(root: &Path, rel: &str, body: &str) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, body).unwrap();

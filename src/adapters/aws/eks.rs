@@ -62,6 +62,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A region and the role assumed there (`None`: the caller's own credentials).
+type Route = (String, Option<String>);
+
 /// Where clients come from: the shared configuration, or an injected client's own
 /// configuration (tests, custom transports).
 #[derive(Debug, Clone)]
@@ -77,13 +80,18 @@ pub struct AwsEks {
     default_region: String,
     cluster_regions: BTreeMap<String, String>,
     max_attempts: u32,
+    /// Connect, attempt and whole-call bounds.
+    timeouts: super::timeouts::AwsTimeouts,
     /// Role ARN keelson assumes per cluster; clusters not listed use the caller's own
     /// credentials.
     cluster_roles: BTreeMap<String, String>,
     /// Credentials per assumed role ARN.
     role_credentials: BTreeMap<String, SharedCredentialsProvider>,
+    /// Where listed clusters that git does not name live (region, assumed role): found by
+    /// [`EksApi::locate`] during discovery, so that they are read and deleted there.
+    located: Mutex<BTreeMap<String, Route>>,
     /// Clients by region, or by region and assumed role.
-    clients: Mutex<BTreeMap<(String, Option<String>), Client>>,
+    clients: Mutex<BTreeMap<Route, Client>>,
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
@@ -105,8 +113,10 @@ impl AwsEks {
             default_region,
             cluster_regions,
             max_attempts: max_attempts.max(1),
+            timeouts: super::timeouts::AwsTimeouts::default(),
             cluster_roles: BTreeMap::new(),
             role_credentials: BTreeMap::new(),
+            located: Mutex::new(BTreeMap::new()),
             clients: Mutex::new(BTreeMap::new()),
             calls: Arc::default(),
         }
@@ -129,6 +139,16 @@ impl AwsEks {
             .filter(|(_, role)| role_credentials.contains_key(role))
             .collect();
         self.role_credentials = role_credentials;
+        lock(&self.clients).clear();
+        self
+    }
+
+    /// Bound connects, attempts and whole calls by `timeouts`, and make its number of
+    /// attempts per call.
+    #[must_use]
+    pub fn with_timeouts(mut self, timeouts: super::timeouts::AwsTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self.max_attempts = timeouts.max_attempts.max(1);
         lock(&self.clients).clear();
         self
     }
@@ -161,8 +181,10 @@ impl AwsEks {
             default_region: region,
             cluster_regions: BTreeMap::new(),
             max_attempts: 1,
+            timeouts: super::timeouts::AwsTimeouts::default(),
             cluster_roles: BTreeMap::new(),
             role_credentials: BTreeMap::new(),
+            located: Mutex::new(BTreeMap::new()),
             clients: Mutex::new(clients),
             calls,
         }
@@ -175,24 +197,49 @@ impl AwsEks {
 
     /// The region a cluster's calls go to.
     pub fn region_for(&self, cluster: &str) -> String {
-        self.cluster_regions
-            .get(cluster)
-            .cloned()
-            .unwrap_or_else(|| self.default_region.clone())
+        self.route_for(cluster).0
     }
 
-    /// Where ListClusters must look: every (region, assumed role) the repo's clusters
-    /// use, or the default region with the caller's credentials when no cluster is known.
-    fn listing_routes(&self) -> BTreeSet<(String, Option<String>)> {
-        let mut routes: BTreeSet<(String, Option<String>)> = self
+    /// The region and assumed role a cluster's calls go to: the repository's, else where
+    /// discovery located it, else the default region with the caller's credentials.
+    fn route_for(&self, cluster: &str) -> Route {
+        if let Some(region) = self.cluster_regions.get(cluster) {
+            return (region.clone(), self.cluster_roles.get(cluster).cloned());
+        }
+        if let Some(route) = lock(&self.located).get(cluster) {
+            return route.clone();
+        }
+        (self.default_region.clone(), None)
+    }
+
+    /// Where ListClusters must look: every region the repo's clusters use and the default
+    /// region, with the caller's credentials (when a cluster uses them) and with every assumed role, so
+    /// that a cluster removed from git is found in its account even when no cluster of
+    /// that account remains in its region.
+    fn listing_routes(&self) -> BTreeSet<Route> {
+        let mut regions: BTreeSet<String> = self
             .cluster_regions
             .keys()
-            .map(|c| (self.region_for(c), self.cluster_roles.get(c).cloned()))
+            .map(|c| self.region_for(c))
             .collect();
-        if routes.is_empty() {
-            routes.insert((self.default_region.clone(), None));
+        // Every role with credentials: the Fleet's accounts' too, whether or not a
+        // cluster of the repository still uses it.
+        let mut roles: BTreeSet<Option<String>> =
+            self.role_credentials.keys().cloned().map(Some).collect();
+        // The default region too: where a cluster moved elsewhere in git may remain.
+        regions.insert(self.default_region.clone());
+        if self.cluster_regions.is_empty()
+            || self
+                .cluster_regions
+                .keys()
+                .any(|c| !self.cluster_roles.contains_key(c))
+        {
+            roles.insert(None);
         }
-        routes
+        regions
+            .iter()
+            .flat_map(|r| roles.iter().map(move |role| (r.clone(), role.clone())))
+            .collect()
     }
 
     /// The role for calls that concern no cluster in particular (the version catalogs):
@@ -226,7 +273,7 @@ impl AwsEks {
         let mut builder = match &self.source {
             Source::Shared(shared) => aws_sdk_eks::config::Builder::from(shared)
                 .retry_config(self.retry_config())
-                .timeout_config(super::sdk_timeouts(shared.timeout_config()))
+                .timeout_config(self.timeouts.sdk(shared.timeout_config()))
                 .interceptor(CallCounter(self.calls.clone()))
                 .retry_classifier(TooManyRequests),
             Source::Template(template) => template
@@ -244,10 +291,12 @@ impl AwsEks {
 
     /// Client and error context for a call on a cluster.
     fn on_cluster(&self, op: &'static str, cluster: &str, what: String) -> (Client, Call) {
-        let region = self.region_for(cluster);
-        let role = self.cluster_roles.get(cluster).map(String::as_str);
+        let (region, role) = self.route_for(cluster);
         tracing::debug!(op, cluster, %region, role, "EKS call");
-        (self.client(&region, role), Call { op, what, region })
+        (
+            self.client(&region, role.as_deref()),
+            Call { op, what, region },
+        )
     }
 
     /// Client and error context for a call in a given region, on behalf of a cluster when
@@ -260,7 +309,7 @@ impl AwsEks {
         what: String,
     ) -> (Client, Call) {
         let role = match cluster {
-            Some(c) => self.cluster_roles.get(c).cloned(),
+            Some(c) => self.route_for(c).1,
             None => self.catalog_role(),
         };
         tracing::debug!(op, %region, role, "EKS call");
@@ -537,6 +586,26 @@ impl EksApi for AwsEks {
 
     async fn describe_insight(&self, cluster: &str, id: &str) -> ApiResult<Insight> {
         clusters::describe_insight(self, cluster, id).await
+    }
+
+    async fn list_clusters_located(&self) -> ApiResult<Vec<ListedCluster>> {
+        clusters::list_clusters_located(self).await
+    }
+
+    async fn describe_listed(&self, at: &ListedCluster) -> ApiResult<LiveCluster> {
+        clusters::describe_listed(self, at).await
+    }
+
+    fn locate(&self, at: &ListedCluster) {
+        // The repository's own clusters keep the location git gives them.
+        if self.cluster_regions.contains_key(&at.name) {
+            return;
+        }
+        let region = at
+            .region
+            .clone()
+            .unwrap_or_else(|| self.default_region.clone());
+        lock(&self.located).insert(at.name.clone(), (region, at.role.clone()));
     }
 
     fn call_counts(&self) -> BTreeMap<String, u64> {

@@ -9,32 +9,21 @@
 //! ```
 
 pub mod eks;
+pub(crate) mod identity;
+pub(crate) mod roles;
+pub mod timeouts;
 pub mod token;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_smithy_types::timeout::TimeoutConfig;
 use base64::Engine;
 
 use crate::adapters::kube::ClusterAccess;
 use crate::ports::{ApiError, ApiResult, EksApi};
-
-/// The SDK's own bounds on one EKS request, where the shared configuration sets none:
-/// connecting, and each attempt (retries make further attempts). The whole call, retries
-/// included, is bounded one level up, by [`crate::adapters::instrumented`].
-pub(crate) fn sdk_timeouts(shared: Option<&TimeoutConfig>) -> TimeoutConfig {
-    let ours = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .operation_attempt_timeout(Duration::from_secs(30));
-    match shared {
-        Some(s) => s.to_builder().take_unset_from(ours).build(),
-        None => ours.build(),
-    }
-}
 
 /// Reaching clusters' API servers natively: endpoint and CA from DescribeCluster, a bearer
 /// token from the caller's AWS credentials; or, per cluster, a kubeconfig context.

@@ -14,25 +14,82 @@ use crate::model::*;
 use crate::ports::*;
 
 pub(super) async fn list_clusters(eks: &AwsEks) -> ApiResult<Vec<String>> {
-    let mut names = BTreeSet::new();
-    for (region, role) in eks.listing_routes() {
+    let listed = list_clusters_located(eks).await?;
+    let names: BTreeSet<String> = listed.into_iter().map(|l| l.name).collect();
+    Ok(names.into_iter().collect())
+}
+
+/// ListClusters through every (region, role) route the fleet uses. A route that cannot be
+/// listed is warned about and skipped: it hides only the clusters behind it (which are
+/// then neither discovered nor deleted); when no route can be listed, the first error is
+/// the answer.
+pub(super) async fn list_clusters_located(eks: &AwsEks) -> ApiResult<Vec<ListedCluster>> {
+    let mut listed = Vec::new();
+    let mut first_error = None;
+    let mut listed_somewhere = false;
+    let routes = eks.listing_routes();
+    let several = routes.len() > 1;
+    for (region, role) in routes {
         let call = Call {
             op: "ListClusters",
-            what: "clusters".into(),
+            what: match &role {
+                Some(r) => format!("clusters (as {r})"),
+                None => "clusters".into(),
+            },
             region: region.clone(),
         };
         let client = eks.client(&region, role.as_deref());
-        let page = client
+        let page: Result<Vec<String>, ApiError> = client
             .list_clusters()
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .or_api_error(&call)?;
-        names.extend(page);
+            .or_api_error(&call);
+        match page {
+            Ok(names) => {
+                listed_somewhere = true;
+                listed.extend(names.into_iter().map(|name| ListedCluster {
+                    name,
+                    region: Some(region.clone()),
+                    role: role.clone(),
+                }));
+            }
+            Err(e) if several => {
+                tracing::warn!(%region, role, "{e}; clusters listed there are not looked at");
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(names.into_iter().collect())
+    match first_error {
+        Some(e) if !listed_somewhere => Err(e),
+        _ => Ok(listed),
+    }
+}
+
+/// DescribeCluster in the region and as the role the cluster was listed with.
+pub(super) async fn describe_listed(eks: &AwsEks, at: &ListedCluster) -> ApiResult<LiveCluster> {
+    let (region, role) = match &at.region {
+        Some(r) => (r.clone(), at.role.clone()),
+        None => eks.route_for(&at.name),
+    };
+    let call = Call {
+        op: "DescribeCluster",
+        what: format!("cluster {}", at.name),
+        region: region.clone(),
+    };
+    tracing::debug!(op = call.op, cluster = at.name, %region, role, "EKS call");
+    let out = eks
+        .client(&region, role.as_deref())
+        .describe_cluster()
+        .name(&at.name)
+        .send()
+        .await
+        .or_api_error(&call)?;
+    let c = call.answer(out.cluster(), "cluster")?;
+    Ok(live_cluster(c, &at.name, &region))
 }
 
 pub(super) async fn describe_cluster(eks: &AwsEks, name: &str) -> ApiResult<LiveCluster> {

@@ -111,8 +111,11 @@ impl Call {
                 let status = ctx.raw().status().as_u16();
                 self.service_error(aws_sdk_eks::Error::from(ctx.into_err()), status)
             }
-            SdkError::TimeoutError(_) => ApiError::Unavailable(format!(
-                "{prefix}: EKS did not answer in time; try again later"
+            t @ SdkError::TimeoutError(_) => ApiError::Unavailable(format!(
+                "{prefix}: timed out: EKS did not answer in time ({}); check the network and any AWS_ENDPOINT_URL_EKS override, or raise {} / {}",
+                error_chain(&t).trim_end_matches('.'),
+                super::super::timeouts::CALL_ENV,
+                super::super::timeouts::ATTEMPT_ENV,
             )),
             SdkError::ResponseError(r) => {
                 let status = r.raw().status().as_u16();
@@ -125,6 +128,10 @@ impl Call {
             }
             other => {
                 let chain = error_chain(&other);
+                // A role that cannot be assumed: not an expired session of the caller's.
+                if let Some(at) = chain.find(super::super::roles::REFUSED) {
+                    return ApiError::AccessDenied(format!("{prefix}: {}", &chain[at..]));
+                }
                 if has_credentials_error(&other) || mentions_credentials(&chain) {
                     return self.credentials(chain);
                 }
@@ -261,19 +268,10 @@ fn unavailable(msg: String) -> ApiError {
 /// The messages of an error's sources (the SDK's own wrapper says only "dispatch
 /// failure" and the like), joined.
 fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let Some(first) = err.source() else {
-        return err.to_string();
-    };
-    let mut parts = vec![first.to_string()];
-    let mut cur = first.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
+    match err.source() {
+        Some(first) => super::super::roles::chain(first),
+        None => err.to_string(),
     }
-    parts.join(": ")
 }
 
 fn has_credentials_error(err: &(dyn StdError + 'static)) -> bool {
