@@ -25,13 +25,13 @@ use clap::{Args, ValueEnum};
 
 use super::plan::TargetArgs;
 use crate::apply::ApplyOptions;
-use crate::daemon::driver::{acquire_lock, guard_lock, log, run_loop, LoopOptions, Source};
+use crate::daemon::driver::{log, run_loop, LoopOptions, Source};
 use crate::daemon::journal::Journal;
 use crate::daemon::reconcile::{Options, Reconciler};
 use crate::daemon::source::{GitRef, GitSource};
 use crate::daemon::status::{ClusterState, Phase};
 use crate::daemon::verify::AllowedSigners;
-use crate::daemon::{http, watch, Shared, Wake};
+use crate::daemon::{http, standby, watch, Shared, Wake};
 use crate::sync::{runtime, TargetSpec};
 use crate::versions::Date;
 
@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// The fleet lock file (default: STATE_DIR/keelson.lock).
     #[arg(long, value_name = "FILE")]
     pub lock_file: Option<PathBuf>,
+    /// The fleet lock (`--lock`, `--lock-duration`, `--lock-skew`).
+    #[command(flatten)]
+    pub lock: super::lockargs::LockArgs,
     /// The journal of in-flight applies (default: STATE_DIR/journal.jsonl).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -258,10 +261,11 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         .lock_file
         .clone()
         .unwrap_or_else(|| state_dir.join("keelson.lock"));
-    let Some(lock) = acquire_lock(&lock_path, args.once, &shared, &rx)? else {
+    let backend = rt.block_on(args.lock.open(&lock_path))?;
+    if !standby::acquire(&backend, args.once, &shared, &rx, &rt)? {
         return Ok(ExitCode::SUCCESS);
-    };
-    rt.spawn(guard_lock(lock, shared.clone()));
+    }
+    let guard = rt.spawn(standby::guard(backend.clone(), shared.clone()));
     if let Some(version) = &args.sim_seed {
         if args.target.target != crate::sync::Target::Sim {
             bail!("--sim-seed is for the simulator (--target sim)");
@@ -349,16 +353,23 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
             once: args.once,
         },
     );
+    // Let go of the lock at once, so that a standby need not wait for it to expire.
+    guard.abort();
+    let lost = shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst);
+    if !lost {
+        if let Err(e) = rt.block_on(backend.release()) {
+            log(&format!(
+                "the fleet lock was not released ({e}); it expires on its own"
+            ));
+        }
+    }
     match code {
         Some(code) => {
             print_once(&shared, args.output)?;
             Ok(ExitCode::from(code))
         }
-        None if shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst) => {
-            bail!(
-                "another process took the fleet lock {}; stopped",
-                lock_path.display()
-            )
+        None if lost => {
+            bail!("lost the fleet lock, {}; stopped", backend.describe())
         }
         None => Ok(ExitCode::SUCCESS),
     }
