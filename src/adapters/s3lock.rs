@@ -111,22 +111,18 @@ pub fn object_url(endpoint: Option<&str>, region: &str, bucket: &str, key: &str)
 }
 
 impl S3Lock {
-    /// The lock object `s3://bucket/key`, with the standard AWS credential chain.
+    /// The lock object `s3://bucket/key`, with the standard AWS credential chain and
+    /// region, at the endpoint `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` names, or S3's.
     ///
     /// # Errors
     /// No credentials provider, or no TLS roots.
     pub async fn connect(bucket: &str, key: &str, timing: Timing) -> Result<S3Lock, BackendError> {
-        crate::adapters::kube::install_crypto_provider();
-        let shown = format!("S3 object s3://{bucket}/{key}");
-        let err = |message: String| BackendError::S3 {
-            lock: shown.clone(),
-            message,
-        };
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        let credentials = sdk.credentials_provider().ok_or_else(|| {
-            err("no AWS credentials provider is configured; set AWS_PROFILE, run `aws sso login`, or export credentials".into())
+        let credentials = sdk.credentials_provider().ok_or_else(|| BackendError::S3 {
+            lock: format!("S3 object s3://{bucket}/{key}"),
+            message: "no AWS credentials provider is configured; set AWS_PROFILE, run `aws sso login`, or export credentials".into(),
         })?;
         let region = sdk
             .region()
@@ -134,9 +130,28 @@ impl S3Lock {
         let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+        let url = object_url(endpoint.as_deref(), &region, bucket, key);
+        S3Lock::new(credentials, &region, &url, (bucket, key), timing)
+    }
+
+    /// The lock object `(bucket, key)` at `url`, signed for `region` with `credentials`.
+    ///
+    /// # Errors
+    /// No TLS roots.
+    pub fn new(
+        credentials: aws_credential_types::provider::SharedCredentialsProvider,
+        region: &str,
+        url: &str,
+        (bucket, key): (&str, &str),
+        timing: Timing,
+    ) -> Result<S3Lock, BackendError> {
+        crate::adapters::kube::install_crypto_provider();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
-            .map_err(|e| err(format!("no TLS root certificates: {e}")))?
+            .map_err(|e| BackendError::S3 {
+                lock: format!("S3 object s3://{bucket}/{key}"),
+                message: format!("no TLS root certificates: {e}"),
+            })?
             .https_or_http()
             .enable_http1()
             .build();
@@ -144,8 +159,8 @@ impl S3Lock {
         Ok(S3Lock {
             client,
             credentials,
-            url: object_url(endpoint.as_deref(), &region, bucket, key),
-            region,
+            url: url.to_string(),
+            region: region.to_string(),
             bucket: bucket.to_string(),
             key: key.to_string(),
             timing,

@@ -69,7 +69,7 @@ pub(crate) fn once_json(repo: &Path, extra: &[&str]) -> (Option<i32>, Value, Str
     (o.status.code(), status, text(&o))
 }
 
-fn version_updates(state: &Value, cluster: &str, version: &str) -> usize {
+pub(crate) fn version_updates(state: &Value, cluster: &str, version: &str) -> usize {
     state["clusters"][cluster]["updates"]
         .as_array()
         .unwrap()

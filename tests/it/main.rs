@@ -23,6 +23,8 @@ mod kube_mock;
 mod kube_real;
 mod kube_real_apis;
 mod kube_real_validation;
+mod lock_kube;
+mod lock_s3;
 mod moto;
 mod plan_cli;
 mod plan_direct;

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn moto() -> Option<String> {
+pub(crate) fn moto() -> Option<String> {
     match std::env::var("KEELSON_MOTO_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -19,7 +19,7 @@ fn moto() -> Option<String> {
     }
 }
 
-fn env(cmd: &mut Command, url: &str) {
+pub(crate) fn env(cmd: &mut Command, url: &str) {
     cmd.env("AWS_ENDPOINT_URL_EKS", url)
         .env("AWS_ENDPOINT_URL", url)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -42,7 +42,7 @@ fn keelson(url: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn aws(url: &str, args: &[&str]) -> serde_json::Value {
+pub(crate) fn aws(url: &str, args: &[&str]) -> serde_json::Value {
     let cli = std::env::var("KEELSON_AWS_CLI").unwrap_or_else(|_| "aws".into());
     let mut cmd = Command::new(cli);
     env(&mut cmd, url);
