@@ -159,15 +159,8 @@ async fn an_unreachable_s3_is_an_error_not_a_free_lock() {
 fn apply(url: &str, repo: &std::path::Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keelson"));
     env(&mut c, url);
-    c.args([
-        "--today",
-        "2026-11-23",
-        "apply",
-        "--repo",
-        s(repo),
-        "--auto-approve",
-    ])
-    .args(extra);
+    let first = ["apply", "--repo", s(repo), "--auto-approve"];
+    c.args(["--today", "2026-11-23"]).args(first).args(extra);
     c
 }
 
