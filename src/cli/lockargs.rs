@@ -44,23 +44,43 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     parse_duration(s)
 }
 
+/// Where the lock comes from, first given wins: `--lock`, `--lock-file`, the Fleet's
+/// `spec.policy.lock`, the default lock file.
+#[derive(Debug, Clone, Copy)]
+pub struct LockSources<'a> {
+    /// `--lock-file`.
+    pub file: Option<&'a Path>,
+    /// The Fleet's `spec.policy.lock`.
+    pub policy: Option<&'a str>,
+    /// The lock file when nothing names a lock.
+    pub default_file: &'a Path,
+}
+
 impl LockArgs {
-    /// The lock named, or the lock file `default_file`.
-    pub fn spec(&self, default_file: &Path) -> LockSpec {
-        self.lock
-            .clone()
-            .unwrap_or_else(|| LockSpec::File(default_file.to_path_buf()))
+    /// The lock to take.
+    ///
+    /// # Errors
+    /// The Fleet's `spec.policy.lock` is not a lock (validation reports it too).
+    pub fn spec(&self, from: LockSources<'_>) -> anyhow::Result<LockSpec> {
+        if let Some(l) = &self.lock {
+            return Ok(l.clone());
+        }
+        if let Some(f) = from.file {
+            return Ok(LockSpec::File(f.to_path_buf()));
+        }
+        if let Some(p) = from.policy {
+            return LockSpec::parse(p)
+                .map_err(|e| anyhow::anyhow!("the Fleet's spec.policy.lock: {e}"));
+        }
+        Ok(LockSpec::File(from.default_file.to_path_buf()))
     }
 
-    /// Its backend.
+    /// The backend of `spec`.
     ///
     /// # Errors
     /// The backend's client cannot be configured.
-    pub async fn open(
-        &self,
-        default_file: &Path,
-    ) -> anyhow::Result<std::sync::Arc<dyn LockBackend>> {
+    pub async fn open(&self, spec: &LockSpec) -> anyhow::Result<std::sync::Arc<dyn LockBackend>> {
         let timing = Timing::for_duration(self.lock_duration, self.lock_skew);
-        Ok(lock::open(&self.spec(default_file), timing).await?)
+        Ok(lock::open(spec, timing).await?)
     }
 }

@@ -215,15 +215,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             lock,
             lock_wait,
         } => {
-            let file =
-                lock_file.unwrap_or_else(|| target.repo.join(".keelson").join("keelson.lock"));
+            let default_file = target.repo.join(".keelson").join("keelson.lock");
             let approval = plan::Approval {
                 auto_approve,
                 allow_irreversible,
             };
             let lock = plan::ApplyLock {
                 args: &lock,
-                file: &file,
+                file: lock_file.as_deref(),
+                default_file: &default_file,
                 wait: lock_wait,
             };
             plan::apply_cmd(&target, plan_file.as_deref(), approval, lock, today)

@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
+use super::lockargs::LockSources;
 use crate::adapters::sim::Speed;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::Loaded;
@@ -279,8 +280,10 @@ pub struct Approval {
 pub struct ApplyLock<'a> {
     /// `--lock` and its timing.
     pub args: &'a super::lockargs::LockArgs,
-    /// The lock file when `--lock` names none.
-    pub file: &'a Path,
+    /// `--lock-file`.
+    pub file: Option<&'a Path>,
+    /// The lock file when nothing names a lock.
+    pub default_file: &'a Path,
     /// How long to wait for a held lock.
     pub wait: std::time::Duration,
 }
@@ -302,7 +305,17 @@ pub fn apply_cmd(
         return Ok(ExitCode::from(1));
     };
     // One writer per fleet: the daemon and every CLI apply take the same lock.
-    let backend = rt.block_on(lock.args.open(lock.file))?;
+    let policy = loaded
+        .repo
+        .fleet
+        .as_ref()
+        .and_then(|f| f.value.spec.policy.lock.as_deref());
+    let spec = lock.args.spec(LockSources {
+        file: lock.file,
+        policy,
+        default_file: lock.default_file,
+    })?;
+    let backend = rt.block_on(lock.args.open(&spec))?;
     let mut held = rt.block_on(standby::hold(backend, lock.wait))?;
     let code = apply_locked(args, plan_file, approval, &loaded, &rt, &mut held);
     rt.block_on(held.release());

@@ -23,6 +23,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
+use super::lockargs::LockSources;
 use super::plan::TargetArgs;
 use crate::apply::ApplyOptions;
 use crate::daemon::driver::{log, run_loop, LoopOptions, Source};
@@ -257,11 +258,18 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     }
 
     // One daemon per fleet.
-    let lock_path = args
-        .lock_file
-        .clone()
-        .unwrap_or_else(|| state_dir.join("keelson.lock"));
-    let backend = rt.block_on(args.lock.open(&lock_path))?;
+    let lock_path = state_dir.join("keelson.lock");
+    let policy = if args.lock.lock.is_none() && args.lock_file.is_none() {
+        fleet_lock_policy(&src, today)
+    } else {
+        None
+    };
+    let spec = args.lock.spec(LockSources {
+        file: args.lock_file.as_deref(),
+        policy: policy.as_deref(),
+        default_file: &lock_path,
+    })?;
+    let backend = rt.block_on(args.lock.open(&spec))?;
     if !standby::acquire(&backend, args.once, &shared, &rx, &rt)? {
         return Ok(ExitCode::SUCCESS);
     }
@@ -373,6 +381,28 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         }
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The Fleet's `spec.policy.lock` in the source's current revision, read on a thread of
+/// its own (the load's memory goes back before the daemon settles). A revision that
+/// cannot be read names no lock: the first sync reports why.
+fn fleet_lock_policy(src: &Source, today: Date) -> Option<String> {
+    let dir = match src {
+        Source::Dir(d) => d.clone(),
+        Source::Git(g) => g.current()?.dir.clone(),
+    };
+    let lock = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let loaded = crate::sync::load_repo(&dir, today).ok()?;
+                loaded.repo.fleet?.value.spec.policy.lock
+            })
+            .join()
+            .ok()
+            .flatten()
+    });
+    crate::daemon::trim_memory();
+    lock
 }
 
 fn print_once(shared: &Shared, output: RunOutput) -> Result<()> {

@@ -33,6 +33,11 @@ pub use crate::adapters::lockfile::{read_holder, try_acquire, Holder, LockError}
 /// The fleet lock file while held; released when dropped (or when the process dies).
 pub type FleetLock = crate::adapters::lockfile::FileLock;
 
+/// What the Fleet's `spec.policy.lock` accepts (a stricter [`LockSpec::parse`]: a file is
+/// written `file:PATH`). Lease names: Kubernetes object names (RFC 1123 subdomain), in a
+/// namespace (RFC 1123 label); buckets: the S3 bucket naming rules (3 to 63 characters).
+pub const LOCK_PATTERN: &str = r"^(file:.+|kubernetes(:([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.+)?)$";
+
 /// Default name of the Lease or the S3 object's key, when the lock names none.
 pub const DEFAULT_NAME: &str = "keelson-fleet";
 

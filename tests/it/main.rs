@@ -24,6 +24,7 @@ mod kube_real;
 mod kube_real_apis;
 mod kube_real_validation;
 mod lock_kube;
+mod lock_policy;
 mod lock_s3;
 mod moto;
 mod plan_cli;

@@ -96,6 +96,12 @@ pub struct FleetPolicy {
     /// Roles keelson assumes per AWS account, for Clusters whose `spec.account` is listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountAccess>,
+    /// The fleet lock `keelson run` and `keelson apply` take when their command line names
+    /// none: `file:PATH`, `kubernetes:NAMESPACE/NAME` (a Lease) or `s3://BUCKET/KEY`.
+    /// The daemon reads it when it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(crate::daemon::lock::LOCK_PATTERN))]
+    pub lock: Option<String>,
 }
 
 /// How keelson reaches one AWS account.
@@ -131,6 +137,7 @@ impl Default for FleetPolicy {
             suspend: false,
             allow_irreversible: false,
             accounts: Vec::new(),
+            lock: None,
         }
     }
 }
