@@ -383,13 +383,23 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     }
 }
 
-/// The Fleet's `spec.policy.lock` in the source's current revision, read on a thread of
-/// its own (the load's memory goes back before the daemon settles). A revision that
-/// cannot be read names no lock: the first sync reports why.
+/// The Fleet's `spec.policy.lock` in the source's current revision (for a git remote
+/// without one yet, its head, fetched now), read on a thread of its own (the load's
+/// memory goes back before the daemon settles). A revision that cannot be read names no
+/// lock, and says so: the first sync reports why.
 fn fleet_lock_policy(src: &Source, today: Date) -> Option<String> {
     let dir = match src {
         Source::Dir(d) => d.clone(),
-        Source::Git(g) => g.current()?.dir.clone(),
+        Source::Git(g) => match g.current() {
+            Some(c) => c.dir.clone(),
+            None => match g.fetch().and_then(|head| g.checkout(&head)) {
+                Ok(rev) => rev.dir,
+                Err(e) => {
+                    log(&format!("cannot read the Fleet's spec.policy.lock ({e}); taking the lock file; pass --lock to name the fleet lock on the command line"));
+                    return None;
+                }
+            },
+        },
     };
     let lock = std::thread::scope(|scope| {
         scope
