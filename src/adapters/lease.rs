@@ -189,11 +189,12 @@ impl LockBackend for LeaseLock {
                 },
                 spec: Some(fresh_spec(0)),
             };
-            return Ok(if self.write(&lease, true).await? {
-                self.took(&mine)
-            } else {
-                Attempt::Held(None)
-            });
+            if self.write(&lease, true).await? {
+                return Ok(self.took(&mine));
+            }
+            // Another replica created it first: name it.
+            let holder = self.get().await?.and_then(|l| lease_holder(&l.spec?));
+            return Ok(Attempt::Held(holder));
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = lease_holder(&spec);

@@ -235,8 +235,8 @@ fn three_replicas_one_active_kill_9_of_the_holder_mid_upgrade_is_taken_over_and_
     let active = replicas.iter().position(|r| r.child.id() == first).unwrap();
     // The standbys serve /healthz, /metrics and a /status naming the holder.
     for (i, r) in replicas.iter().enumerate().filter(|(i, _)| *i != active) {
-        let st = wait_until("a standby's status", 30, || {
-            status(r.port).filter(|s| s["phase"] == "standby")
+        let st = wait_until("a standby's status naming the holder", 30, || {
+            status(r.port).filter(|s| s["phase"] == "standby" && !s["lockHolder"].is_null())
         });
         assert_eq!(st["lockHolder"]["pid"], first, "replica {i}: {st}");
         assert_eq!(st["lock"], format!("Lease default/{lease}"));
