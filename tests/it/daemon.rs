@@ -183,6 +183,21 @@ pub(crate) fn spawn(args: &[&str]) -> Daemon {
     )
 }
 
+/// A daemon on `repo` (the simulator, no waiting, `extra` arguments last), once its first
+/// sync is done; and its port.
+pub(crate) fn spawn_synced(repo: &Path, extra: &[&str]) -> (Daemon, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["run", "--repo", s(repo), "--listen", &listen];
+    args.extend_from_slice(&["--sim-speed", "instant"]);
+    args.extend_from_slice(extra);
+    let d = spawn(&args);
+    wait_until("the daemon's first sync", 60, || {
+        status(port).filter(|st| st["ready"] == true)
+    });
+    (d, port)
+}
+
 fn sigterm(d: &Daemon) {
     // SAFETY: sending a signal to our own child process.
     unsafe {
@@ -659,19 +674,7 @@ fn held_open_sockets_are_closed_and_healthz_keeps_answering() {
 #[test]
 fn cli_apply_and_a_deleted_lock_file_never_make_a_second_writer() {
     let (_d, repo) = fleet();
-    let port = free_port();
-    let _a = spawn(&[
-        "run",
-        "--repo",
-        s(&repo),
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--sim-speed",
-        "instant",
-    ]);
-    wait_until("the daemon's first sync", 60, || {
-        status(port).filter(|st| st["ready"] == true)
-    });
+    let _a = spawn_synced(&repo, &[]);
     // A CLI apply on the same fleet waits for nobody: it refuses, naming the holder.
     let o = apply_instant(&repo);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -1,7 +1,7 @@
 //! The Fleet's `spec.policy.lock`: validated where it is written, and taken by `keelson
 //! apply` and `keelson run` when their command line names no lock.
 
-use crate::daemon::{edit, free_port, keelson, s, spawn, status, wait_until};
+use crate::daemon::{apply_instant, edit, keelson, s, spawn_synced};
 use crate::plan_cli::fleet;
 use crate::util::out_and_err as text;
 
@@ -46,30 +46,9 @@ fn apply_and_run_take_the_lock_the_fleet_names() {
     let lock = d.path().join("locks/policy.lock");
     set_lock(&repo, &format!("file:{}", lock.display()));
     // A daemon holding that lock by its command line...
-    let port = free_port();
-    let _a = spawn(&[
-        "run",
-        "--repo",
-        s(&repo),
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--sim-speed",
-        "instant",
-        "--lock-file",
-        s(&lock),
-    ]);
-    wait_until("the daemon's first sync", 60, || {
-        status(port).filter(|st| st["ready"] == true)
-    });
+    let _a = spawn_synced(&repo, &["--lock-file", s(&lock)]);
     // ...keeps out an apply and a daemon that name no lock: they take the Fleet's.
-    let o = keelson(&[
-        "apply",
-        "--repo",
-        s(&repo),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-    ]);
+    let o = apply_instant(&repo);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let named = format!("holds the fleet lock, lock file {}", lock.display());
     assert!(text(&o).contains(&named), "{}", text(&o));
