@@ -7,5 +7,7 @@ pub mod faults;
 pub mod fs;
 pub mod instrumented;
 pub mod kube;
+pub mod lease;
 pub mod lockfile;
+pub mod s3lock;
 pub mod sim;

@@ -18,6 +18,7 @@ use crate::versions::Date;
 pub mod check;
 pub mod deprecations;
 pub mod import;
+pub mod lockargs;
 pub mod plan;
 pub mod run;
 pub mod sim;
@@ -105,6 +106,13 @@ pub enum Command {
         /// its lock).
         #[arg(long, value_name = "FILE")]
         lock_file: Option<PathBuf>,
+        /// The fleet lock (as `keelson run --lock`).
+        #[command(flatten)]
+        lock: lockargs::LockArgs,
+        /// While another process holds the fleet lock, wait this long for it (default:
+        /// refuse at once, naming the holder).
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = lockargs::duration)]
+        lock_wait: std::time::Duration,
     },
     /// The readiness of one cluster for an upgrade: every hop from its live version to
     /// `--to` (default: the version in git), gate by gate. Exit 0 ready, 2 waiting for
@@ -214,14 +222,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             auto_approve,
             allow_irreversible,
             lock_file,
+            lock,
+            lock_wait,
         } => {
-            let lock =
-                lock_file.unwrap_or_else(|| target.repo.join(".keelson").join("keelson.lock"));
+            let default_file = target.repo.join(".keelson").join("keelson.lock");
             let approval = plan::Approval {
                 auto_approve,
                 allow_irreversible,
             };
-            plan::apply_cmd(&target, plan_file.as_deref(), approval, &lock, today)
+            let lock = plan::ApplyLock {
+                args: &lock,
+                file: lock_file.as_deref(),
+                default_file: &default_file,
+                wait: lock_wait,
+            };
+            plan::apply_cmd(&target, plan_file.as_deref(), approval, lock, today)
         }
     }
 }

@@ -12,10 +12,11 @@ use anyhow::{bail, Context, Result};
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
+use super::lockargs::LockSources;
 use crate::adapters::sim::Speed;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::Loaded;
-use crate::daemon::lock;
+use crate::daemon::standby;
 use crate::observe;
 use crate::plan::{self, render, Plan};
 pub use crate::sync::Target;
@@ -274,7 +275,20 @@ pub struct Approval {
     pub allow_irreversible: bool,
 }
 
-/// `keelson apply`, holding the fleet lock `lock_file` throughout.
+/// The fleet lock `keelson apply` holds.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyLock<'a> {
+    /// `--lock` and its timing.
+    pub args: &'a super::lockargs::LockArgs,
+    /// `--lock-file`.
+    pub file: Option<&'a Path>,
+    /// The lock file when nothing names a lock.
+    pub default_file: &'a Path,
+    /// How long to wait for a held lock.
+    pub wait: std::time::Duration,
+}
+
+/// `keelson apply`, holding the fleet lock throughout.
 ///
 /// # Errors
 /// Unreadable repo, target or plan file; a plan whose live state has moved on; the
@@ -283,7 +297,7 @@ pub fn apply_cmd(
     args: &TargetArgs,
     plan_file: Option<&Path>,
     approval: Approval,
-    lock_file: &Path,
+    lock: ApplyLock<'_>,
     today: Date,
 ) -> Result<ExitCode> {
     let rt = runtime()?;
@@ -291,24 +305,40 @@ pub fn apply_cmd(
         return Ok(ExitCode::from(1));
     };
     // One writer per fleet: the daemon and every CLI apply take the same lock.
-    let _lock = match lock::try_acquire(lock_file, &lock::Holder::me())? {
-        Some(l) => l,
-        None => bail!(
-            "another keelson process holds the fleet lock {} ({}); wait for it to finish or stop it",
-            lock_file.display(),
-            lock::read_holder(lock_file)
-                .map(|h| h.to_string())
-                .unwrap_or_else(|| "holder unknown".into())
-        ),
-    };
-    let target = connect(&args.spec()?, &loaded, &rt)?;
+    let policy = loaded
+        .repo
+        .fleet
+        .as_ref()
+        .and_then(|f| f.value.spec.policy.lock.as_deref());
+    let spec = lock.args.spec(LockSources {
+        file: lock.file,
+        policy,
+        default_file: lock.default_file,
+    })?;
+    let backend = rt.block_on(lock.args.open(&spec))?;
+    let mut held = rt.block_on(standby::hold(backend, lock.wait))?;
+    let code = apply_locked(args, plan_file, approval, &loaded, &rt, &mut held);
+    rt.block_on(held.release());
+    code
+}
+
+/// The rest of `keelson apply`, while the fleet lock is held.
+fn apply_locked(
+    args: &TargetArgs,
+    plan_file: Option<&Path>,
+    approval: Approval,
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+    held: &mut standby::Held,
+) -> Result<ExitCode> {
+    let target = connect(&args.spec()?, loaded, rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let plan = match plan_file {
         Some(path) => {
             let saved = read_plan_file(path)?;
             let fresh = rt.block_on(make_plan(
                 &target,
-                &loaded,
+                loaded,
                 &if only.is_empty() {
                     BTreeSet::new()
                 } else {
@@ -326,7 +356,7 @@ pub fn apply_cmd(
             }
             saved
         }
-        None => rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?,
+        None => rt.block_on(make_plan(&target, loaded, &only, args.concurrency))?,
     };
     print!("{}", render::text(&plan));
     if !plan.has_changes() {
@@ -370,7 +400,20 @@ pub fn apply_cmd(
     let started = std::time::Instant::now();
     let virtual_start = target.ports.clock.now();
     let broken_before = broken_counts(&target);
-    let report = rt.block_on(apply::apply(&target.ports, &plan, opts, progress));
+    // A lock that can no longer be renewed stops the apply at its next step.
+    let report = rt.block_on(async {
+        tokio::select! {
+            r = apply::apply(&target.ports, &plan, opts, progress) => Ok(r),
+            why = held.lost() => Err(why),
+        }
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(why) => {
+            target.flush()?;
+            bail!("{why}: the apply stopped part-way; run it again once the lock is back (every step is found again, not re-issued)");
+        }
+    };
     target.flush()?;
     let steps: usize = report.clusters.iter().map(|c| c.steps_done).sum();
     println!(
@@ -401,7 +444,7 @@ pub fn apply_cmd(
         }
     }
     // Converged? Plan again against what is there now.
-    let after = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
+    let after = rt.block_on(make_plan(&target, loaded, &only, args.concurrency))?;
     target.flush()?;
     if after.has_changes() || after.is_blocked() || after.is_held() || after.is_settling() {
         println!(

@@ -23,15 +23,16 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
+use super::lockargs::LockSources;
 use super::plan::TargetArgs;
 use crate::apply::ApplyOptions;
-use crate::daemon::driver::{acquire_lock, guard_lock, log, run_loop, LoopOptions, Source};
+use crate::daemon::driver::{log, run_loop, LoopOptions, Source};
 use crate::daemon::journal::Journal;
 use crate::daemon::reconcile::{Options, Reconciler};
 use crate::daemon::source::{GitRef, GitSource};
 use crate::daemon::status::{ClusterState, Phase};
 use crate::daemon::verify::AllowedSigners;
-use crate::daemon::{http, watch, Shared, Wake};
+use crate::daemon::{http, standby, watch, Shared, Wake};
 use crate::sync::{runtime, TargetSpec};
 use crate::versions::Date;
 
@@ -78,6 +79,9 @@ pub struct RunArgs {
     /// The fleet lock file (default: STATE_DIR/keelson.lock).
     #[arg(long, value_name = "FILE")]
     pub lock_file: Option<PathBuf>,
+    /// The fleet lock (`--lock`, `--lock-duration`, `--lock-skew`).
+    #[command(flatten)]
+    pub lock: super::lockargs::LockArgs,
     /// The journal of in-flight applies (default: STATE_DIR/journal.jsonl).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -255,14 +259,22 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     }
 
     // One daemon per fleet.
-    let lock_path = args
-        .lock_file
-        .clone()
-        .unwrap_or_else(|| state_dir.join("keelson.lock"));
-    let Some(lock) = acquire_lock(&lock_path, args.once, &shared, &rx)? else {
-        return Ok(ExitCode::SUCCESS);
+    let lock_path = state_dir.join("keelson.lock");
+    let policy = if args.lock.lock.is_none() && args.lock_file.is_none() {
+        fleet_lock_policy(&src, today)
+    } else {
+        None
     };
-    rt.spawn(guard_lock(lock, shared.clone()));
+    let spec = args.lock.spec(LockSources {
+        file: args.lock_file.as_deref(),
+        policy: policy.as_deref(),
+        default_file: &lock_path,
+    })?;
+    let backend = rt.block_on(args.lock.open(&spec))?;
+    if !standby::acquire(&backend, args.once, &shared, &rx, &rt)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let guard = rt.spawn(standby::guard(backend.clone(), shared.clone()));
     if let Some(version) = &args.sim_seed {
         if args.target.target != crate::sync::Target::Sim {
             bail!("--sim-seed is for the simulator (--target sim)");
@@ -350,19 +362,58 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
             once: args.once,
         },
     );
+    // Let go of the lock at once, so that a standby need not wait for it to expire.
+    guard.abort();
+    let lost = shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst);
+    if !lost {
+        if let Err(e) = rt.block_on(backend.release()) {
+            log(&format!(
+                "the fleet lock was not released ({e}); it expires on its own"
+            ));
+        }
+    }
     match code {
         Some(code) => {
             print_once(&shared, args.output)?;
             Ok(ExitCode::from(code))
         }
-        None if shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst) => {
-            bail!(
-                "another process took the fleet lock {}; stopped",
-                lock_path.display()
-            )
+        None if lost => {
+            bail!("lost the fleet lock, {}; stopped", backend.describe())
         }
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The Fleet's `spec.policy.lock` in the source's current revision (for a git remote
+/// without one yet, its head, fetched now), read on a thread of its own (the load's
+/// memory goes back before the daemon settles). A revision that cannot be read names no
+/// lock, and says so: the first sync reports why.
+fn fleet_lock_policy(src: &Source, today: Date) -> Option<String> {
+    let dir = match src {
+        Source::Dir(d) => d.clone(),
+        Source::Git(g) => match g.current() {
+            Some(c) => c.dir.clone(),
+            None => match g.fetch().and_then(|head| g.checkout(&head)) {
+                Ok(rev) => rev.dir,
+                Err(e) => {
+                    log(&format!("cannot read the Fleet's spec.policy.lock ({e}); taking the lock file; pass --lock to name the fleet lock on the command line"));
+                    return None;
+                }
+            },
+        },
+    };
+    let lock = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let loaded = crate::sync::load_repo(&dir, today).ok()?;
+                loaded.repo.fleet?.value.spec.policy.lock
+            })
+            .join()
+            .ok()
+            .flatten()
+    });
+    crate::daemon::trim_memory();
+    lock
 }
 
 fn print_once(shared: &Shared, output: RunOutput) -> Result<()> {

@@ -661,6 +661,7 @@ fn type_names(t: &jsonschema::error::TypeKind) -> String {
 /// Say in words what a pattern from our schemas accepts.
 fn describe_pattern(pattern: &str) -> String {
     let known: &[(&str, &str)] = &[
+        ("^(file:", "a fleet lock: `file:PATH`, `kubernetes:NAMESPACE/NAME` or `s3://BUCKET/KEY`"),
         ("subnet-", "a subnet id such as `subnet-0123456789abcdef0`"),
         ("^sg-", "a security group id such as `sg-0123456789abcdef0`"),
         (":iam::[0-9]{12}:role/", "an IAM role ARN such as `arn:aws:iam::111122223333:role/NAME`"),

@@ -9,12 +9,11 @@
 //!        └──── sleep until deadline ◄── outcome ◄── Reconciler::sync (own thread) ◄┘
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lock::{self, FleetLock, Holder};
 use super::reconcile::{Outcome, Reconciler, Revision};
 use super::schedule::Schedule;
 use super::source::GitSource;
@@ -57,100 +56,6 @@ pub struct LoopOptions {
 /// A line on stderr, prefixed as every line of the daemon's own.
 pub fn log(msg: &str) {
     eprintln!("keelson run: {msg}");
-}
-
-/// Take the fleet lock at `path`, waiting on standby while another process holds it.
-/// With `once`, a held lock is an error instead. `Ok(None)`: shutdown came first.
-///
-/// # Errors
-/// The lock file cannot be opened; with `once`, the lock is held.
-pub fn acquire_lock(
-    path: &Path,
-    once: bool,
-    shared: &Shared,
-    rx: &Receiver<Wake>,
-) -> anyhow::Result<Option<FleetLock>> {
-    let me = Holder::me();
-    let mut announced = false;
-    loop {
-        if let Some(l) = lock::try_acquire(path, &me)? {
-            if announced {
-                log("took over the fleet lock");
-            }
-            return Ok(Some(l));
-        }
-        let holder = lock::read_holder(path);
-        if once {
-            anyhow::bail!(
-                "another keelson daemon holds the fleet lock {} ({}); stop it or wait",
-                path.display(),
-                holder
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "holder unknown".into())
-            );
-        }
-        if !announced {
-            log(&format!(
-                "standby: the fleet lock {} is held by {}; taking over when it is released",
-                path.display(),
-                holder
-                    .as_ref()
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "another process".into())
-            ));
-            announced = true;
-        }
-        {
-            let mut st = shared.status();
-            st.phase = Phase::Standby;
-            st.ready = false;
-            st.lock_holder = holder;
-        }
-        match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => return Ok(None),
-            _ => {}
-        }
-    }
-}
-
-/// Keep the fleet lock while the daemon runs: every second, check that the lock file is
-/// still the one held. When it was deleted, take the new file if nobody has; when another
-/// process has, stop: shutdown begins (a running apply stops at its next step, the
-/// journal records it) and [`Shared::lock_lost`] is set.
-pub async fn guard_lock(mut lock: FleetLock, shared: Arc<Shared>) {
-    let me = Holder::me();
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if lock.is_current() {
-            continue;
-        }
-        match lock::try_acquire(lock.path(), &me) {
-            Ok(Some(fresh)) => {
-                log(&format!(
-                    "the fleet lock file {} was removed; it is held again",
-                    fresh.path().display()
-                ));
-                lock = fresh;
-            }
-            Ok(None) | Err(_) => {
-                let holder = lock::read_holder(lock.path())
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "another process".into());
-                let msg = format!(
-                    "the fleet lock file {} was removed and is now held by {holder}; this daemon stops writing and exits",
-                    lock.path().display()
-                );
-                log(&msg);
-                shared.status().last_error = Some(msg);
-                shared
-                    .lock_lost
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                shared.shutdown.send_replace(true);
-                shared.wake(Wake::Shutdown);
-                return;
-            }
-        }
-    }
 }
 
 /// `work`, unless shutdown begins first (`None`): reads that wait on a silent endpoint

@@ -5,7 +5,7 @@
 //!  source (git2 fetch │ notify watch │ webhook) ──Wake──► loop ──► reconcile::sync
 //!     │ revision refused if invalid or unsigned (last good stays)        │
 //!     ▼                                                                  ├─ load (full, or one cluster's files)
-//!  lock (flock; standby until free) ── journal (in-flight applies) ──────├─ observe (Instrumented) ─► plan()
+//!  lock (file │ Lease │ S3; standby) ── journal (in-flight applies) ─────├─ observe (Instrumented) ─► plan()
 //!                                                                        ├─ decide per cluster (stage auto/manual,
 //!  http: /healthz /readyz /status /metrics /webhook ◄── Shared ◄─────────│   window, suspend) ─► apply ─► re-plan
 //!                                                                        └─ status + metrics; big structures dropped
@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod schedule;
 pub mod source;
+pub mod standby;
 pub mod status;
 pub mod verify;
 pub mod watch;

@@ -49,6 +49,8 @@ pub struct Status {
     pub rejected: Option<Rejected>,
     /// The last error of the source or of a sync as a whole.
     pub last_error: Option<String>,
+    /// The fleet lock (`lock file PATH`, `Lease NS/NAME`, `S3 object s3://B/K`).
+    pub lock: Option<String>,
     /// The lock holder, when this daemon is on standby.
     pub lock_holder: Option<Holder>,
     /// Whether applying is suspended (flag or Fleet policy).

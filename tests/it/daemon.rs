@@ -69,13 +69,45 @@ pub(crate) fn once_json(repo: &Path, extra: &[&str]) -> (Option<i32>, Value, Str
     (o.status.code(), status, text(&o))
 }
 
-fn version_updates(state: &Value, cluster: &str, version: &str) -> usize {
+pub(crate) fn version_updates(state: &Value, cluster: &str, version: &str) -> usize {
     state["clusters"][cluster]["updates"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|u| u["update"]["type"] == "VersionUpdate" && u["change"]["version"] == version)
         .count()
+}
+
+/// `keelson apply --auto-approve` of `repo` on the simulator, without waiting.
+pub(crate) fn apply_instant(repo: &Path) -> Output {
+    keelson(&[
+        "apply",
+        "--repo",
+        s(repo),
+        "--auto-approve",
+        "--sim-speed",
+        "instant",
+    ])
+}
+
+/// examples/fleet in a temporary directory, applied on the simulator.
+pub(crate) fn applied_fleet() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (d, repo) = fleet();
+    let o = apply_instant(&repo);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    (d, repo)
+}
+
+/// Wait until the 1.34 → 1.35 control-plane update of staging-apne1 runs on the simulator
+/// and the journal records the apply as begun.
+pub(crate) fn wait_for_staging_hop(repo: &Path, secs: u64) {
+    wait_until("the version update to start", secs, || {
+        let st = std::fs::read(repo.join(".keelson/sim.json")).ok()?;
+        let st: Value = serde_json::from_slice(&st).ok()?;
+        (version_updates(&st, "staging-apne1", "1.35") == 1).then_some(())
+    });
+    let journal = std::fs::read_to_string(repo.join(".keelson/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"begin\""), "{journal}");
 }
 
 pub(crate) fn free_port() -> u16 {
@@ -149,6 +181,21 @@ pub(crate) fn spawn(args: &[&str]) -> Daemon {
             .spawn()
             .unwrap(),
     )
+}
+
+/// A daemon on `repo` (the simulator, no waiting, `extra` arguments last), once its first
+/// sync is done; and its port.
+pub(crate) fn spawn_synced(repo: &Path, extra: &[&str]) -> (Daemon, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["run", "--repo", s(repo), "--listen", &listen];
+    args.extend_from_slice(&["--sim-speed", "instant"]);
+    args.extend_from_slice(extra);
+    let d = spawn(&args);
+    wait_until("the daemon's first sync", 60, || {
+        status(port).filter(|st| st["ready"] == true)
+    });
+    (d, port)
 }
 
 fn sigterm(d: &Daemon) {
@@ -257,13 +304,7 @@ fn kill_9_mid_upgrade_resumes_without_reissuing_the_hop() {
         "--poll",
         "15",
     ]);
-    wait_until("the version update to start", 30, || {
-        let st = std::fs::read(repo.join(".keelson/sim.json")).ok()?;
-        let st: Value = serde_json::from_slice(&st).ok()?;
-        (version_updates(&st, "staging-apne1", "1.35") == 1).then_some(())
-    });
-    let journal = std::fs::read_to_string(repo.join(".keelson/journal.jsonl")).unwrap();
-    assert!(journal.contains("\"begin\""), "{journal}");
+    wait_for_staging_hop(&repo, 30);
     let mut child = child;
     child.0.kill().unwrap(); // SIGKILL
     child.0.wait().unwrap();
@@ -356,16 +397,7 @@ fn kill_9_mid_create_resumes_without_a_second_create() {
 
 #[test]
 fn drift_is_corrected_in_auto_stages_and_reported_in_manual_ones() {
-    let (_d, repo) = fleet();
-    let o = keelson(&[
-        "apply",
-        "--repo",
-        s(&repo),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (_d, repo) = applied_fleet();
     let (code, _, out) = once_json(&repo, &[]);
     assert_eq!(code, Some(0), "{out}");
 
@@ -642,28 +674,9 @@ fn held_open_sockets_are_closed_and_healthz_keeps_answering() {
 #[test]
 fn cli_apply_and_a_deleted_lock_file_never_make_a_second_writer() {
     let (_d, repo) = fleet();
-    let port = free_port();
-    let _a = spawn(&[
-        "run",
-        "--repo",
-        s(&repo),
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--sim-speed",
-        "instant",
-    ]);
-    wait_until("the daemon's first sync", 60, || {
-        status(port).filter(|st| st["ready"] == true)
-    });
+    let _a = spawn_synced(&repo, &[]);
     // A CLI apply on the same fleet waits for nobody: it refuses, naming the holder.
-    let o = keelson(&[
-        "apply",
-        "--repo",
-        s(&repo),
-        "--auto-approve",
-        "--sim-speed",
-        "instant",
-    ]);
+    let o = apply_instant(&repo);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("holds the fleet lock") && text(&o).contains("pid"),

@@ -103,6 +103,12 @@ pub struct FleetPolicy {
     /// `keelson.dev/adopt: "true"` on its Cluster document.
     #[serde(default, skip_serializing_if = "is_false")]
     pub adopt_unmanaged: bool,
+    /// The fleet lock `keelson run` and `keelson apply` take when their command line names
+    /// none: `file:PATH`, `kubernetes:NAMESPACE/NAME` (a Lease) or `s3://BUCKET/KEY`.
+    /// The daemon reads it when it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(crate::daemon::lock::LOCK_PATTERN))]
+    pub lock: Option<String>,
 }
 
 /// How keelson reaches one AWS account.
@@ -139,6 +145,7 @@ impl Default for FleetPolicy {
             allow_irreversible: false,
             accounts: Vec::new(),
             adopt_unmanaged: false,
+            lock: None,
         }
     }
 }
