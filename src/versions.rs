@@ -116,6 +116,14 @@ impl Minor {
         }
     }
 
+    /// The minor before (saturating at `major.0`).
+    pub fn prev(self) -> Minor {
+        Minor {
+            major: self.major,
+            minor: self.minor.saturating_sub(1),
+        }
+    }
+
     /// How many minors `self` is ahead of `other` (negative when behind).
     pub fn minors_after(self, other: Minor) -> i64 {
         if self.major != other.major {
@@ -128,6 +136,10 @@ impl Minor {
         i64::from(self.minor) - i64::from(other.minor)
     }
 }
+
+/// How long after an in-place upgrade completes EKS still rolls the control plane back
+/// one minor: 7 days (EKS User Guide `rollback-cluster`, "7-day window").
+pub const ROLLBACK_WINDOW_SECS: i64 = 7 * 86_400;
 
 /// The most minors one upgrade path may span. EKS supports about a dozen minors at any
 /// time (standard and extended support); a longer path is a typo, not a plan.

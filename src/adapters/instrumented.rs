@@ -261,6 +261,9 @@ instrumented! { EksApi, Remote::Eks;
     read describe_cluster_versions() -> ApiResult<Vec<ClusterVersionInfo>> = "DescribeClusterVersions";
     read list_insights(cluster: &str) -> ApiResult<Vec<Insight>> = "ListInsights";
     read describe_insight(cluster: &str, id: &str) -> ApiResult<Insight> = "DescribeInsight";
+    write cancel_update(cluster: &str, id: &str) -> ApiResult<Update> = "CancelUpdate";
+    write start_insights_refresh(cluster: &str) -> ApiResult<InsightsRefresh> = "StartInsightsRefresh";
+    read describe_insights_refresh(cluster: &str) -> ApiResult<InsightsRefresh> = "DescribeInsightsRefresh";
     ;
     fn call_counts(&self) -> std::collections::BTreeMap<String, u64> {
         self.inner.call_counts()

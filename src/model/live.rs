@@ -55,6 +55,9 @@ pub enum UpdateStatus {
 pub enum UpdateType {
     /// UpdateClusterVersion.
     VersionUpdate,
+    /// UpdateClusterVersion to the minor before the running one: EKS's version rollback
+    /// (aws-sdk-eks `UpdateType::VersionRollback`; EKS User Guide `rollback-cluster`).
+    VersionRollback,
     /// UpdateClusterConfig: endpoint access.
     EndpointAccessUpdate,
     /// UpdateClusterConfig: logging.

@@ -28,6 +28,7 @@ mod plan_cli;
 mod plan_direct;
 mod planner;
 mod render;
+mod rollback;
 mod rules;
 mod saved_plan;
 mod schemas;

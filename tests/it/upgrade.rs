@@ -112,8 +112,10 @@ async fn staging_upgrades_first_prod_waits_for_the_soak_and_a_removed_api_blocks
             "Addon kube-proxy version v1.33.0-eksbuild.1→v1.34.0-eksbuild.1",
             "NodeGroup general version 1.33→1.34",
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.33-1.34 →t=<completion",
-            "Cluster staging-euw1 version 1.34→1.35",
+            // coredns v1.12.3 runs on 1.34 and 1.35: before the control plane;
+            // kube-proxy is built per minor: after it.
             "Addon coredns version v1.11.4-eksbuild.14→v1.12.3-eksbuild.1",
+            "Cluster staging-euw1 version 1.34→1.35",
             "Addon kube-proxy version v1.34.0-eksbuild.1→v1.35.0-eksbuild.1",
             "NodeGroup general version 1.34→1.35",
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.34-1.35 →t=<completion",
@@ -282,7 +284,7 @@ async fn a_hop_interrupted_mid_update_is_resumed_without_issuing_it_again() {
     assert_eq!(
         step_lines(cluster(&plan, "staging-euw1")),
         vec![
-            "Addon coredns version v1.11.4-eksbuild.14→v1.12.3-eksbuild.1",
+            // coredns moved before the control plane, so only what follows it is left.
             "Addon kube-proxy version v1.34.0-eksbuild.1→v1.35.0-eksbuild.1",
             "NodeGroup general version 1.34→1.35",
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.34-1.35 →t=<completion",
