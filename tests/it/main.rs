@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws_mocks;
+mod aws_mocks_rollback;
 mod aws_mocks_transport;
 mod calendar;
 mod contract;
