@@ -217,8 +217,11 @@ pub async fn upgrade_signals(
         match ports.kube.list(name, "v1", kind, Some("owner=helm")).await {
             Ok(objects) => {
                 for obj in &objects {
-                    match live::helm_record_uses(obj) {
-                        Ok(uses) => out.api_uses.extend(uses),
+                    match live::helm_record(obj) {
+                        Ok((uses, chart)) => {
+                            out.api_uses.extend(uses);
+                            out.helm_charts.extend(chart);
+                        }
                         Err(e) => out.unreadable.push(format!("Helm record {kind} {e}")),
                     }
                 }

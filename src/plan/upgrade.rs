@@ -21,7 +21,9 @@ use crate::model::live::*;
 use crate::model::{AddonDoc, FleetPolicy, Tags};
 use crate::versions::{self, Calendar, Date, Minor};
 
+mod helm;
 mod support;
+pub use helm::helm_gate;
 pub use support::support_gate;
 
 /// The gates a hop passes through.
@@ -32,6 +34,8 @@ pub enum Gate {
     Signals,
     /// No manifest, Helm release or live object uses an API the target removed.
     RemovedApis,
+    /// No deployed Helm chart declares a `kubeVersion` that excludes the target.
+    HelmKubeVersion,
     /// No EKS upgrade insight in ERROR for the target.
     Insights,
     /// Every add-on has a version that supports the target.
@@ -51,6 +55,7 @@ impl Gate {
     pub const ALL: &'static [Gate] = &[
         Gate::Signals,
         Gate::RemovedApis,
+        Gate::HelmKubeVersion,
         Gate::Insights,
         Gate::Addons,
         Gate::NodeGroups,
@@ -69,6 +74,7 @@ impl Gate {
         match self {
             Gate::Signals => "signals",
             Gate::RemovedApis => "removed-apis",
+            Gate::HelmKubeVersion => "helm-kube-version",
             Gate::Insights => "insights",
             Gate::Addons => "addons",
             Gate::NodeGroups => "node-groups",
@@ -228,6 +234,7 @@ pub fn check_hop(
     let mut gates = Vec::new();
     gates.push(signals_gate(input.live));
     gates.push(removed_apis_gate(input, to));
+    gates.push(helm_gate(input.live, from, to));
     gates.push(insights_gate(input.live, to, first));
     let (addons, addon_moves, addons_after) = addons_gate(input, from, to, addons_before);
     gates.push(addons);

@@ -410,3 +410,83 @@ async fn insights_are_refreshed_before_the_gate_and_a_fresh_refresh_is_reused() 
             > second
     );
 }
+
+/// A Helm 3 release record as Helm writes it (Secret driver): the release JSON gzipped,
+/// base64 (Helm's layer), base64 again (the Secret's data).
+fn helm_release_secret(name: &str, chart: &str, kube_version: &str) -> serde_json::Value {
+    let release = serde_json::json!({
+        "name": name, "namespace": "ops", "version": 3, "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": chart, "version": "2.1.0", "kubeVersion": kube_version}},
+        "manifest": "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        "hooks": []
+    });
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": format!("sh.helm.release.v1.{name}.v3"), "namespace": "ops",
+                     "labels": {"owner": "helm", "status": "deployed", "name": name}},
+        "data": {"release": crate::deprecations::secret_data(&release)}
+    })
+}
+
+#[tokio::test]
+async fn a_chart_whose_kube_version_excludes_the_target_blocks_the_hop() {
+    let (_d, root) = example();
+    std::fs::remove_file(root.join("clusters/prod-use1/manifests/flow-schema.yaml")).unwrap();
+    let repo = load(&root);
+    let sim = sim();
+    converge(&sim, &with_version(&repo, None, "1.34")).await;
+    let mut state = sim.snapshot();
+    let kube = &mut state.clusters.get_mut(STAGING).unwrap().kube;
+    for (name, chart, kv) in [
+        // Admits 1.34 (as EKS reports it, with `-0`), not 1.35: blocks.
+        ("ingress", "ingress-nginx", ">=1.25.0-0 <1.35.0-0"),
+        // Admits both: fine.
+        ("certs", "cert-manager", ">= 1.22.0-0"),
+        // Not a constraint Helm can read: a warning naming it.
+        ("odd", "odd-chart", ">=banana"),
+    ] {
+        kube.insert(
+            format!("Secret/sh.helm.release.v1.{name}.v3"),
+            helm_release_secret(name, chart, kv),
+        );
+    }
+    sim.replace(state);
+    let plan = plan_for(&sim, &repo).await;
+    let c = cluster(&plan, STAGING);
+    assert!(c.steps.is_empty());
+    let why: Vec<&str> = c.blocked.iter().map(|b| b.message.as_str()).collect();
+    assert!(
+        why.iter().any(|m| m.contains(
+            "helm release ingress (revision 3) in namespace ops: chart ingress-nginx-2.1.0 declares kubeVersion \">=1.25.0-0 <1.35.0-0\", which excludes Kubernetes 1.35"
+        ) && m.contains("helm upgrade")),
+        "{why:#?}"
+    );
+    assert!(
+        why.iter().any(|m| m.contains(
+            "odd-chart-2.1.0 declares kubeVersion \">=banana\", which is not a semver constraint"
+        )),
+        "{why:#?}"
+    );
+    assert!(!why.iter().any(|m| m.contains("cert-manager")), "{why:#?}");
+
+    // With the chart upgraded to one that admits 1.35, the hop goes ahead, and the
+    // unreadable constraint is a warning, not a blocker.
+    let mut state = sim.snapshot();
+    let kube = &mut state.clusters.get_mut(STAGING).unwrap().kube;
+    kube.insert(
+        "Secret/sh.helm.release.v1.ingress.v3".into(),
+        helm_release_secret("ingress", "ingress-nginx", ">=1.25.0-0"),
+    );
+    sim.replace(state);
+    let plan = plan_for(&sim, &repo).await;
+    let c = cluster(&plan, STAGING);
+    assert!(c.blocked.is_empty(), "{:?}", c.blocked);
+    assert!(!c.steps.is_empty());
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("helm-kube-version") || n.contains(">=banana")),
+        "{:?}",
+        c.notes
+    );
+}
