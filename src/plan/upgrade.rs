@@ -231,11 +231,12 @@ pub fn check_hop(
     node_groups_before: &BTreeMap<String, String>,
     first: bool,
 ) -> HopCheck {
-    let mut gates = Vec::new();
-    gates.push(signals_gate(input.live));
-    gates.push(removed_apis_gate(input, to));
-    gates.push(helm_gate(input.live, from, to));
-    gates.push(insights_gate(input.live, to, first));
+    let mut gates = vec![
+        signals_gate(input.live),
+        removed_apis_gate(input, to),
+        helm_gate(input.live, from, to),
+        insights_gate(input.live, to, first),
+    ];
     let (addons, addon_moves, addons_after) = addons_gate(input, from, to, addons_before);
     gates.push(addons);
     let (ngs, node_group_moves, node_group_catch_up) =
