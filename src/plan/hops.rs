@@ -98,6 +98,13 @@ pub(super) fn plan_hops(
         for w in check.findings(upgrade::Outcome::Warn) {
             cx.notes.push(format!("upgrade {from}→{hop}: {w}"));
         }
+        let auto = live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled);
+        for b in crate::versions::behaviour_changes(*hop, auto) {
+            cx.notes.push(format!(
+                "upgrade {from}→{hop}: behaviour change: {} (source: {})",
+                b.change, b.source
+            ));
+        }
         let hop_s = hop.to_string();
         for n in &check.node_group_catch_up {
             move_node_group(cx, c, n, &prev, &mut ng_versions);

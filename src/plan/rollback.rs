@@ -253,7 +253,7 @@ pub(super) fn plan_rollback(
         }],
     )
     .because(format!(
-        "roll back {want}→{have} (EKS VersionRollback); the window closes at {}",
+        "roll back {have}→{want}, undoing the upgrade {want}→{have} (EKS VersionRollback); its window closes at {}",
         versions::utc_minute(closes)
     ))
     .risk(

@@ -399,6 +399,16 @@ async fn insights_are_refreshed_before_the_gate_and_a_fresh_refresh_is_reused() 
         .copied()
         .unwrap_or(0);
     assert_eq!(first, second);
+    // A hop to 1.36 carries the behaviour changes the table lists for it.
+    let plan = plan_for(&sim, &with_version(&repo, Some(STAGING), "1.36")).await;
+    let notes = &cluster(&plan, STAGING).notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n
+                .starts_with("upgrade 1.35→1.36: behaviour change: gitRepo volumes are disabled")),
+        "{notes:?}"
+    );
     // An hour later it is refreshed again.
     sim.advance_to(sim_now(&sim) + 3600);
     plan_for(&sim, &repo).await;
