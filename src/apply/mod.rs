@@ -549,13 +549,7 @@ impl Exec<'_> {
                     crate::plan::upgrade::transition_key(from, to),
                     crate::plan::upgrade::transition_value(self.ports.clock.now(), addons),
                 );
-                self.call("TagResource", || eks.tag_resource(arn, &tags))
-                    .await?;
-                if remove.is_empty() {
-                    return Ok(());
-                }
-                self.call("UntagResource", || eks.untag_resource(arn, remove))
-                    .await
+                self.tag_then_untag(arn, &tags, remove).await
             }
             Op::CreateAddon(req) => {
                 let mut req = req.clone();

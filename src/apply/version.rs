@@ -83,13 +83,23 @@ impl Exec<'_> {
         to: &str,
         remove: &[String],
     ) -> Result<(), ApplyError> {
-        let eks = &self.ports.eks;
         let mut tags = crate::model::Tags::new();
         tags.insert(
             rollback_key(from, to),
             transition_value(self.ports.clock.now(), &Default::default()),
         );
-        self.call("TagResource", || eks.tag_resource(arn, &tags))
+        self.tag_then_untag(arn, &tags, remove).await
+    }
+
+    /// A record: TagResource with its tags, then UntagResource of the keys it replaces.
+    pub(super) async fn tag_then_untag(
+        &self,
+        arn: &str,
+        tags: &crate::model::Tags,
+        remove: &[String],
+    ) -> Result<(), ApplyError> {
+        let eks = &self.ports.eks;
+        self.call("TagResource", || eks.tag_resource(arn, tags))
             .await?;
         if remove.is_empty() {
             return Ok(());

@@ -4,28 +4,16 @@
 //! Auto Mode rollback is cancelled when git goes back; and the 409 EKS answers right after
 //! an upgrade is waited out.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use keelson::adapters::sim::Sim;
-use keelson::apply::{self, ApplyOptions, Quiet};
 use keelson::config::Loaded;
 use keelson::model::live::{InsightStatus, UpdateStatus, UpdateType};
-use keelson::plan::{ClusterPlan, Plan};
 use keelson::ports::{ApiError, EksApi};
 
 use crate::simkit::*;
-use crate::upgrade::example;
-use crate::util::TODAY;
+use crate::upgrade::{apply_plan, cluster, example, load, only, step_lines};
 
 const STAGING: &str = "staging-euw1";
 const DAY: i64 = 86_400;
-
-fn load(root: &Path) -> Loaded {
-    let l = keelson::sync::load_repo(root, TODAY).unwrap();
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    l
-}
 
 /// The repository with `cluster` asking for `version` (every cluster when `None`).
 fn with_version(l: &Loaded, cluster: Option<&str>, version: &str) -> Loaded {
@@ -36,40 +24,6 @@ fn with_version(l: &Loaded, cluster: Option<&str>, version: &str) -> Loaded {
         }
     }
     l
-}
-
-fn cluster<'p>(plan: &'p Plan, name: &str) -> &'p ClusterPlan {
-    plan.clusters.iter().find(|c| c.name == name).unwrap()
-}
-
-fn only(plan: &Plan, name: &str) -> Plan {
-    let mut p = plan.clone();
-    p.clusters.retain(|c| c.name == name);
-    p
-}
-
-async fn apply_plan(sim: &Sim, plan: &Plan) {
-    let report = apply::apply(&ports(sim), plan, ApplyOptions::default(), Arc::new(Quiet)).await;
-    assert!(report.ok(), "{report:?}");
-}
-
-/// `Kind name: first change` of each step.
-fn lines(c: &ClusterPlan) -> Vec<String> {
-    c.steps
-        .iter()
-        .map(|s| {
-            let ch = s.changes.first().map_or(String::new(), |c| {
-                let v = |x: &Option<serde_json::Value>| {
-                    x.as_ref()
-                        .and_then(|v| v.as_str())
-                        .map(|s| s.split(' ').next().unwrap_or("").to_string())
-                        .unwrap_or_default()
-                };
-                format!(" {} {}→{}", c.path, v(&c.before), v(&c.after))
-            });
-            format!("{} {}{ch}", s.resource.kind, s.resource.name)
-        })
-        .collect()
 }
 
 /// The example with every cluster at 1.34 and staging upgraded in place to 1.35 (prod
@@ -113,7 +67,7 @@ async fn a_version_lowered_one_minor_within_the_window_rolls_back_nodes_and_addo
     let c = cluster(&plan, STAGING);
     assert!(c.blocked.is_empty(), "{:?}", c.blocked);
     assert_eq!(
-        lines(c),
+        step_lines(c),
         vec![
             "NodeGroup general version 1.35→1.34",
             "Addon kube-proxy version v1.35.0-eksbuild.1→v1.34.0-eksbuild.1",
@@ -183,7 +137,7 @@ async fn a_version_lowered_one_minor_within_the_window_rolls_back_nodes_and_addo
     assert!(
         cluster(&plan, STAGING).steps.is_empty(),
         "{:?}",
-        lines(cluster(&plan, STAGING))
+        step_lines(cluster(&plan, STAGING))
     );
     let prod = cluster(&plan, "prod-euw1");
     assert!(
@@ -294,7 +248,7 @@ async fn an_auto_mode_rollback_is_cancelled_when_git_goes_back_and_others_wait_f
     let c = cluster(&plan, STAGING);
     // The cancel first; what keelson already moved back goes forward again after it.
     assert_eq!(
-        lines(c),
+        step_lines(c),
         vec![
             "Cluster staging-euw1 version 1.34→1.35",
             "Addon kube-proxy version v1.34.0-eksbuild.1→v1.35.0-eksbuild.1",

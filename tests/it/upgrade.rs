@@ -35,7 +35,7 @@ pub(crate) fn example() -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-fn load(root: &Path) -> Loaded {
+pub(crate) fn load(root: &Path) -> Loaded {
     let l = keelson::sync::load_repo(root, TODAY).unwrap();
     assert!(l.is_valid(), "{:?}", l.diagnostics);
     l
@@ -50,12 +50,12 @@ fn at_version(l: &Loaded, version: &str) -> Loaded {
     l
 }
 
-fn cluster<'p>(plan: &'p Plan, name: &str) -> &'p ClusterPlan {
+pub(crate) fn cluster<'p>(plan: &'p Plan, name: &str) -> &'p ClusterPlan {
     plan.clusters.iter().find(|c| c.name == name).unwrap()
 }
 
 /// `Kind name: before→after` of the first change of each step.
-fn step_lines(c: &ClusterPlan) -> Vec<String> {
+pub(crate) fn step_lines(c: &ClusterPlan) -> Vec<String> {
     c.steps
         .iter()
         .map(|s| {
@@ -73,13 +73,13 @@ fn step_lines(c: &ClusterPlan) -> Vec<String> {
         .collect()
 }
 
-fn only(plan: &Plan, name: &str) -> Plan {
+pub(crate) fn only(plan: &Plan, name: &str) -> Plan {
     let mut p = plan.clone();
     p.clusters.retain(|c| c.name == name);
     p
 }
 
-async fn apply_plan(sim: &keelson::adapters::sim::Sim, plan: &Plan) {
+pub(crate) async fn apply_plan(sim: &keelson::adapters::sim::Sim, plan: &Plan) {
     let report = apply::apply(&ports(sim), plan, ApplyOptions::default(), Arc::new(Quiet)).await;
     assert!(report.ok(), "{report:?}");
 }
