@@ -44,46 +44,48 @@ pub(super) async fn start_insights_refresh(
     eks: &AwsEks,
     cluster: &str,
 ) -> ApiResult<InsightsRefresh> {
-    let (client, call) = eks.on_cluster(
-        "StartInsightsRefresh",
-        cluster,
-        format!("insights of cluster {cluster}"),
-    );
-    let out = client
-        .start_insights_refresh()
-        .cluster_name(cluster)
-        .send()
-        .await
-        .or_api_error(&call)?;
-    Ok(InsightsRefresh {
-        status: refresh_status(out.status()),
-        message: out.message().map(str::to_string),
-        started_at: None,
-        ended_at: None,
-    })
+    let (client, call) = on_insights(eks, "StartInsightsRefresh", cluster);
+    let request = client.start_insights_refresh().cluster_name(cluster);
+    let out = request.send().await.or_api_error(&call)?;
+    Ok(refresh(out.status(), out.message(), None))
 }
 
 pub(super) async fn describe_insights_refresh(
     eks: &AwsEks,
     cluster: &str,
 ) -> ApiResult<InsightsRefresh> {
-    let (client, call) = eks.on_cluster(
-        "DescribeInsightsRefresh",
-        cluster,
-        format!("insights of cluster {cluster}"),
-    );
-    let out = client
-        .describe_insights_refresh()
-        .cluster_name(cluster)
-        .send()
-        .await
-        .or_api_error(&call)?;
-    Ok(InsightsRefresh {
-        status: refresh_status(out.status()),
-        message: out.message().map(str::to_string),
-        started_at: out.started_at().map(|t| t.secs()),
-        ended_at: out.ended_at().map(|t| t.secs()),
-    })
+    let (client, call) = on_insights(eks, "DescribeInsightsRefresh", cluster);
+    let request = client.describe_insights_refresh().cluster_name(cluster);
+    let out = request.send().await.or_api_error(&call)?;
+    let times = (out.started_at(), out.ended_at());
+    Ok(refresh(out.status(), out.message(), Some(times)))
+}
+
+fn on_insights(
+    eks: &AwsEks,
+    op: &'static str,
+    cluster: &str,
+) -> (aws_sdk_eks::Client, super::errors::Call) {
+    eks.on_cluster(op, cluster, format!("insights of cluster {cluster}"))
+}
+
+type Times<'a> = (
+    Option<&'a aws_smithy_types::DateTime>,
+    Option<&'a aws_smithy_types::DateTime>,
+);
+
+fn refresh(
+    status: Option<&sdk::InsightsRefreshStatus>,
+    message: Option<&str>,
+    times: Option<Times<'_>>,
+) -> InsightsRefresh {
+    let (started, ended) = times.unwrap_or((None, None));
+    InsightsRefresh {
+        status: refresh_status(status),
+        message: message.map(str::to_string),
+        started_at: started.map(|t| t.secs()),
+        ended_at: ended.map(|t| t.secs()),
+    }
 }
 
 /// A status keelson does not know yet is read as still running: the caller's wait is
