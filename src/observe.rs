@@ -19,6 +19,8 @@ use crate::model::{EKS_NODECLASS_API, KARPENTER_API, NETWORKING_API, STORAGE_API
 use crate::ports::{ApiError, ApiResult, Clock, EksApi, KubeApi};
 use crate::versions::Minor;
 
+mod insights;
+
 /// The adapters a command works through.
 #[derive(Clone)]
 pub struct Ports {
@@ -262,6 +264,11 @@ pub async fn observe_cluster_for(
         let live = o.cluster.version.parse::<Minor>().ok();
         if live.is_some_and(|l| l < to) && o.cluster.status != Status::Creating {
             o.upgrade = Some(upgrade_signals(ports, name, &o, to, apis).await);
+        } else if live.is_some_and(|l| l > to) && o.cluster.status != Status::Creating {
+            // A rollback is judged by EKS's ROLLBACK_READINESS insights, fresh.
+            let mut out = UpgradeSignals::default();
+            insights::read_fresh(ports, name, &mut out).await;
+            o.upgrade = Some(out);
         }
     }
     Ok(Some(o))
@@ -277,36 +284,17 @@ pub async fn upgrade_signals(
     table: &ApiTable,
 ) -> UpgradeSignals {
     let mut out = UpgradeSignals::default();
-    // EKS insights; DescribeInsight for the ones not passing, for their details.
-    match ports.eks.list_insights(name).await {
-        Ok(list) => {
-            for i in list {
-                if i.status == InsightStatus::Passing {
-                    out.insights.push(i);
-                    continue;
-                }
-                match ports.eks.describe_insight(name, &i.id).await {
-                    Ok(full) => out.insights.push(full),
-                    Err(e) => {
-                        out.unreadable
-                            .push(format!("DescribeInsight {} ({}): {e}", i.id, i.name));
-                        out.insights.push(i);
-                    }
-                }
-            }
-        }
-        Err(ApiError::NotImplemented(m)) => {
-            tracing::warn!(cluster = name, "ListInsights: {m}; no insights read");
-        }
-        Err(e) => out.unreadable.push(format!("ListInsights: {e}")),
-    }
+    insights::read_fresh(ports, name, &mut out).await;
     // Helm release records, Secrets and ConfigMaps, the deployed revision of each release.
     for kind in ["Secret", "ConfigMap"] {
         match ports.kube.list(name, "v1", kind, Some("owner=helm")).await {
             Ok(objects) => {
                 for obj in &objects {
-                    match live::helm_record_uses(obj) {
-                        Ok(uses) => out.api_uses.extend(uses),
+                    match live::helm_record(obj) {
+                        Ok((uses, chart)) => {
+                            out.api_uses.extend(uses);
+                            out.helm_charts.extend(chart);
+                        }
                         Err(e) => out.unreadable.push(format!("Helm record {kind} {e}")),
                     }
                 }
@@ -524,7 +512,7 @@ async fn observe_eks(ports: &Ports, name: &str) -> Result<Option<ObservedCluster
     if matches!(o.cluster.status, Status::Creating | Status::Deleting) {
         return Ok(Some(o));
     }
-    if o.cluster.status == Status::Updating {
+    if o.cluster.status == Status::Updating || insights::may_roll_back_nodes(&o.cluster) {
         for id in at(
             name,
             "ListUpdates",

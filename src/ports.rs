@@ -308,6 +308,36 @@ pub struct ListedCluster {
     pub role: Option<String>,
 }
 
+/// Where an insights refresh stands (DescribeInsightsRefresh; aws-sdk-eks
+/// `InsightsRefreshStatus`: `IN_PROGRESS | FAILED | COMPLETED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefreshStatus {
+    /// EKS is re-evaluating the cluster's insights.
+    InProgress,
+    /// The refresh failed; the insights are the earlier ones.
+    Failed,
+    /// The insights are fresh.
+    Completed,
+}
+
+/// An insights refresh (StartInsightsRefresh / DescribeInsightsRefresh).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InsightsRefresh {
+    /// Where it stands.
+    pub status: RefreshStatus,
+    /// EKS's message, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When it started, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    /// When it ended, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<i64>,
+}
+
 /// The EKS API, as keelson uses it.
 #[async_trait]
 pub trait EksApi: Send + Sync {
@@ -481,6 +511,15 @@ pub trait EksApi: Send + Sync {
     /// From now on, calls on `at.name` go where it was listed: a cluster keelson created
     /// that git no longer names (to be read and deleted where it is).
     fn locate(&self, _at: &ListedCluster) {}
+    // ── Version rollback and fresh insights (EKS 2026: API_CancelUpdate,
+    // ── API_StartInsightsRefresh, API_DescribeInsightsRefresh) ──
+    /// CancelUpdate: EKS accepts it only for a `VersionRollback` of an Auto Mode cluster
+    /// while its nodes roll back.
+    async fn cancel_update(&self, cluster: &str, id: &str) -> ApiResult<Update>;
+    /// StartInsightsRefresh.
+    async fn start_insights_refresh(&self, cluster: &str) -> ApiResult<InsightsRefresh>;
+    /// DescribeInsightsRefresh.
+    async fn describe_insights_refresh(&self, cluster: &str) -> ApiResult<InsightsRefresh>;
 
     /// Calls made so far through this client, by operation name (for `KEELSON_STATS`
     /// and benchmarks). Implementations that do not count return nothing.

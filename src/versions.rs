@@ -116,6 +116,14 @@ impl Minor {
         }
     }
 
+    /// The minor before (saturating at `major.0`).
+    pub fn prev(self) -> Minor {
+        Minor {
+            major: self.major,
+            minor: self.minor.saturating_sub(1),
+        }
+    }
+
     /// How many minors `self` is ahead of `other` (negative when behind).
     pub fn minors_after(self, other: Minor) -> i64 {
         if self.major != other.major {
@@ -128,6 +136,57 @@ impl Minor {
         i64::from(self.minor) - i64::from(other.minor)
     }
 }
+
+/// Who a behaviour change concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concerns {
+    /// Every cluster.
+    All,
+    /// Clusters with Auto Mode compute.
+    AutoMode,
+}
+
+/// A change a minor brings that users must act on, with its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BehaviourChange {
+    /// The minor that brings it.
+    pub minor: Minor,
+    /// Who it concerns.
+    pub concerns: Concerns,
+    /// What changes and what to do.
+    pub change: &'static str,
+    /// Where it is stated.
+    pub source: &'static str,
+}
+
+/// Behaviour changes per hop, as data: the plan notes every entry of a hop's target.
+pub const BEHAVIOUR_CHANGES: &[BehaviourChange] = &[
+    BehaviourChange {
+        minor: Minor::v1(36),
+        concerns: Concerns::All,
+        change: "gitRepo volumes are disabled and Service `externalIPs` is deprecated: move gitRepo volumes to an init container that clones the repository",
+        source: "Kubernetes v1.36 release notes; EKS standard-support notes for 1.36",
+    },
+    BehaviourChange {
+        minor: Minor::v1(37),
+        concerns: Concerns::AutoMode,
+        change: "Auto Mode NodePools created from 1.37 on default to `consolidationPolicy: Balanced` (disrupt only when the hourly saving justifies it) instead of `WhenEmptyOrUnderutilized`: write `disruption.consolidationPolicy` in every NodePool to keep the behaviour you have",
+        source: "EKS Auto Mode release notes, 2026-10-01 (auto-change)",
+    },
+];
+
+/// The behaviour changes a hop to `to` brings to a cluster (`auto_mode`: Auto Mode
+/// compute on).
+pub fn behaviour_changes(to: Minor, auto_mode: bool) -> Vec<&'static BehaviourChange> {
+    BEHAVIOUR_CHANGES
+        .iter()
+        .filter(|b| b.minor == to && (b.concerns == Concerns::All || auto_mode))
+        .collect()
+}
+
+/// How long after an in-place upgrade completes EKS still rolls the control plane back
+/// one minor: 7 days (EKS User Guide `rollback-cluster`, "7-day window").
+pub const ROLLBACK_WINDOW_SECS: i64 = 7 * 86_400;
 
 /// The most minors one upgrade path may span. EKS supports about a dozen minors at any
 /// time (standard and extended support); a longer path is a typo, not a plan.
@@ -456,6 +515,17 @@ pub fn version_key(v: &str) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn behaviour_changes_are_noted_for_their_minor_and_whom_they_concern() {
+        let auto = behaviour_changes(Minor::v1(37), true);
+        assert_eq!(auto.len(), 1);
+        assert!(auto[0].change.contains("consolidationPolicy: Balanced"));
+        assert!(behaviour_changes(Minor::v1(37), false).is_empty());
+        assert_eq!(behaviour_changes(Minor::v1(36), false).len(), 1);
+        assert!(behaviour_changes(Minor::v1(35), true).is_empty());
+        assert!(BEHAVIOUR_CHANGES.iter().all(|b| !b.source.is_empty()));
+    }
 
     #[test]
     fn checked_dates_are_days_of_the_calendar() {

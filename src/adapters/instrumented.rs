@@ -263,6 +263,9 @@ instrumented! { EksApi, Remote::Eks;
     read describe_insight(cluster: &str, id: &str) -> ApiResult<Insight> = "DescribeInsight";
     read list_clusters_located() -> ApiResult<Vec<ListedCluster>> = "ListClusters";
     read describe_listed(at: &ListedCluster) -> ApiResult<LiveCluster> = "DescribeCluster";
+    write cancel_update(cluster: &str, id: &str) -> ApiResult<Update> = "CancelUpdate";
+    write start_insights_refresh(cluster: &str) -> ApiResult<InsightsRefresh> = "StartInsightsRefresh";
+    read describe_insights_refresh(cluster: &str) -> ApiResult<InsightsRefresh> = "DescribeInsightsRefresh";
     ;
     fn locate(&self, at: &ListedCluster) {
         self.inner.locate(at);

@@ -23,6 +23,8 @@ use crate::plan::resolve_addon_version;
 use crate::plan::{ClusterPlan, Op, Plan};
 use crate::ports::{ApiError, ApiResult};
 
+mod version;
+
 /// How the executor paces itself.
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
@@ -550,24 +552,14 @@ impl Exec<'_> {
                 self.wait_update(&format!("{:?}", u.update_type), &u, None, None)
                     .await
             }
-            Op::UpdateClusterVersion { version } => {
-                self.wait_cluster_idle().await?;
-                // Found again, never re-issued: if the cluster already runs the version (an
-                // earlier run's update finished), there is nothing to do.
-                let live = self
-                    .call("DescribeCluster", || eks.describe_cluster(name))
-                    .await?;
-                if live.version == *version {
-                    return Ok(());
-                }
-                let u = self
-                    .call("UpdateClusterVersion", || {
-                        eks.update_cluster_version(name, version)
-                    })
-                    .await?;
-                self.wait_update(&format!("control plane {version}"), &u, None, None)
-                    .await
-            }
+            Op::UpdateClusterVersion { version } => self.update_version(version).await,
+            Op::RecordRollback {
+                arn,
+                from,
+                to,
+                remove,
+            } => self.record_rollback(arn, from, to, remove).await,
+            Op::CancelUpdate { id } => self.cancel_update(id).await,
             Op::DeleteCluster => {
                 self.call("DeleteCluster", || eks.delete_cluster(name))
                     .await?;
@@ -595,13 +587,7 @@ impl Exec<'_> {
                     crate::plan::upgrade::transition_key(from, to),
                     crate::plan::upgrade::transition_value(self.ports.clock.now(), addons),
                 );
-                self.call("TagResource", || eks.tag_resource(arn, &tags))
-                    .await?;
-                if remove.is_empty() {
-                    return Ok(());
-                }
-                self.call("UntagResource", || eks.untag_resource(arn, remove))
-                    .await
+                self.tag_then_untag(arn, &tags, remove).await
             }
             Op::CreateAddon(req) => {
                 let mut req = req.clone();

@@ -84,6 +84,7 @@ define_rules! {
     FleetMissing = ("fleet-missing", Error, "The repository has Clusters but no Fleet document."),
     FleetDuplicate = ("fleet-duplicate", Error, "More than one Fleet document."),
     StageDuplicate = ("stage-duplicate", Error, "Two Fleet stages have the same name."),
+    SoakPastRollbackWindow = ("soak-past-rollback-window", Warning, "A stage's `soak` is longer than the 7 days in which EKS can roll a control-plane upgrade back."),
     OperatorRoleAccount = ("operator-role-account", Error, "A Cluster's operatorRoleArn is in another account than its `spec.account`, or two Fleet accounts share an id."),
     UnknownStage = ("unknown-stage", Error, "A Cluster names a stage the Fleet does not define."),
     DuplicateCluster = ("duplicate-cluster", Error, "Two Cluster documents with the same name in the same account and region."),

@@ -50,6 +50,8 @@ pub struct Release {
     pub manifest: String,
     /// The hooks, each with its own manifest.
     pub hooks: Vec<Hook>,
+    /// The chart's `kubeVersion` constraint (chart metadata), empty when it has none.
+    pub kube_version: String,
 }
 
 /// One hook of a release.
@@ -129,6 +131,8 @@ struct RawChartMeta {
     name: String,
     #[serde(default)]
     version: String,
+    #[serde(default, rename = "kubeVersion")]
+    kube_version: String,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +185,7 @@ pub fn decode_payload(payload: &[u8]) -> Result<Release, HelmError> {
         status: r.info.status,
         chart,
         manifest: r.manifest,
+        kube_version: r.chart.metadata.kube_version,
         hooks: r
             .hooks
             .into_iter()

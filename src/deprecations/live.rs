@@ -18,7 +18,7 @@
 use serde_json::Value;
 
 use super::table::ApiTable;
-use crate::model::live::ApiUse;
+use crate::model::live::{ApiUse, HelmChart};
 
 /// The annotation `kubectl apply` (client-side) keeps.
 pub(crate) const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -117,6 +117,15 @@ pub(crate) fn managed_fields(object: &Value) -> Vec<Written> {
 /// # Errors
 /// `namespace/name: why` when the record cannot be decoded.
 pub(crate) fn helm_record_uses(object: &Value) -> Result<Vec<ApiUse>, String> {
+    helm_record(object).map(|(uses, _)| uses)
+}
+
+/// The API uses of a Helm release record, as [`helm_record_uses`], and its chart when the
+/// release is deployed and the chart declares `kubeVersion`.
+///
+/// # Errors
+/// `namespace/name: why` when the record cannot be decoded.
+pub(crate) fn helm_record(object: &Value) -> Result<(Vec<ApiUse>, Option<HelmChart>), String> {
     let text = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("?");
     let release = super::helm::decode_record(object).map_err(|e| {
         format!(
@@ -129,8 +138,18 @@ pub(crate) fn helm_record_uses(object: &Value) -> Result<Vec<ApiUse>, String> {
         release.status.as_str(),
         "deployed" | "pending-install" | "pending-upgrade" | "pending-rollback" | "failed"
     ) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
+    let chart =
+        (release.status == "deployed" && !release.kube_version.trim().is_empty()).then(|| {
+            HelmChart {
+                release: release.name.clone(),
+                namespace: release.namespace.clone(),
+                revision: release.revision,
+                chart: release.chart.clone(),
+                kube_version: release.kube_version.clone(),
+            }
+        });
     let source = format!(
         "helm release {} (revision {}, chart {}) in namespace {}",
         release.name, release.revision, release.chart, release.namespace
@@ -152,7 +171,7 @@ pub(crate) fn helm_record_uses(object: &Value) -> Result<Vec<ApiUse>, String> {
     for h in &release.hooks {
         add("helm-hook", &h.manifest);
     }
-    Ok(uses)
+    Ok((uses, chart))
 }
 
 /// The API versions a live object was written with (last-applied annotation,

@@ -15,6 +15,7 @@
 //! records and objects come in as bytes or JSON values.
 
 pub mod helm;
+pub mod kube_version;
 pub(crate) mod live;
 pub(crate) mod report;
 pub mod scan;

@@ -55,6 +55,9 @@ pub enum UpdateStatus {
 pub enum UpdateType {
     /// UpdateClusterVersion.
     VersionUpdate,
+    /// UpdateClusterVersion to the minor before the running one: EKS's version rollback
+    /// (aws-sdk-eks `UpdateType::VersionRollback`; EKS User Guide `rollback-cluster`).
+    VersionRollback,
     /// UpdateClusterConfig: endpoint access.
     EndpointAccessUpdate,
     /// UpdateClusterConfig: logging.
@@ -320,6 +323,25 @@ pub struct UpgradeSignals {
     /// Signals that could not be read, and why (the gates report them as unknown).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<String>,
+    /// Deployed Helm releases whose chart declares `kubeVersion`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub helm_charts: Vec<HelmChart>,
+}
+
+/// A deployed Helm release whose chart declares the Kubernetes versions it supports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmChart {
+    /// Release name.
+    pub release: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Deployed revision.
+    pub revision: u64,
+    /// `name-version` of the chart.
+    pub chart: String,
+    /// The chart's `kubeVersion` constraint, as written.
+    pub kube_version: String,
 }
 
 /// One use of a Kubernetes API version found in a live cluster.

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::diff::{changes_of, sorted, tags_view, with_marker};
 use super::types::*;
-use super::{fields, hops, token, Ctx};
+use super::{fields, hops, rollback, token, Ctx};
 use crate::config::ClusterConfig;
 use crate::model::live::*;
 use crate::model::*;
@@ -231,16 +231,18 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
     for message in fields::cluster_blockers(spec, live) {
         cx.block(Kind::Cluster, &name, message);
     }
-    // Version.
+    // Version: a rollback running decides it alone (EKS blocks other updates meanwhile).
+    if let Some(v) = rollback::while_rolling_back(cx, c, o) {
+        return v;
+    }
     let (have, want) = (live_version.parse::<Minor>(), spec.version.parse::<Minor>());
     let mut hops: Vec<Minor> = Vec::new();
+    let mut roll_back = None;
     if let (Ok(have), Ok(want)) = (have, want) {
         if want < have {
-            cx.block(
-                Kind::Cluster,
-                &name,
-                format!("`version` {want} is lower than the running {have}; EKS does not downgrade (set version back to \"{have}\")"),
-            );
+            // Planned after the configuration steps: rolling back into extended support
+            // needs `upgradePolicy.supportType: EXTENDED` first.
+            roll_back = Some((have, want));
         } else {
             match crate::versions::hop_path(have, want) {
                 Ok(path) => hops = path,
@@ -458,6 +460,13 @@ fn plan_existing_cluster(cx: &mut Ctx<'_>, c: &ClusterConfig, o: &ObservedCluste
             } else {
                 step.because("adopt: mark the cluster as managed by this fleet")
             });
+    }
+    if let Some((have, want)) = roll_back {
+        return rollback::plan_rollback(cx, c, o, have, want);
+    }
+    if hops.is_empty() {
+        rollback::finish_record(cx, o);
+        cx.notes.extend(rollback::window_note(o, cx.shared.now));
     }
     hops::plan_hops(cx, c, o, live_version, &hops)
 }

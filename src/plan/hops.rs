@@ -98,10 +98,18 @@ pub(super) fn plan_hops(
         for w in check.findings(upgrade::Outcome::Warn) {
             cx.notes.push(format!("upgrade {from}→{hop}: {w}"));
         }
+        let auto = live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled);
+        for b in crate::versions::behaviour_changes(*hop, auto) {
+            cx.notes.push(format!(
+                "upgrade {from}→{hop}: behaviour change: {} (source: {})",
+                b.change, b.source
+            ));
+        }
         let hop_s = hop.to_string();
         for n in &check.node_group_catch_up {
             move_node_group(cx, c, n, &prev, &mut ng_versions);
         }
+        move_addons(cx, c, &check, true);
         let mut start = Tags::new();
         start.insert(UPGRADING_TAG.to_string(), format!("{from}-{hop}"));
         cx.steps.push(
@@ -121,7 +129,7 @@ pub(super) fn plan_hops(
             )
             .risk(
                 RiskKind::Irreversible,
-                "a control-plane upgrade cannot be undone by keelson (EKS rollback is manual and limited to 7 days)",
+                "EKS rolls a control-plane upgrade back only within 7 days of its completion (lower `version` one minor in git then); after that it cannot be undone",
             ),
         );
         hop_followers(cx, c, &check, &mut ng_versions);
@@ -144,8 +152,17 @@ fn hop_followers(
     check: &upgrade::HopCheck,
     ng_versions: &mut BTreeMap<String, String>,
 ) {
+    move_addons(cx, c, check, false);
+    for n in &check.node_group_moves {
+        move_node_group(cx, c, n, &check.to, ng_versions);
+    }
+}
+
+/// The add-on moves of a hop that go `before` the control plane (or after it), each
+/// saying why it goes where it does.
+fn move_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, check: &upgrade::HopCheck, before: bool) {
     let name = cx.name.to_string();
-    for m in &check.addon_moves {
+    for m in check.addon_moves.iter().filter(|m| m.before == before) {
         let Some(doc) = c.addons.iter().find(|a| a.value.metadata.name == m.name) else {
             continue;
         };
@@ -158,14 +175,8 @@ fn hop_followers(
                     &name, &doc.value, &m.to, cx.fleet,
                 ))],
             )
-            .because(format!(
-                "{} does not support Kubernetes {}",
-                m.from, check.to
-            )),
+            .because(m.why(&check.from, &check.to)),
         );
-    }
-    for n in &check.node_group_moves {
-        move_node_group(cx, c, n, &check.to, ng_versions);
     }
 }
 

@@ -31,6 +31,7 @@ mod pod_identity;
 mod removed;
 pub mod render;
 mod resolve;
+mod rollback;
 pub(crate) mod skipped;
 mod types;
 pub mod upgrade;

@@ -260,6 +260,25 @@ pub enum Op {
         /// Tag keys to remove.
         remove: Vec<String>,
     },
+    /// Record a completed rollback on the cluster (TagResource
+    /// `keelson.dev/rolled-back-FROM-TO` = `t=<now>`), then remove the record of the hop it
+    /// undid, so that later stages no longer count it (UntagResource).
+    RecordRollback {
+        /// Cluster ARN.
+        arn: String,
+        /// Minor before the rollback.
+        from: String,
+        /// Minor after it.
+        to: String,
+        /// Tag keys to remove.
+        remove: Vec<String>,
+    },
+    /// CancelUpdate of a running VersionRollback (Auto Mode, node phase only), then wait
+    /// until EKS reports it Cancelled.
+    CancelUpdate {
+        /// Update id.
+        id: String,
+    },
     /// Delete a Kubernetes object.
     KubeDelete {
         /// apiVersion.

@@ -21,7 +21,9 @@ use crate::model::live::*;
 use crate::model::{AddonDoc, FleetPolicy, Tags};
 use crate::versions::{self, Calendar, Date, Minor};
 
+mod helm;
 mod support;
+pub use helm::helm_gate;
 pub use support::support_gate;
 
 /// The gates a hop passes through.
@@ -32,6 +34,8 @@ pub enum Gate {
     Signals,
     /// No manifest, Helm release or live object uses an API the target removed.
     RemovedApis,
+    /// No deployed Helm chart declares a `kubeVersion` that excludes the target.
+    HelmKubeVersion,
     /// No EKS upgrade insight in ERROR for the target.
     Insights,
     /// Every add-on has a version that supports the target.
@@ -51,6 +55,7 @@ impl Gate {
     pub const ALL: &'static [Gate] = &[
         Gate::Signals,
         Gate::RemovedApis,
+        Gate::HelmKubeVersion,
         Gate::Insights,
         Gate::Addons,
         Gate::NodeGroups,
@@ -69,6 +74,7 @@ impl Gate {
         match self {
             Gate::Signals => "signals",
             Gate::RemovedApis => "removed-apis",
+            Gate::HelmKubeVersion => "helm-kube-version",
             Gate::Insights => "insights",
             Gate::Addons => "addons",
             Gate::NodeGroups => "node-groups",
@@ -114,6 +120,29 @@ pub struct AddonMove {
     pub from: String,
     /// Version after the hop.
     pub to: String,
+    /// Whether it moves before the control plane: `to` also runs on the minor the hop
+    /// starts from (AWS's advice since 2026, `rollback-cluster-upgrades`: add-ons first,
+    /// at a version compatible with both minors, keeps a rollback cheap). Otherwise it
+    /// moves right after the control plane.
+    #[serde(default)]
+    pub before: bool,
+}
+
+impl AddonMove {
+    /// Why it moves where it does, for the plan.
+    pub fn why(&self, from: &str, to: &str) -> String {
+        if self.before {
+            format!(
+                "{} does not support Kubernetes {to}; {} runs on both {from} and {to}, so it moves before the control plane",
+                self.from, self.to
+            )
+        } else {
+            format!(
+                "{} does not support Kubernetes {to}; no version runs on both {from} and {to} (DescribeAddonVersions), so it moves after the control plane",
+                self.from
+            )
+        }
+    }
 }
 
 /// Everything known about one hop.
@@ -202,11 +231,13 @@ pub fn check_hop(
     node_groups_before: &BTreeMap<String, String>,
     first: bool,
 ) -> HopCheck {
-    let mut gates = Vec::new();
-    gates.push(signals_gate(input.live));
-    gates.push(removed_apis_gate(input, to));
-    gates.push(insights_gate(input.live, to, first));
-    let (addons, addon_moves, addons_after) = addons_gate(input, to, addons_before);
+    let mut gates = vec![
+        signals_gate(input.live),
+        removed_apis_gate(input, to),
+        helm_gate(input.live, from, to),
+        insights_gate(input.live, to, first),
+    ];
+    let (addons, addon_moves, addons_after) = addons_gate(input, from, to, addons_before);
     gates.push(addons);
     let (ngs, node_group_moves, node_group_catch_up) =
         node_groups_gate(input, from, to, node_groups_before);
@@ -370,8 +401,14 @@ fn insights_gate(live: &ObservedCluster, to: Minor, first: bool) -> GateResult {
 
 type AddonsVerdict = (GateResult, Vec<AddonMove>, BTreeMap<String, String>);
 
-fn addons_gate(input: HopInput<'_>, to: Minor, before: &BTreeMap<String, String>) -> AddonsVerdict {
+fn addons_gate(
+    input: HopInput<'_>,
+    from: Minor,
+    to: Minor,
+    before: &BTreeMap<String, String>,
+) -> AddonsVerdict {
     let to_s = to.to_string();
+    let from_s = from.to_string();
     let mut after = before.clone();
     let mut moves = Vec::new();
     let mut fail = Vec::new();
@@ -399,10 +436,32 @@ fn addons_gate(input: HopInput<'_>, to: Minor, before: &BTreeMap<String, String>
         };
         match resolve_addon_version(catalog, &hop_version_request(&doc.spec.version), &to_s) {
             Ok(v) => {
+                // A version that runs on both `from` and `to` goes first: the one git's
+                // request picks when it does, else the newest that does.
+                let both: Vec<_> = catalog
+                    .iter()
+                    .filter(|a| {
+                        compatible_with(catalog, &a.version, &from_s)
+                            && compatible_with(catalog, &a.version, &to_s)
+                            && crate::versions::version_key(&a.version)
+                                >= crate::versions::version_key(current)
+                    })
+                    .cloned()
+                    .collect();
+                let early = if both.iter().any(|a| a.version == v) {
+                    Some(v.clone())
+                } else {
+                    resolve_addon_version(&both, "latest", &to_s).ok()
+                };
+                let (v, early) = match early {
+                    Some(b) => (b, true),
+                    None => (v, false),
+                };
                 moves.push(AddonMove {
                     name: name.clone(),
                     from: current.clone(),
                     to: v.clone(),
+                    before: early,
                 });
                 after.insert(name.clone(), v);
             }
@@ -663,7 +722,24 @@ fn key_suffix(key: &str) -> &str {
 
 /// Whether a tag key is one keelson keeps for upgrades (never drift).
 pub fn is_upgrade_tag(key: &str) -> bool {
-    key == UPGRADING_TAG || key.starts_with(TRANSITION_TAG_PREFIX)
+    key == UPGRADING_TAG
+        || key.starts_with(TRANSITION_TAG_PREFIX)
+        || key.starts_with(ROLLBACK_TAG_PREFIX)
+}
+
+/// The prefix of the tag recording a completed rollback.
+pub const ROLLBACK_TAG_PREFIX: &str = "keelson.dev/rolled-back-";
+
+/// The tag key recording a completed rollback `from → to` (`to` one minor below).
+pub fn rollback_key(from: &str, to: &str) -> String {
+    format!("{ROLLBACK_TAG_PREFIX}{from}-{to}")
+}
+
+/// When the rollback window of the hop `from → to` closes, from the cluster's record of
+/// it (seconds since the epoch); `None` without a record.
+pub fn rollback_window_closes(tags: &Tags, from: Minor, to: Minor) -> Option<(i64, i64)> {
+    let record = parse_transition(tags.get(&transition_key(&from.to_string(), &to.to_string()))?)?;
+    Some((record.at, record.at + versions::ROLLBACK_WINDOW_SECS))
 }
 
 // ───────────────────────────── stages ─────────────────────────────

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod aws_mocks;
+mod aws_mocks_rollback;
 mod aws_mocks_transport;
 mod aws_timeouts;
 mod bootstrap;
@@ -40,6 +41,7 @@ mod plan_cli;
 mod plan_direct;
 mod planner;
 mod render;
+mod rollback;
 mod rules;
 mod saved_plan;
 mod schemas;

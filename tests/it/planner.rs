@@ -376,7 +376,8 @@ async fn impossible_changes_block_the_cluster_with_what_to_do() {
     let cases = [
         (
             AUTO_CLUSTER.replace("\"1.34\"", "\"1.33\""),
-            "does not downgrade",
+            // Created at 1.34: EKS has no in-place upgrade to roll back.
+            "EKS rolls back only an in-place upgrade",
         ),
         (
             AUTO_CLUSTER.replace(
@@ -464,8 +465,9 @@ async fn an_upgrade_of_two_minors_is_two_hops_each_followed_by_add_ons_and_node_
             "Update Cluster \"1.32\"→\"1.33\"",
             "Update NodeGroup \"1.32\"→\"1.33\"",
             "Update Cluster null→\"t=<completion time> coredns=v1.11.4-eksbuild.14 eks-pod-identity-agent=v1.3.4-eksbuild.1 vpc-cni=v1.20.4-eksbuild.2\"",
-            "Update Cluster \"1.33\"→\"1.34\"",
+            // v1.3.8 runs on 1.33 and 1.34: it moves before the control plane.
             "Update Addon \"v1.3.4-eksbuild.1\"→\"v1.3.8-eksbuild.2\"",
+            "Update Cluster \"1.33\"→\"1.34\"",
             "Update NodeGroup \"1.33\"→\"1.34\"",
             "Update Cluster null→\"t=<completion time> coredns=v1.11.4-eksbuild.14 eks-pod-identity-agent=v1.3.8-eksbuild.2 vpc-cni=v1.20.4-eksbuild.2\"",
         ],

@@ -35,7 +35,7 @@ pub(crate) fn example() -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-fn load(root: &Path) -> Loaded {
+pub(crate) fn load(root: &Path) -> Loaded {
     let l = keelson::sync::load_repo(root, TODAY).unwrap();
     assert!(l.is_valid(), "{:?}", l.diagnostics);
     l
@@ -50,12 +50,12 @@ fn at_version(l: &Loaded, version: &str) -> Loaded {
     l
 }
 
-fn cluster<'p>(plan: &'p Plan, name: &str) -> &'p ClusterPlan {
+pub(crate) fn cluster<'p>(plan: &'p Plan, name: &str) -> &'p ClusterPlan {
     plan.clusters.iter().find(|c| c.name == name).unwrap()
 }
 
 /// `Kind name: before→after` of the first change of each step.
-fn step_lines(c: &ClusterPlan) -> Vec<String> {
+pub(crate) fn step_lines(c: &ClusterPlan) -> Vec<String> {
     c.steps
         .iter()
         .map(|s| {
@@ -73,13 +73,13 @@ fn step_lines(c: &ClusterPlan) -> Vec<String> {
         .collect()
 }
 
-fn only(plan: &Plan, name: &str) -> Plan {
+pub(crate) fn only(plan: &Plan, name: &str) -> Plan {
     let mut p = plan.clone();
     p.clusters.retain(|c| c.name == name);
     p
 }
 
-async fn apply_plan(sim: &keelson::adapters::sim::Sim, plan: &Plan) {
+pub(crate) async fn apply_plan(sim: &keelson::adapters::sim::Sim, plan: &Plan) {
     let report = apply::apply(&ports(sim), plan, ApplyOptions::default(), Arc::new(Quiet)).await;
     assert!(report.ok(), "{report:?}");
 }
@@ -112,8 +112,10 @@ async fn staging_upgrades_first_prod_waits_for_the_soak_and_a_removed_api_blocks
             "Addon kube-proxy version v1.33.0-eksbuild.1→v1.34.0-eksbuild.1",
             "NodeGroup general version 1.33→1.34",
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.33-1.34 →t=<completion",
-            "Cluster staging-euw1 version 1.34→1.35",
+            // coredns v1.12.3 runs on 1.34 and 1.35: before the control plane;
+            // kube-proxy is built per minor: after it.
             "Addon coredns version v1.11.4-eksbuild.14→v1.12.3-eksbuild.1",
+            "Cluster staging-euw1 version 1.34→1.35",
             "Addon kube-proxy version v1.34.0-eksbuild.1→v1.35.0-eksbuild.1",
             "NodeGroup general version 1.34→1.35",
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.34-1.35 →t=<completion",
@@ -282,7 +284,7 @@ async fn a_hop_interrupted_mid_update_is_resumed_without_issuing_it_again() {
     assert_eq!(
         step_lines(cluster(&plan, "staging-euw1")),
         vec![
-            "Addon coredns version v1.11.4-eksbuild.14→v1.12.3-eksbuild.1",
+            // coredns moved before the control plane, so only what follows it is left.
             "Addon kube-proxy version v1.34.0-eksbuild.1→v1.35.0-eksbuild.1",
             "NodeGroup general version 1.34→1.35",
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.34-1.35 →t=<completion",

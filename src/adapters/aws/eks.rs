@@ -29,6 +29,7 @@ mod convert;
 mod errors;
 mod fields;
 mod nodegroups;
+mod rollback;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -606,6 +607,18 @@ impl EksApi for AwsEks {
             .clone()
             .unwrap_or_else(|| self.default_region.clone());
         lock(&self.located).insert(at.name.clone(), (region, at.role.clone()));
+    }
+
+    async fn cancel_update(&self, cluster: &str, id: &str) -> ApiResult<Update> {
+        rollback::cancel_update(self, cluster, id).await
+    }
+
+    async fn start_insights_refresh(&self, cluster: &str) -> ApiResult<InsightsRefresh> {
+        rollback::start_insights_refresh(self, cluster).await
+    }
+
+    async fn describe_insights_refresh(&self, cluster: &str) -> ApiResult<InsightsRefresh> {
+        rollback::describe_insights_refresh(self, cluster).await
     }
 
     fn call_counts(&self) -> BTreeMap<String, u64> {

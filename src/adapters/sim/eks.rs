@@ -20,6 +20,7 @@ use crate::versions::{self, Minor, SupportStatus};
 mod access;
 mod admission;
 mod fields;
+mod rollback;
 mod updates;
 
 use access::{auth_rank, default_access_entry, uses_api};
@@ -140,6 +141,7 @@ impl EksApi for Sim {
                 kube: BTreeMap::new(),
                 insights: Vec::new(),
                 broken: Vec::new(),
+                history: Default::default(),
             };
             // What EKS creates on its own: the creator's admin entry, and the Auto Mode
             // node role's entry. Neither carries keelson's marker.
@@ -246,14 +248,13 @@ impl EksApi for Sim {
             let target = check_version(s, version)?;
             let c = cluster(s, name)?;
             require_idle(c)?;
+            rollback::require_settled(c, now)?;
             let current: Minor = c.live.version.parse().map_err(|_| ApiError::Other("bad live version".into()))?;
             if target == current {
                 return Err(ApiError::InvalidParameter(format!("Cluster {name} is already at version {version}.")));
             }
             if target < current {
-                return Err(ApiError::InvalidParameter(format!(
-                    "Unsupported Kubernetes minor version update from {current} to {target}: downgrades are not supported."
-                )));
+                return rollback::start_rollback(s, name, current, target);
             }
             if target != current.next() {
                 return Err(ApiError::InvalidParameter(format!(
@@ -403,6 +404,7 @@ impl EksApi for Sim {
             let c = cluster(s, &req.cluster)?;
             require_active(c)?;
             let cv = c.live.version.clone();
+            let rollback_to = rollback::open_rollback(c, now);
             let a = c.addons.get_mut(&req.name).ok_or_else(|| {
                 not_found(format!(
                     "No addon: {} found in cluster: {}",
@@ -415,12 +417,17 @@ impl EksApi for Sim {
                     req.name, a.live.status
                 )));
             }
-            check_addon_version(&req.name, &req.version, &cv)?;
             if versions::version_key(&req.version) < versions::version_key(&a.live.version) {
-                return Err(ApiError::InvalidParameter(format!(
-                    "Updating addon {} from {} to {} is a downgrade, which is not supported.",
-                    req.name, a.live.version, req.version
-                )));
+                // Only to prepare a rollback: down to a version of the minor it goes back to.
+                let Some(to) = rollback_to else {
+                    return Err(ApiError::InvalidParameter(format!(
+                        "Updating addon {} from {} to {} is a downgrade, which is not supported.",
+                        req.name, a.live.version, req.version
+                    )));
+                };
+                check_addon_version(&req.name, &req.version, &to)?;
+            } else {
+                check_addon_version(&req.name, &req.version, &cv)?;
             }
             a.live.status = Status::Updating;
             let mut params = BTreeMap::new();
@@ -893,6 +900,24 @@ impl EksApi for Sim {
                 .find(|i| i.id == id)
                 .cloned()
                 .ok_or_else(|| not_found(format!("No insight found for id: {id}")))
+        })
+    }
+
+    async fn cancel_update(&self, cluster_name: &str, id: &str) -> ApiResult<Update> {
+        self.with("CancelUpdate", true, |s| {
+            rollback::cancel(s, cluster_name, id)
+        })
+    }
+
+    async fn start_insights_refresh(&self, cluster_name: &str) -> ApiResult<InsightsRefresh> {
+        self.with("StartInsightsRefresh", true, |s| {
+            rollback::start_refresh(s, cluster_name)
+        })
+    }
+
+    async fn describe_insights_refresh(&self, cluster_name: &str) -> ApiResult<InsightsRefresh> {
+        self.with("DescribeInsightsRefresh", false, |s| {
+            rollback::describe_refresh(s, cluster_name)
         })
     }
 

@@ -171,6 +171,37 @@ pub struct SimCluster {
     /// objects last written with it), one line each, as a rehearsal reports it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub broken: Vec<String>,
+    /// Its version history as EKS keeps it for rollback, the settling after an upgrade,
+    /// and the insights refresh.
+    #[serde(default, skip_serializing_if = "SimHistory::is_empty")]
+    pub history: SimHistory,
+}
+
+/// What EKS remembers of a cluster's versions (for rollback and the 409 right after an
+/// upgrade) and of its insights refresh.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimHistory {
+    /// The last in-place upgrade: `(from, to, completed at)`; a rollback clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgraded: Option<(String, String, i64)>,
+    /// Until when the control plane is still being replaced after turning ACTIVE: another
+    /// UpdateClusterVersion meets a 409 (aws/containers-roadmap#2677).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settling_until: Option<i64>,
+    /// Until when an Auto Mode rollback is in its node phase (the only time CancelUpdate
+    /// is accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_phase_until: Option<i64>,
+    /// The last insights refresh: `(started, ends)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<(i64, i64)>,
+}
+
+impl SimHistory {
+    fn is_empty(&self) -> bool {
+        *self == SimHistory::default()
+    }
 }
 
 /// The whole simulated account, as saved to the state file.
@@ -870,6 +901,7 @@ pub(crate) fn state_from_live(live: &LiveState, now: i64) -> SimState {
                 .map(|u| u.insights.clone())
                 .unwrap_or_default(),
             broken: Vec::new(),
+            history: SimHistory::default(),
         };
         if let Some(account) = o.cluster.arn.split(':').nth(4).filter(|a| !a.is_empty()) {
             state.account = account.to_string();

@@ -107,7 +107,8 @@ pub(super) fn update_type(raw: Option<&sdk::UpdateType>, nodegroup: bool) -> Opt
     use sdk::UpdateType as U;
     Some(match raw? {
         U::VersionUpdate if nodegroup => UpdateType::NodegroupVersionUpdate,
-        U::VersionUpdate | U::VersionRollback => UpdateType::VersionUpdate,
+        U::VersionUpdate => UpdateType::VersionUpdate,
+        U::VersionRollback => UpdateType::VersionRollback,
         U::EndpointAccessUpdate => UpdateType::EndpointAccessUpdate,
         U::LoggingUpdate => UpdateType::LoggingUpdate,
         U::AccessConfigUpdate => UpdateType::AccessConfigUpdate,

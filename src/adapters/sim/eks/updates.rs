@@ -36,6 +36,7 @@ pub(in crate::adapters::sim) fn finish_updates(c: &mut SimCluster, now: i64) -> 
             c.updates[i].update.status == UpdateStatus::InProgress && c.updates[i].done_at <= now;
         if due {
             let u = c.updates[i].clone();
+            super::rollback::on_version_finished(c, &u);
             apply_change(c, &u.change);
             c.updates[i].update.status = UpdateStatus::Successful;
             changed = true;
