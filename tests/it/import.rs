@@ -234,13 +234,19 @@ fn drop_addon(file: &Path, name: &str) {
 /// `examples/fleet` applied on a simulator in `tmp`, then stripped of keelson's
 /// markers, as if another tool had made it; returns the simulator's state file.
 fn unmarked_example_fleet(tmp: &Path) -> PathBuf {
+    let state = applied_example_fleet(tmp);
+    strip_markers(&state);
+    state
+}
+
+/// `examples/fleet` applied on a simulator in `tmp`; returns the simulator's state file.
+fn applied_example_fleet(tmp: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
     let src = tmp.join("src");
     copy_dir(&root, &src);
     let state = tmp.join("sim.json");
     let (code, out) = apply(&src, &state);
     assert_eq!(code, 0, "{out}");
-    strip_markers(&state);
     state
 }
 
@@ -518,13 +524,8 @@ fn add_kube_objects(state: &Path, cluster: &str, objs: &[serde_json::Value]) {
 
 #[test]
 fn classes_and_bootstrap_objects_are_imported_and_eks_or_another_tools_classes_left_out() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src");
-    copy_dir(&root, &src);
-    let state = tmp.path().join("sim.json");
-    let (code, out) = apply(&src, &state);
-    assert_eq!(code, 0, "{out}");
+    let state = applied_example_fleet(tmp.path());
     let sc = |name: &str, provisioner: &str, labels: serde_json::Value| {
         serde_json::json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
             "metadata": {"name": name, "labels": labels, "uid": "0f1e", "resourceVersion": "42"},
