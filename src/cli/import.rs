@@ -2,7 +2,8 @@
 //! live target (`--cluster`) or converted from an eksctl ClusterConfig (`--from-eksctl`).
 //!
 //! ```text
-//!  --cluster NAME… ─► connect (sim │ aws) ─► observe + NodePools/NodeClasses ─► import::live ─┐
+//!  --cluster NAME… ─► connect (sim │ aws) ─► observe + kube objects (pools, classes,
+//!                                            bootstrap by inventory) ─────────► import::live ─┐
 //!  --from-eksctl F ─► read ─────────────────────────────────────────────────► import::eksctl ┤
 //!                                                                                           ▼
 //!            conflicts? (existing files, no --force) ─► error, nothing written
@@ -23,7 +24,7 @@ use serde_json::Value;
 use crate::config::{self, LoadOptions, Loaded, SourceFile};
 use crate::import::render::{self, OutFile};
 use crate::import::{self, live::LiveImport, Doc, ImportedCluster};
-use crate::model::live::{ObservedCluster, MANAGED_TAG};
+use crate::model::live::{ObservedCluster, Status, BOOTSTRAP_LABEL, MANAGED_TAG};
 use crate::model::*;
 use crate::observe;
 use crate::sync::{connect, runtime, Target, TargetSpec};
@@ -233,24 +234,7 @@ fn read_live(
             missing.push(name.clone());
             continue;
         };
-        let mut kube = Vec::new();
-        if o.cluster
-            .auto_mode
-            .as_ref()
-            .is_some_and(|a| a.compute.enabled)
-        {
-            for (api, kind) in [
-                (EKS_NODECLASS_API, "NodeClass"),
-                (KARPENTER_API, "NodePool"),
-            ] {
-                match rt.block_on(target.ports.kube.list(name, api, kind, None)) {
-                    Ok(objs) => kube.extend(objs),
-                    Err(e) => eprintln!(
-                        "warning: cluster {name}: could not list {kind}s ({e}); they are not imported: add them by hand"
-                    ),
-                }
-            }
-        }
+        let kube = rt.block_on(read_kube(&target.ports, &o));
         found.push((o, kube));
     }
     if !missing.is_empty() {
@@ -271,6 +255,69 @@ fn read_live(
     }
     target.flush()?;
     Ok(found)
+}
+
+/// The Kubernetes objects of a running cluster that an import writes: every NodeClass,
+/// NodePool and IngressClassParams (Auto Mode serves them), StorageClass and
+/// IngressClass, and the objects of the kinds keelson's bootstrap inventory lists that
+/// carry its bootstrap label. A listing that fails is a warning: those objects are left
+/// to write by hand.
+async fn read_kube(ports: &crate::observe::Ports, o: &ObservedCluster) -> Vec<Value> {
+    let name = o.cluster.name.as_str();
+    if !matches!(o.cluster.status, Status::Active | Status::Updating) {
+        return Vec::new();
+    }
+    let auto = o
+        .cluster
+        .auto_mode
+        .as_ref()
+        .is_some_and(|a| a.compute.enabled);
+    let mut kinds: Vec<(String, String, Option<String>)> = Vec::new();
+    if auto {
+        for (api, kind) in [
+            (EKS_NODECLASS_API, "NodeClass"),
+            (KARPENTER_API, "NodePool"),
+            (EKS_NODECLASS_API, "IngressClassParams"),
+        ] {
+            kinds.push((api.into(), kind.into(), None));
+        }
+    }
+    kinds.push((STORAGE_API.into(), "StorageClass".into(), None));
+    kinds.push((NETWORKING_API.into(), "IngressClass".into(), None));
+    let selector = format!("{}=bootstrap", crate::plan::INVENTORY_LABEL);
+    let (ns, cm) = crate::plan::INVENTORY;
+    match ports.kube.list(name, "v1", "ConfigMap", Some(&selector)).await {
+        Ok(maps) => {
+            let inventory = maps.iter().find(|c| {
+                c.pointer("/metadata/name").and_then(Value::as_str) == Some(cm)
+                    && c.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
+            });
+            for line in inventory.map(crate::plan::inventory_kinds).unwrap_or_default() {
+                if let Some((api, kind)) = line.split_once(' ') {
+                    kinds.push((api.into(), kind.into(), Some(format!("{BOOTSTRAP_LABEL}=true"))));
+                }
+            }
+        }
+        Err(e) => eprintln!(
+            "warning: cluster {name}: could not read keelson's bootstrap inventory ({e}); bootstrap objects are not imported: add them to bootstrap/ by hand"
+        ),
+    }
+    let mut objs = Vec::new();
+    for (api, kind, selector) in kinds {
+        match ports.kube.list(name, &api, &kind, selector.as_deref()).await {
+            // Bootstrap objects are taken from the listings by the bootstrap label only.
+            Ok(list) => objs.extend(list.into_iter().filter(|x| {
+                selector.is_some()
+                    || x.pointer("/metadata/labels")
+                        .and_then(|l| l.get(BOOTSTRAP_LABEL))
+                        .is_none()
+            })),
+            Err(e) => eprintln!(
+                "warning: cluster {name}: could not list {kind}s ({e}); they are not imported: add them by hand"
+            ),
+        }
+    }
+    objs
 }
 
 /// A new Fleet with one stage.
@@ -412,6 +459,10 @@ fn write_all(
     }
     for f in &files {
         let p = out.join(&f.path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         std::fs::write(&p, &f.text).with_context(|| format!("writing {}", p.display()))?;
         written += 1;
     }

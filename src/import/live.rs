@@ -5,13 +5,13 @@
 //!  ObservedCluster ─► Cluster (EKS defaults left out) ─► Addon (version pinned as live)
 //!                  ─► NodeGroup (no desired size, no release) ─► FargateProfile
 //!                  ─► AccessEntry (not the ones EKS creates) ─► PodIdentityAssociation
-//!  kube objects ────► NodeClass, NodePool (not the built-in ones)
+//!  kube objects ────► NodeClass, NodePool, classes, bootstrap/ (kube.rs)
 //! ```
 //!
 //! Every value left out is one the planner does not compare when git leaves it out (it
 //! takes the live value), so `keelson plan` on the result shows no changes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -59,8 +59,9 @@ pub(crate) fn user_tags(t: &Tags) -> Tags {
         .collect()
 }
 
-/// The documents of one live cluster. `kube` holds the NodePools and NodeClasses listed in
-/// the cluster (any label); EKS's built-in ones are left out.
+/// The documents of one live cluster. `kube` holds the Kubernetes objects listed in the
+/// cluster: NodePools, NodeClasses and classes (any label), and the objects carrying
+/// keelson's bootstrap label; what EKS or another tool made is left out (`kube.rs`).
 pub fn import_cluster(o: &ObservedCluster, kube: &[Value], opts: &LiveImport) -> ImportedCluster {
     let mut out = ImportedCluster {
         name: o.cluster.name.clone(),
@@ -79,7 +80,7 @@ pub fn import_cluster(o: &ObservedCluster, kube: &[Value], opts: &LiveImport) ->
     }
     access_entries(o, &mut out);
     pod_identities(o, &mut out);
-    kube_objects(o, kube, &mut out);
+    super::kube::kube_objects(o, kube, &mut out);
     out
 }
 
@@ -324,74 +325,6 @@ fn pod_identities(o: &ObservedCluster, out: &mut ImportedCluster) {
         out.docs
             .push(Doc::new(Kind::PodIdentityAssociation, &name, &spec));
     }
-}
-
-/// Labels and annotations Karpenter, EKS and kubectl put on objects by themselves.
-fn own_metadata(m: Option<&Value>) -> BTreeMap<String, String> {
-    m.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| {
-                    k.as_str() != MANAGED_LABEL
-                        && !k.starts_with("karpenter.sh/")
-                        && !k.starts_with("eks.amazonaws.com/")
-                        && !k.starts_with("kubectl.kubernetes.io/")
-                })
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn kube_objects(o: &ObservedCluster, kube: &[Value], out: &mut ImportedCluster) {
-    let builtin_pools: BTreeSet<&str> = o
-        .cluster
-        .auto_mode
-        .as_ref()
-        .map(|a| a.compute.node_pools.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    let mut docs: Vec<Doc> = Vec::new();
-    for obj in kube {
-        let text = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default();
-        let (kind, name) = (text("/kind"), text("/metadata/name"));
-        let manager = text(&format!(
-            "/metadata/labels/{}",
-            MANAGED_LABEL.replace('/', "~1")
-        ));
-        let ours = manager == crate::model::live::FIELD_MANAGER;
-        // EKS's built-in pools and their `default` class are EKS's to manage.
-        let builtin = !ours
-            && ((kind == "NodePool" && builtin_pools.contains(name))
-                || (kind == "NodeClass" && name == "default" && !builtin_pools.is_empty())
-                || (!manager.is_empty() && manager != FIELD_MANAGER));
-        if builtin || name.is_empty() {
-            continue;
-        }
-        let meta = Metadata {
-            name: name.to_string(),
-            namespace: None,
-            labels: own_metadata(obj.pointer("/metadata/labels")),
-            annotations: own_metadata(obj.pointer("/metadata/annotations")),
-        };
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-        let doc = match kind {
-            "NodePool" => serde_json::from_value::<NodePoolSpec>(spec)
-                .map(|s| Doc::with_meta(Kind::NodePool, meta, &s)),
-            "NodeClass" => serde_json::from_value::<NodeClassSpec>(spec)
-                .map(|s| Doc::with_meta(Kind::NodeClass, meta, &s)),
-            _ => continue,
-        };
-        match doc {
-            Ok(d) => docs.push(d),
-            Err(e) => out.notes.push(format!(
-                "cluster {}: left out {kind} {name}: its spec has a field keelson does not know ({e}); write it by hand",
-                o.cluster.name
-            )),
-        }
-    }
-    // Classes before pools, as they are applied.
-    docs.sort_by_key(|d| (d.kind != Kind::NodeClass, d.name().to_string()));
-    out.docs.extend(docs);
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! the directory are `cli/import.rs`'s job.
 //!
 //! ```text
-//!  ObservedCluster + NodePools/NodeClasses ─► live.rs ──┐
-//!  eksctl ClusterConfig (v1alpha5) ─────────► eksctl.rs ─┼─► Doc[] ─► render.rs ─► files
-//!                                                        └─► notes (left out, flagged)
+//!  ObservedCluster ───────────────────────► live.rs ──┐
+//!  NodePools, NodeClasses, classes,                   │
+//!  bootstrap objects ──────────────────────► kube.rs ──┤
+//!  eksctl ClusterConfig (v1alpha5) ────────► eksctl.rs ┼─► Doc[] ─► render.rs ─► files
+//!                                                      └─► notes (left out, flagged)
 //! ```
 //!
 //! What is written is what a person would write: fields AWS manages (status, ARNs,
@@ -13,6 +15,7 @@
 //! upgrade records) are left out, and so is a value EKS would pick by itself.
 
 pub mod eksctl;
+mod kube;
 pub mod live;
 pub mod render;
 

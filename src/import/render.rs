@@ -4,7 +4,8 @@
 //! ```text
 //!  ImportedCluster ─► clusters/<name>/cluster.yaml, addons.yaml, nodegroups.yaml,
 //!                     fargate.yaml, access.yaml, pod-identity.yaml, nodeclasses.yaml,
-//!                     nodepools.yaml   (one kind per file, documents split by `---`)
+//!                     nodepools.yaml, classes.yaml (one kind per file, documents split
+//!                     by `---`), bootstrap/<kinds>.yaml (one per Kubernetes kind)
 //! ```
 
 use serde_json::Value;
@@ -38,6 +39,30 @@ pub fn file_of(kind: Kind) -> &'static str {
     }
 }
 
+/// The file a bootstrap object goes to inside a cluster's directory: one per kind, named
+/// by the kind's plural as Kubernetes' resource names are (`bootstrap/namespaces.yaml`,
+/// `bootstrap/rolebindings.yaml`, `bootstrap/networkpolicies.yaml`).
+pub fn bootstrap_file(doc: &Doc) -> String {
+    let kind = doc
+        .value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("manifest")
+        .to_ascii_lowercase();
+    let plural = if kind.ends_with('s') || kind.ends_with('x') {
+        format!("{kind}es")
+    } else if let Some(stem) = kind.strip_suffix('y') {
+        format!("{stem}ies")
+    } else {
+        format!("{kind}s")
+    };
+    format!(
+        "{}/{}.yaml",
+        crate::config::bootstrap::BOOTSTRAP_DIR,
+        super::doc_name(&plural)
+    )
+}
+
 /// Every file name an import may write in a cluster's directory.
 pub fn cluster_file_names() -> Vec<&'static str> {
     Kind::ALL
@@ -56,16 +81,35 @@ pub fn cluster_dir(name: &str) -> String {
 /// relative to the output directory (e.g. `schemas`).
 pub fn cluster_files(c: &ImportedCluster, schemas: &str) -> Vec<OutFile> {
     let dir = cluster_dir(&c.name);
-    let mut out = Vec::new();
+    let mut out: Vec<OutFile> = Vec::new();
     for kind in Kind::ALL {
         let docs: Vec<&Doc> = c.docs.iter().filter(|d| d.kind == *kind).collect();
         if docs.is_empty() {
             continue;
         }
         let schema = format!("../../{schemas}/{}", kind.schema_file());
+        let path = format!("{dir}/{}", file_of(*kind));
+        let text = file_text(&docs, &schema);
+        // Kinds that share a file (classes.yaml): each kind's documents follow the
+        // others', with their own modeline.
+        match out.iter_mut().find(|f| f.path == path) {
+            Some(f) => {
+                f.text.push_str("---\n");
+                f.text.push_str(&text);
+            }
+            None => out.push(OutFile { path, text }),
+        }
+    }
+    // Bootstrap objects have no schema of keelson's: no modeline, one file per kind.
+    let mut by_file: std::collections::BTreeMap<String, Vec<&Doc>> = Default::default();
+    for d in c.docs.iter().filter(|d| d.kind == Kind::Manifest) {
+        by_file.entry(bootstrap_file(d)).or_default().push(d);
+    }
+    for (file, docs) in by_file {
+        let texts: Vec<String> = docs.iter().map(|d| doc_text(d)).collect();
         out.push(OutFile {
-            path: format!("{dir}/{}", file_of(*kind)),
-            text: file_text(&docs, &schema),
+            path: format!("{dir}/{file}"),
+            text: texts.join("---\n"),
         });
     }
     out
@@ -138,6 +182,63 @@ mod tests {
             t.contains("  version: v1.11.4-eksbuild.14  # pinned\n"),
             "{t}"
         );
+        let c = Doc::new(Kind::Cluster, "a", &json!({"version": "1.30"}));
+        assert!(doc_text(&c).contains("version: '1.30'"), "{}", doc_text(&c));
+    }
+
+    #[test]
+    fn classes_share_a_file_and_bootstrap_objects_go_one_file_per_kind() {
+        let manifest = |kind: &str, name: &str| Doc {
+            kind: Kind::Manifest,
+            value: json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}),
+            comments: Vec::new(),
+            field_comments: Vec::new(),
+        };
+        let c = ImportedCluster {
+            name: "c1".into(),
+            docs: vec![
+                Doc::new(
+                    Kind::IngressClass,
+                    "alb",
+                    &json!({"controller": "eks.amazonaws.com/alb"}),
+                ),
+                Doc::new(
+                    Kind::IngressClassParams,
+                    "alb",
+                    &json!({"scheme": "internal"}),
+                ),
+                manifest("Namespace", "a"),
+                manifest("Namespace", "b"),
+                manifest("NetworkPolicy", "deny"),
+                manifest("IngressClass", "x"),
+            ],
+            notes: Vec::new(),
+        };
+        let files = cluster_files(&c, "schemas");
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "clusters/c1/classes.yaml",
+                "clusters/c1/bootstrap/ingressclasses.yaml",
+                "clusters/c1/bootstrap/namespaces.yaml",
+                "clusters/c1/bootstrap/networkpolicies.yaml",
+            ]
+        );
+        let classes = &files[0].text;
+        assert!(classes.contains("ingressclassparams.schema.json\napiVersion: eks.amazonaws.com/v1\nkind: IngressClassParams"), "{classes}");
+        assert!(
+            classes.contains(
+                "---\n# yaml-language-server: $schema=../../schemas/ingressclass.schema.json\n"
+            ),
+            "{classes}"
+        );
+        assert_eq!(files[2].text.matches("kind: Namespace").count(), 2);
+        assert!(!files[2].text.contains("$schema"));
+    }
+
+    #[test]
+    fn a_cluster_document_quotes_its_version() {
         let c = Doc::new(Kind::Cluster, "a", &json!({"version": "1.30"}));
         assert!(doc_text(&c).contains("version: '1.30'"), "{}", doc_text(&c));
     }

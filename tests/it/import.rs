@@ -234,13 +234,19 @@ fn drop_addon(file: &Path, name: &str) {
 /// `examples/fleet` applied on a simulator in `tmp`, then stripped of keelson's
 /// markers, as if another tool had made it; returns the simulator's state file.
 fn unmarked_example_fleet(tmp: &Path) -> PathBuf {
+    let state = applied_example_fleet(tmp);
+    strip_markers(&state);
+    state
+}
+
+/// `examples/fleet` applied on a simulator in `tmp`; returns the simulator's state file.
+fn applied_example_fleet(tmp: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
     let src = tmp.join("src");
     copy_dir(&root, &src);
     let state = tmp.join("sim.json");
     let (code, out) = apply(&src, &state);
     assert_eq!(code, 0, "{out}");
-    strip_markers(&state);
     state
 }
 
@@ -498,4 +504,111 @@ fn nodepools_without_keelsons_label_round_trip_and_are_pruned_only_after_adoptio
     let (code, out) = plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("- NodePool batch-arm64"), "{out}");
+}
+
+/// Add Kubernetes objects to a cluster of the simulator state file, as other tools (or
+/// EKS) would have made them.
+fn add_kube_objects(state: &Path, cluster: &str, objs: &[serde_json::Value]) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    let kube = v["clusters"][cluster]["kube"].as_object_mut().unwrap();
+    for o in objs {
+        let key = format!(
+            "{}/{}",
+            o["kind"].as_str().unwrap(),
+            o["metadata"]["name"].as_str().unwrap()
+        );
+        kube.insert(key, o.clone());
+    }
+    std::fs::write(state, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn classes_and_bootstrap_objects_are_imported_and_eks_or_another_tools_classes_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = applied_example_fleet(tmp.path());
+    let sc = |name: &str, provisioner: &str, labels: serde_json::Value| {
+        serde_json::json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": name, "labels": labels, "uid": "0f1e", "resourceVersion": "42"},
+            "provisioner": provisioner, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
+    };
+    add_kube_objects(
+        &state,
+        "prod-apne1",
+        &[
+            // EKS's own class, another tool's class, and one made by hand with kubectl.
+            sc("gp2", "kubernetes.io/aws-ebs", serde_json::json!({})),
+            serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                "metadata": {"name": "helm-alb", "labels": {"app.kubernetes.io/managed-by": "Helm"}},
+                "spec": {"controller": "eks.amazonaws.com/alb"}}),
+            sc(
+                "handmade",
+                "ebs.csi.eks.amazonaws.com",
+                serde_json::json!({"team": "data"}),
+            ),
+        ],
+    );
+    let dest = tmp.path().join("imported");
+    let (code, out) = import(&state, &dest, &["prod-apne1"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let dir = dest.join("clusters/prod-apne1");
+    let read =
+        |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    let classes = read("classes.yaml");
+    for want in [
+        "kind: IngressClassParams\nmetadata:\n  name: alb\n",
+        "kind: IngressClass\nmetadata:\n  name: alb\n",
+        "kind: StorageClass\nmetadata:\n  name: auto-ebs-sc\n",
+        "  name: handmade\n  labels:\n    team: data\n",
+        "provisioner: ebs.csi.eks.amazonaws.com",
+    ] {
+        assert!(classes.contains(want), "{want} in {classes}");
+    }
+    // No server fields, no keelson labels, no API defaults, nothing EKS or Helm made.
+    for absent in [
+        "gp2",
+        "helm-alb",
+        "managed-by",
+        "managedFields",
+        "generation",
+        "uid",
+        "resourceVersion",
+        "reclaimPolicy",
+        "volumeBindingMode: Immediate",
+    ] {
+        assert!(!classes.contains(absent), "{absent} in {classes}");
+    }
+    let namespaces = read("bootstrap/namespaces.yaml");
+    assert!(
+        namespaces.contains("kind: Namespace\nmetadata:\n  name: web\n  labels:\n    team: web\n"),
+        "{namespaces}"
+    );
+    let bindings = read("bootstrap/rolebindings.yaml");
+    assert!(
+        bindings.contains("  name: web-view\n  namespace: web\n"),
+        "{bindings}"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("bootstrap"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["namespaces.yaml", "rolebindings.yaml"],
+        "the inventory ConfigMap is not imported"
+    );
+    for text in [&namespaces, &bindings] {
+        assert!(
+            !text.contains("keelson.dev/") && !text.contains("managed-by"),
+            "{text}"
+        );
+    }
+    let (code, out) = run(&["validate", "--repo", s(&dest)]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = plan(&dest, &state);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("unmanaged:") && out.contains("StorageClass handmade"),
+        "{out}"
+    );
 }
