@@ -54,6 +54,9 @@ pub struct TargetSpec {
     /// The deprecated/removed API table the upgrade gates judge with (the built-in table
     /// plus any `--extra-rules`).
     pub apis: Arc<ApiTable>,
+    /// AWS only: assume the role of this name in each cluster's account instead of the
+    /// operator role the repository names (a CI plan's read-only `keelson-plan-operator`).
+    pub role_name: Option<String>,
 }
 
 impl TargetSpec {
@@ -68,6 +71,7 @@ impl TargetSpec {
             sim_speed: Speed::Instant,
             ignore_gates: BTreeSet::new(),
             apis: plan::builtin_apis(),
+            role_name: None,
         }
     }
 }
@@ -232,7 +236,7 @@ fn open_target(
             if !spec.ignore_gates.is_empty() {
                 bail!("--ignore-gate is for rehearsals on the simulator (--target sim) only; against AWS every gate holds");
             }
-            let ports = connect_aws(loaded, rt)?;
+            let ports = connect_aws(loaded, rt, spec.role_name.as_deref())?;
             Ok(Connected {
                 ports,
                 sim: None,
@@ -247,7 +251,11 @@ fn open_target(
 /// cluster with, instead of keelson's native access.
 pub const KUBECONFIG_CONTEXT_ANNOTATION: &str = "keelson.dev/kubeconfig-context";
 
-fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Ports> {
+fn connect_aws(
+    loaded: &Loaded,
+    rt: &tokio::runtime::Runtime,
+    role_name: Option<&str>,
+) -> Result<Ports> {
     use crate::adapters::aws::{eks::AwsEks, EksAccess};
     use crate::adapters::kube::KubeClients;
     let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
@@ -275,7 +283,8 @@ fn connect_aws(loaded: &Loaded, rt: &tokio::runtime::Runtime) -> Result<Ports> {
         .map(|r| r.to_string())
         .or_else(|| regions.values().next().cloned())
         .unwrap_or_else(|| "us-east-1".to_string());
-    let (cluster_roles, role_credentials) = assumed_roles(loaded, &sdk, &default_region, rt);
+    let (cluster_roles, role_credentials) =
+        assumed_roles(loaded, &sdk, &default_region, rt, role_name);
     let eks = Arc::new(
         AwsEks::new(&sdk, default_region.clone(), regions.clone(), 8)
             .with_roles(cluster_roles.clone(), role_credentials.clone()),
@@ -304,12 +313,14 @@ type AssumedRoles = (
 
 /// The role keelson assumes for each cluster: the Cluster's `operatorRoleArn`, else the
 /// Fleet's role for the cluster's account; and one STS AssumeRole credentials provider per
-/// distinct role (session name `keelson`, the account's external id when set).
+/// distinct role (session name `keelson`, the account's external id when set). With
+/// `role_name`, the role of that name in the same account takes the place of each.
 pub fn assumed_roles(
     loaded: &Loaded,
     sdk: &aws_config::SdkConfig,
     default_region: &str,
     rt: &tokio::runtime::Runtime,
+    role_name: Option<&str>,
 ) -> AssumedRoles {
     use aws_config::sts::AssumeRoleProvider;
     use aws_credential_types::provider::SharedCredentialsProvider;
@@ -342,6 +353,16 @@ pub fn assumed_roles(
                 a.operator_role_arn.clone()
             }
             (None, None) => continue,
+        };
+        let role = match role_name {
+            Some(name) => {
+                let renamed = same_account_role(&role, name);
+                if let Some(external) = external_ids.remove(&role) {
+                    external_ids.entry(renamed.clone()).or_insert(external);
+                }
+                renamed
+            }
+            None => role,
         };
         cluster_roles.insert(c.name().to_string(), role);
     }
@@ -520,4 +541,35 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// The ARN of the role named `name` in the account (and partition) of `role_arn`; a role
+/// ARN is `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME` (IAM User Guide, "IAM ARNs"). A text
+/// that is not a role ARN is returned unchanged, so that STS names it in its error.
+fn same_account_role(role_arn: &str, name: &str) -> String {
+    match role_arn.split_once(":role/") {
+        Some((account, _)) if account.starts_with("arn:") => format!("{account}:role/{name}"),
+        _ => role_arn.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod role_name_tests {
+    use super::same_account_role;
+
+    #[test]
+    fn a_role_name_replaces_name_and_path_in_the_same_account() {
+        assert_eq!(
+            same_account_role(
+                "arn:aws:iam::111122223333:role/ops/keelson-operator",
+                "keelson-plan-operator"
+            ),
+            "arn:aws:iam::111122223333:role/keelson-plan-operator"
+        );
+        assert_eq!(
+            same_account_role("arn:aws-cn:iam::444455556666:role/keelson-operator", "ro"),
+            "arn:aws-cn:iam::444455556666:role/ro"
+        );
+        assert_eq!(same_account_role("not-an-arn", "ro"), "not-an-arn");
+    }
 }

@@ -100,8 +100,8 @@ pub enum Command {
         #[arg(long)]
         allow_irreversible: bool,
         /// The fleet lock to hold while applying, shared with `keelson run` (default:
-        /// `.keelson/keelson.lock` under the repository, where a daemon watching it keeps
-        /// its lock).
+        /// `keelson.lock` in `KEELSON_STATE_DIR` when set, else `.keelson/keelson.lock`
+        /// under the repository, where a daemon watching it keeps its lock).
         #[arg(long, value_name = "FILE")]
         lock_file: Option<PathBuf>,
     },
@@ -206,7 +206,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             lock_file,
         } => {
             let lock =
-                lock_file.unwrap_or_else(|| target.repo.join(".keelson").join("keelson.lock"));
+                lock_file.unwrap_or_else(|| plan::state_dir(&target.repo).join("keelson.lock"));
             let approval = plan::Approval {
                 auto_approve,
                 allow_irreversible,

@@ -52,14 +52,19 @@ pub enum PlanFormat {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// The config repo.
-    #[arg(long, default_value = ".")]
+    #[arg(long, env = "KEELSON_REPO", default_value = ".")]
     pub repo: PathBuf,
     /// Where live state comes from.
-    #[arg(long, value_enum, default_value_t = Target::Sim)]
+    #[arg(long, env = "KEELSON_TARGET", value_enum, default_value_t = Target::Sim)]
     pub target: Target,
     /// Simulator state file (default: `.keelson/sim.json` under the repo).
-    #[arg(long)]
+    #[arg(long, env = "KEELSON_STATE")]
     pub state: Option<PathBuf>,
+    /// AWS only: in each cluster's account assume the role of this name instead of the
+    /// operator role the repository names, e.g. the read-only `keelson-plan-operator` for
+    /// plans in CI (deploy/README.md).
+    #[arg(long, env = "KEELSON_ROLE_NAME", value_name = "NAME")]
+    pub role_name: Option<String>,
     /// Only these clusters (repeatable).
     #[arg(long = "cluster", value_name = "NAME")]
     pub clusters: Vec<String>,
@@ -92,13 +97,24 @@ impl TargetArgs {
             state: self
                 .state
                 .clone()
-                .unwrap_or_else(|| self.repo.join(".keelson").join("sim.json")),
+                .unwrap_or_else(|| state_dir(&self.repo).join("sim.json")),
             clusters: self.clusters.iter().cloned().collect(),
             concurrency: self.concurrency,
             sim_speed: self.sim_speed,
             ignore_gates: self.ignore_gates.iter().copied().collect(),
             apis: crate::sync::api_table(&self.extra_rules)?,
+            role_name: self.role_name.clone(),
         })
+    }
+}
+
+/// Where the simulator's state and the fleet lock are kept by default: `KEELSON_STATE_DIR`
+/// when set (the image sets it, its repository being mounted read-only), else `.keelson/`
+/// under the repository.
+pub(crate) fn state_dir(repo: &Path) -> PathBuf {
+    match std::env::var_os("KEELSON_STATE_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => repo.join(".keelson"),
     }
 }
 

@@ -72,8 +72,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_fetch_mib: u64,
     /// Where the lock file and the journal live (default: the repo's `.keelson/`, or with
-    /// --git this source's own directory in the cache, keyed by URL and ref).
-    #[arg(long, value_name = "DIR")]
+    /// --git this source's own directory in the cache, keyed by URL and ref). The simulator's
+    /// state defaults to STATE_DIR/sim.json when this is given. The image sets it to
+    /// /var/lib/keelson, so that a repository mounted read-only works.
+    #[arg(long, env = "KEELSON_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// The fleet lock file (default: STATE_DIR/keelson.lock).
     #[arg(long, value_name = "FILE")]
@@ -209,7 +211,7 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
                 .target
                 .state
                 .clone()
-                .unwrap_or_else(|| dir.join(".keelson").join("sim.json"));
+                .unwrap_or_else(|| state_dir.join("sim.json"));
             (Source::Dir(dir), state_dir, sim)
         }
     };

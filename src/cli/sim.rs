@@ -41,10 +41,10 @@ pub enum SimCommand {
     /// Move the simulator's clock forward, e.g. `2h` or `1d`.
     Advance {
         /// The config repo (the state defaults to `.keelson/sim.json` under it).
-        #[arg(long, default_value = ".")]
+        #[arg(long, env = "KEELSON_REPO", default_value = ".")]
         repo: PathBuf,
         /// Simulator state file.
-        #[arg(long)]
+        #[arg(long, env = "KEELSON_STATE")]
         state: Option<PathBuf>,
         /// How far, e.g. `90m`, `2h`, `1d`.
         duration: String,
@@ -53,10 +53,10 @@ pub enum SimCommand {
     /// broke in upgrades.
     Report {
         /// The config repo (the state defaults to `.keelson/sim.json` under it).
-        #[arg(long, default_value = ".")]
+        #[arg(long, env = "KEELSON_REPO", default_value = ".")]
         repo: PathBuf,
         /// Simulator state file.
-        #[arg(long)]
+        #[arg(long, env = "KEELSON_STATE")]
         state: Option<PathBuf>,
     },
 }
@@ -64,7 +64,7 @@ pub enum SimCommand {
 fn state_path(repo: &std::path::Path, state: Option<&PathBuf>) -> PathBuf {
     state
         .cloned()
-        .unwrap_or_else(|| repo.join(".keelson").join("sim.json"))
+        .unwrap_or_else(|| super::plan::state_dir(repo).join("sim.json"))
 }
 
 /// Run a `keelson sim` subcommand.
