@@ -25,9 +25,13 @@ pub mod sim;
 #[derive(Debug, Parser)]
 #[command(name = "keelson", version, about, long_about = None)]
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    /// Format of every line on stderr: `text` (logs with time and level), or `json` (one
+    /// object per line: logs, progress, diagnostics, summaries and SDK warnings alike).
+    #[arg(long, global = true, env = "KEELSON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Only warnings and errors on stderr (no progress). Results on stdout are unchanged.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     /// Take this date (YYYY-MM-DD) as today for the version support calendar, e.g. to
     /// rehearse what a repo will look like on a later day.
     #[arg(long, global = true, env = "KEELSON_TODAY", value_parser = parse_date)]

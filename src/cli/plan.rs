@@ -16,6 +16,7 @@ use crate::adapters::sim::Speed;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::Loaded;
 use crate::daemon::lock;
+use crate::logging::{say, Level};
 use crate::observe;
 use crate::plan::{self, render, Plan};
 pub use crate::sync::Target;
@@ -126,13 +127,17 @@ pub(crate) fn state_dir(repo: &Path) -> PathBuf {
 pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
     let loaded = crate::sync::load_repo(repo, today)?;
     for d in &crate::config::diag::for_display(&loaded.diagnostics) {
-        eprintln!("{d}");
+        say(Level::Warn, None, &d.to_string());
     }
     if loaded.is_valid() {
         return Ok(Some(loaded));
     }
-    eprintln!("{}", crate::sync::summary(&loaded));
-    eprintln!("error: the repository is invalid; nothing was planned or applied");
+    say(Level::Error, None, &crate::sync::summary(&loaded));
+    say(
+        Level::Error,
+        None,
+        "error: the repository is invalid; nothing was planned or applied",
+    );
     Ok(None)
 }
 
@@ -187,10 +192,14 @@ pub fn plan_cmd(
     if let Some(path) = out {
         std::fs::write(path, render::json(&plan))
             .with_context(|| format!("writing plan file {}", path.display()))?;
-        eprintln!(
-            "plan saved to {}; apply it with `keelson apply --plan {}`",
-            path.display(),
-            path.display()
+        say(
+            Level::Info,
+            None,
+            &format!(
+                "plan saved to {}; apply it with `keelson apply --plan {}`",
+                path.display(),
+                path.display()
+            ),
         );
     }
     Ok(ExitCode::from(
@@ -215,16 +224,19 @@ struct StderrProgress {
 
 impl Progress for StderrProgress {
     fn event(&self, cluster: &str, message: &str) {
-        let mut err = std::io::stderr().lock();
         if self.tty {
-            let _ = write!(err, "\r\x1b[K");
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
         }
-        let _ = writeln!(err, "[{cluster}] {message}");
+        say(
+            Level::Info,
+            Some(cluster),
+            &format!("[{cluster}] {message}"),
+        );
     }
 
     fn waiting(&self, cluster: &str, what: &str, elapsed: u64) {
-        let mut err = std::io::stderr().lock();
         if self.tty {
+            let mut err = std::io::stderr().lock();
             let _ = write!(
                 err,
                 "\r\x1b[K[{cluster}] waiting for {what}: {}",
@@ -242,10 +254,10 @@ impl Progress for StderrProgress {
         };
         if due {
             last.insert(key, elapsed);
-            let _ = writeln!(
-                err,
-                "[{cluster}] waiting for {what}: {}",
-                apply::human(elapsed)
+            say(
+                Level::Info,
+                Some(cluster),
+                &format!("[{cluster}] waiting for {what}: {}", apply::human(elapsed)),
             );
         }
     }
@@ -275,7 +287,15 @@ fn confirm() -> Result<bool> {
             "refusing to apply without confirmation: stdin is not a terminal; pass --auto-approve"
         );
     }
-    eprint!("Apply these changes? Only 'yes' is accepted: ");
+    if crate::logging::is_json() {
+        say(
+            Level::Info,
+            None,
+            "Apply these changes? Only 'yes' is accepted",
+        );
+    } else {
+        eprint!("Apply these changes? Only 'yes' is accepted: ");
+    }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
@@ -375,7 +395,10 @@ pub fn apply_cmd(
         return Ok(ExitCode::from(1));
     }
     let progress = Arc::new(StderrProgress {
-        tty: std::io::stderr().is_terminal(),
+        // The live line is for a person at a terminal; JSON and --quiet get none.
+        tty: std::io::stderr().is_terminal()
+            && !crate::logging::is_json()
+            && !crate::logging::is_quiet(),
         last: Mutex::new(BTreeMap::new()),
     });
     let opts = ApplyOptions {
@@ -520,9 +543,10 @@ fn print_stats(target: &Connected) {
     if std::env::var("KEELSON_STATS").is_ok_and(|v| v == "1") {
         let calls = target.ports.eks.call_counts();
         let total: u64 = calls.values().sum();
-        eprintln!(
-            "{}",
-            serde_json::json!({"eks_calls": calls, "total": total})
+        say(
+            Level::Info,
+            None,
+            &serde_json::json!({"eks_calls": calls, "total": total}).to_string(),
         );
     }
 }

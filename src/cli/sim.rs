@@ -204,9 +204,13 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
                     "kubectl-client-side-apply",
                 )) {
                     Ok(_) => manifests += 1,
-                    Err(e) => eprintln!(
-                        "note: {}:{}: not placed on the simulator: {e}",
-                        m.origin.file, m.origin.line
+                    Err(e) => crate::logging::say(
+                        crate::logging::Level::Warn,
+                        None,
+                        &format!(
+                            "note: {}:{}: not placed on the simulator: {e}",
+                            m.origin.file, m.origin.line
+                        ),
                     ),
                 }
             }
@@ -219,7 +223,11 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
     if !report.ok() {
         for c in &report.clusters {
             if let Some(e) = &c.error {
-                eprintln!("cluster {}: {e}", c.name);
+                crate::logging::say(
+                    crate::logging::Level::Error,
+                    Some(&c.name),
+                    &format!("cluster {}: {e}", c.name),
+                );
             }
         }
         bail!("seeding the simulator failed");

@@ -56,7 +56,11 @@ pub struct LoopOptions {
 
 /// A line on stderr, prefixed as every line of the daemon's own.
 pub fn log(msg: &str) {
-    eprintln!("keelson run: {msg}");
+    crate::logging::log(
+        crate::logging::Level::Info,
+        None,
+        &format!("keelson run: {msg}"),
+    );
 }
 
 /// Take the fleet lock at `path`, waiting on standby while another process holds it.

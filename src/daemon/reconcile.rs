@@ -550,7 +550,7 @@ impl Reconciler {
         }
         for (name, s) in &statuses {
             if s.state != ClusterState::Converged {
-                eprintln!(
+                let line = format!(
                     "[{name}] {} ({} to create, {} to change, {} to replace, {} to delete){}",
                     s.state,
                     s.plan.create,
@@ -562,6 +562,7 @@ impl Reconciler {
                         .map(|r| format!(": {r}"))
                         .unwrap_or_default()
                 );
+                crate::logging::log(crate::logging::Level::Info, Some(name), &line);
             }
         }
         // The plan to apply: the same plan, narrowed to the clusters decided above.
@@ -692,7 +693,11 @@ impl Reconciler {
             }
         });
         let Some(report) = report else {
-            eprintln!("shutting down in the middle of an apply; the journal records it and the next start resumes it");
+            crate::logging::log(
+                crate::logging::Level::Warn,
+                None,
+                "shutting down in the middle of an apply; the journal records it and the next start resumes it",
+            );
             return true;
         };
         for o in &report.clusters {
@@ -743,7 +748,11 @@ struct DaemonProgress {
 
 impl Progress for DaemonProgress {
     fn event(&self, cluster: &str, message: &str) {
-        eprintln!("[{cluster}] {message}");
+        crate::logging::log(
+            crate::logging::Level::Info,
+            Some(cluster),
+            &format!("[{cluster}] {message}"),
+        );
         let is_step = ["+ ", "~ ", "- ", "-/+ "]
             .iter()
             .any(|p| message.starts_with(p));

@@ -116,3 +116,136 @@ fn keelson_repo_target_and_state_stand_for_the_flags() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Every line of `o`'s stderr parsed as a JSON object; the messages.
+fn json_lines(o: &Output) -> Vec<String> {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.trim().is_empty(), "no stderr at all");
+    err.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n--- stderr:\n{err}"));
+            assert!(v["timestamp"].is_string() && v["level"].is_string(), "{l}");
+            v["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn with_log_format_json_every_stderr_line_is_a_json_object() {
+    let (_d, repo) = fleet();
+    let json = ["--log-format", "json"];
+    // apply's progress, the daemon's sync lines, an invalid repository's diagnostics, an
+    // error that stops a command, and the AWS SDK's own warnings.
+    let o = keelson(
+        &[
+            &json[..],
+            &[
+                "apply",
+                "--repo",
+                r(&repo),
+                "--auto-approve",
+                "--sim-speed",
+                "instant",
+            ],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let lines = json_lines(&o);
+    assert!(
+        lines.iter().any(|m| m.starts_with("[prod-use1] + Cluster")),
+        "{lines:?}"
+    );
+
+    let o = keelson(
+        &[&json[..], &["run", "--repo", r(&repo), "--once"]].concat(),
+        &[],
+    );
+    let lines = json_lines(&o);
+    assert!(
+        lines.iter().any(|m| m.starts_with("keelson run:")),
+        "{lines:?}"
+    );
+
+    let cluster = repo.join("clusters/prod-use1/cluster.yaml");
+    let broken = std::fs::read_to_string(&cluster)
+        .unwrap()
+        .replace("subnetIds", "subnetIDs");
+    std::fs::write(&cluster, broken).unwrap();
+    let o = keelson(&[&json[..], &["plan", "--repo", r(&repo)]].concat(), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines = json_lines(&o);
+    assert!(
+        lines.iter().any(|m| m.contains("error[unknown-field]")),
+        "{lines:?}"
+    );
+
+    let o = keelson(
+        &[
+            &json[..],
+            &["plan", "--repo", "examples/fleet", "--target", "aws"],
+        ]
+        .concat(),
+        &[
+            ("AWS_ENDPOINT_URL_EKS", "http://127.0.0.1:9"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+            ("KEELSON_LOG", "info"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    json_lines(&o);
+}
+
+#[test]
+fn text_logs_carry_time_and_level_and_no_colour_off_a_terminal() {
+    let (_d, repo) = fleet();
+    let o = keelson(&["run", "--repo", r(&repo), "--once"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("keelson run:"))
+        .unwrap_or_else(|| panic!("{err}"));
+    // `2026-11-29T20:51:02.123456Z  INFO keelson::...: keelson run: ...`
+    let (time, rest) = line.split_once(' ').unwrap();
+    assert!(
+        time.len() >= 20 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+        "{line}"
+    );
+    assert!(rest.trim_start().starts_with("INFO "), "{line}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no ANSI escapes when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn quiet_keeps_only_warnings_and_errors() {
+    let (_d, repo) = fleet();
+    let o = keelson(
+        &[
+            "--quiet",
+            "apply",
+            "--repo",
+            r(&repo),
+            "--auto-approve",
+            "--sim-speed",
+            "instant",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "",
+        "no progress with --quiet"
+    );
+    assert!(!o.stdout.is_empty(), "the result still goes to stdout");
+}
