@@ -67,11 +67,15 @@ async fn handle(
             let body = serde_json::to_vec_pretty(&*shared.status()).unwrap_or_default();
             reply(StatusCode::OK, "application/json", body)
         }
-        (&Method::GET, "/metrics") => reply(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            shared.metrics.render(),
-        ),
+        (&Method::GET, "/metrics") => {
+            let mut body = shared.metrics.render();
+            body.push_str(&super::report::render_clusters(&shared.status()));
+            reply(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                body,
+            )
+        }
         (&Method::POST, "/webhook") => webhook_request(&shared, req, body_timeout).await,
         (_, "/healthz" | "/readyz" | "/status" | "/metrics" | "/webhook") => {
             reply(StatusCode::METHOD_NOT_ALLOWED, text, "method not allowed\n")

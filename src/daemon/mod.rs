@@ -24,6 +24,7 @@ pub mod journal;
 pub mod lock;
 pub mod metrics;
 pub mod reconcile;
+pub mod report;
 pub mod schedule;
 pub mod source;
 pub mod status;

@@ -28,6 +28,7 @@ use crate::versions::Date;
 
 use super::journal::{Event, Journal};
 use super::metrics::FleetGauges;
+use super::report;
 use super::status::{self, ClusterState, ClusterStatus, Counts, Decision, Facts};
 use super::Shared;
 
@@ -365,6 +366,8 @@ impl Reconciler {
             let mut st = self.shared.status();
             st.last_sync = Some(status::SyncInfo {
                 started: wall,
+                started_at: super::rfc3339(wall),
+                finished_at: super::rfc3339(super::unix_now()),
                 duration_ms: started.elapsed().as_millis() as u64,
                 finished_ms: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -430,6 +433,7 @@ impl Reconciler {
                 };
             }
         };
+        let t_planned = t0.elapsed();
         tracing::info!(
             connect_ms = (t1 - t0).as_millis() as u64,
             plan_ms = t1.elapsed().as_millis() as u64,
@@ -518,6 +522,10 @@ impl Reconciler {
                     applied_steps: 0,
                     last_error: failed_here.map(str::to_string),
                     planned_at: now,
+                    region: c.region.clone(),
+                    steps: report::step_labels(c),
+                    hop: report::hop(c),
+                    ..ClusterStatus::default()
                 },
             );
         }
@@ -592,6 +600,8 @@ impl Reconciler {
                                 s.drift = c.has_changes();
                                 s.blocked = c.blocked.iter().map(|b| b.message.clone()).collect();
                                 s.planned_at = target.ports.clock.now();
+                                s.steps = report::step_labels(c);
+                                s.hop = report::hop(c);
                                 let applied = s.state == ClusterState::Applied;
                                 if applied
                                     && !c.has_changes()
@@ -624,7 +634,17 @@ impl Reconciler {
         let code;
         {
             let mut st = self.shared.status();
-            for (k, v) in statuses {
+            let (wall, planned_secs) = (super::unix_now(), t_planned.as_secs_f64());
+            for (k, mut v) in statuses {
+                // Applied clusters took the whole sync; the others, its planning.
+                let secs = if v.last_apply.is_some() {
+                    t0.elapsed().as_secs_f64()
+                } else {
+                    planned_secs
+                };
+                let labels = report::labels(&k, &v.stage, &v.region);
+                self.shared.metrics.observe_cluster(labels, secs);
+                report::carry_over(st.clusters.get(&k), &mut v, wall);
                 st.clusters.insert(k, v);
             }
             let g = FleetGauges {
@@ -686,6 +706,7 @@ impl Reconciler {
             journal: self.journal.clone(),
         });
         let mut shutdown = self.shared.shutdown.subscribe();
+        let apply_started = super::unix_now();
         let report = rt.block_on(async {
             tokio::select! {
                 r = apply::apply(&target.ports, &plan, opts, progress) => Some(r),
@@ -711,7 +732,10 @@ impl Reconciler {
             }
             self.in_flight.remove(&o.name);
             self.shared.metrics.applied("ok", o.steps_done as u64);
+            let record = report::record(o, &rev.id, apply_started, super::unix_now());
+            report::push_history(&mut self.shared.status().history, record.clone());
             if let Some(s) = statuses.get_mut(&o.name) {
+                s.last_apply = Some(record);
                 s.applied_steps = o.steps_done;
                 s.progress = None;
                 match &o.error {

@@ -399,7 +399,7 @@ fn drift_is_corrected_in_auto_stages_and_reported_in_manual_ones() {
 }
 
 /// Parse Prometheus text: every sample line is `name{labels} value`.
-fn parse_metrics(t: &str) -> Vec<(String, String, f64)> {
+pub(crate) fn parse_metrics(t: &str) -> Vec<(String, String, f64)> {
     let mut out = Vec::new();
     for line in t.lines() {
         if line.is_empty() || line.starts_with('#') {

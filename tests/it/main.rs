@@ -12,6 +12,7 @@ mod corpus_auto;
 mod daemon;
 mod daemon_git;
 mod daemon_loop;
+mod daemon_ops;
 mod deploy_policies;
 mod deprecations;
 mod eks_api;
