@@ -20,6 +20,7 @@ pub mod deprecations;
 pub mod plan;
 pub mod run;
 pub mod sim;
+pub mod status;
 
 /// keelson: GitOps for Amazon EKS fleets.
 #[derive(Debug, Parser)]
@@ -149,6 +150,9 @@ pub enum Command {
         #[command(flatten)]
         args: Box<run::RunArgs>,
     },
+    /// Talk to a running daemon: status, reconcile, suspend, resume, approve.
+    #[command(flatten)]
+    Daemon(status::DaemonCommand),
     /// Print or write the JSON Schemas of every kind.
     Schema {
         /// Write one file per kind into this directory instead of printing.
@@ -195,6 +199,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { args } => check::check_cmd(&args, today),
         Command::Sim { command } => sim::sim_cmd(&command, today),
         Command::Run { args } => run::run_cmd(*args, today),
+        Command::Daemon(cmd) => status::daemon_cmd(&cmd),
         Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,

@@ -96,6 +96,11 @@ pub struct RunArgs {
     /// A file holding the webhook secret (enables POST /webhook).
     #[arg(long, value_name = "FILE")]
     pub webhook_secret_file: Option<PathBuf>,
+    /// A file holding the bearer token of the control endpoints (`POST /control/...`:
+    /// reconcile, suspend, resume, approve). Without it (or `KEELSON_CONTROL_TOKEN`, the
+    /// token itself) they are off.
+    #[arg(long, env = "KEELSON_CONTROL_TOKEN_FILE", value_name = "FILE")]
+    pub control_token_file: Option<PathBuf>,
     /// Only apply commits signed by a key in this file (git's allowed signers format).
     #[arg(long, value_name = "FILE")]
     pub allowed_signers: Option<PathBuf>,
@@ -156,7 +161,8 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         None => None,
     };
     let (tx, rx) = mpsc::channel();
-    let shared = Arc::new(Shared::new(tx.clone(), secret));
+    let token = super::status::control_token(args.control_token_file.as_deref())?;
+    let shared = Arc::new(Shared::new(tx.clone(), secret).with_control_token(token));
 
     // The source, and where local state lives.
     // `--repo URL` is accepted for a remote, as `--git URL`.

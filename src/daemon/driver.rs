@@ -394,11 +394,13 @@ pub fn run_loop(
                     match w {
                         Wake::Files(p) => schedule.files_changed(p),
                         Wake::Webhook => schedule.webhook(Instant::now()),
+                        Wake::Reconcile => schedule.reconcile_now(Instant::now()),
                         Wake::Shutdown => break,
                     }
                 }
             }
             Ok(Wake::Webhook) => schedule.webhook(Instant::now()),
+            Ok(Wake::Reconcile) => schedule.reconcile_now(Instant::now()),
             Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }

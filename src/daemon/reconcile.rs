@@ -471,6 +471,7 @@ impl Reconciler {
 
         let mut statuses: BTreeMap<String, ClusterStatus> = BTreeMap::new();
         let mut to_apply = Vec::new();
+        let control = self.shared.status().control.clone();
         for c in &plan.clusters {
             let stage = stage_of
                 .get(c.name.as_str())
@@ -487,10 +488,20 @@ impl Reconciler {
                 cluster: &c.name,
                 has_changes: c.has_changes(),
                 blocked: !c.blocked.is_empty(),
-                stage: stage.map(|(s, p)| (s, p.mode)),
+                // An operator's approval of exactly this plan stands in for `apply: auto`.
+                stage: stage.map(|(s, p)| {
+                    match control.approves(&c.name, &c.fingerprint, &rev.id) {
+                        true => (s, ApplyMode::Auto),
+                        false => (s, p.mode),
+                    }
+                }),
                 window_open,
                 next_window,
-                suspended,
+                suspended: suspended
+                    || control.suspends(
+                        &c.name,
+                        stage_of.get(c.name.as_str()).copied().unwrap_or_default(),
+                    ),
                 in_flight: self.in_flight.contains(&c.name),
                 failed_here,
                 held: c.held.first().map(String::as_str),
@@ -638,6 +649,8 @@ impl Reconciler {
             for (k, mut v) in statuses {
                 // Applied clusters took the whole sync; the others, its planning.
                 let secs = if v.last_apply.is_some() {
+                    // An approval is used up by the apply it allowed.
+                    st.control.approvals.remove(&k);
                     t0.elapsed().as_secs_f64()
                 } else {
                     planned_secs

@@ -59,6 +59,8 @@ pub struct Status {
     pub last_sync: Option<SyncInfo>,
     /// Per cluster.
     pub clusters: BTreeMap<String, ClusterStatus>,
+    /// What operators set through the control endpoints.
+    pub control: super::control::Control,
     /// The last applies, newest last, at most [`super::report::HISTORY`].
     pub history: std::collections::VecDeque<super::report::ApplyRecord>,
 }

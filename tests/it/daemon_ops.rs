@@ -158,3 +158,159 @@ fn status_has_wall_clock_times_planned_steps_and_the_last_apply() {
         "{history:?}"
     );
 }
+
+fn cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = crate::daemon::bin();
+    c.args(args).env_remove("KEELSON_CONTROL_TOKEN");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn control_endpoints_are_off_without_a_token_and_refuse_a_wrong_one() {
+    let (_d, _repo, _daemon, port) = ready_daemon(&[]);
+    let (code, body) = http(
+        port,
+        "POST",
+        "/control/reconcile",
+        &[("Authorization", "Bearer x")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("--control-token-file"), "{body}");
+    // /healthz, /readyz, /metrics stay open.
+    for p in ["/healthz", "/readyz", "/metrics", "/status"] {
+        assert_eq!(http(port, "GET", p, &[], b"").unwrap().0, 200, "{p}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let (_d2, _repo2, _daemon2, port) = ready_daemon(&["--control-token-file", s(&token)]);
+    for auth in [vec![], vec![("Authorization", "Bearer wrong")]] {
+        let (code, body) = http(
+            port,
+            "POST",
+            "/control/suspend",
+            &auth,
+            br#"{"stage":"prod"}"#,
+        )
+        .unwrap();
+        assert_eq!(code, 401, "{body}");
+    }
+    assert_eq!(
+        status(port).unwrap()["control"]["suspendedStages"],
+        serde_json::json!([])
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let o = cli(
+        &["suspend", "--stage", "prod", "--daemon", &url],
+        &[("KEELSON_CONTROL_TOKEN", "wrong")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("refused (401)"),
+        "{o:?}"
+    );
+    let o = cli(
+        &[
+            "suspend",
+            "--stage",
+            "prod",
+            "--daemon",
+            &url,
+            "--token-file",
+            s(&token),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        status(port).unwrap()["control"]["suspendedStages"],
+        serde_json::json!(["prod"])
+    );
+    let o = cli(
+        &["resume", "--stage", "prod", "--daemon", &url],
+        &[("KEELSON_CONTROL_TOKEN", "s3cret-token")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        status(port).unwrap()["control"]["suspendedStages"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn an_approved_plan_of_a_manual_stage_is_applied_and_status_prints_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken").unwrap();
+    let (_d, _repo, _daemon, port) = ready_daemon(&["--control-token-file", s(&token)]);
+    let url = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("KEELSON_DAEMON", url.as_str()),
+        ("KEELSON_CONTROL_TOKEN", "t0ken"),
+    ];
+
+    let o = cli(&["status"], &env);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        table.contains("CLUSTER") && table.contains("FINGERPRINT"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("prod-use1 "))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("pending") && row.contains("us-east-1"),
+        "{row}"
+    );
+    assert!(table.contains("+ Cluster prod-use1"), "{table}");
+    let approve = table
+        .lines()
+        .find(|l| l.contains("keelson approve --cluster prod-use1"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let fingerprint = approve.rsplit(' ').next().unwrap();
+
+    // A stale fingerprint is refused; the current one is applied at the next sync.
+    let o = cli(
+        &[
+            "approve",
+            "--cluster",
+            "prod-use1",
+            "--fingerprint",
+            "00000000",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("409"), "{o:?}");
+    let o = cli(
+        &[
+            "approve",
+            "--cluster",
+            "prod-use1",
+            "--fingerprint",
+            fingerprint,
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let st = wait_until("the approved apply", 60, || {
+        status(port).filter(|s| s["clusters"]["prod-use1"]["lastApply"]["result"] == "ok")
+    });
+    assert_eq!(st["clusters"]["prod-use1"]["state"], "converged", "{st}");
+    assert_eq!(
+        st["clusters"]["prod-apne1"]["state"], "pending",
+        "only the approved cluster: {st}"
+    );
+    assert_eq!(st["control"]["approvals"], serde_json::json!({}), "used up");
+
+    let o = cli(&["reconcile"], &env);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+}
