@@ -18,6 +18,7 @@ use crate::versions::Date;
 pub mod check;
 pub mod deprecations;
 pub mod plan;
+pub mod pr;
 pub mod run;
 pub mod sim;
 pub mod status;
@@ -214,13 +215,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             allow_irreversible,
             lock_file,
         } => {
-            let lock =
-                lock_file.unwrap_or_else(|| plan::state_dir(&target.repo).join("keelson.lock"));
             let approval = plan::Approval {
                 auto_approve,
                 allow_irreversible,
             };
-            plan::apply_cmd(&target, plan_file.as_deref(), approval, &lock, today)
+            plan::apply_cmd(
+                &target,
+                plan_file.as_deref(),
+                approval,
+                lock_file.as_deref(),
+                today,
+            )
         }
     }
 }

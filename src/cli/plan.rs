@@ -50,7 +50,7 @@ pub enum PlanFormat {
 }
 
 /// Options shared by `plan` and `apply`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// The config repo.
     #[arg(long, env = "KEELSON_REPO", default_value = ".")]
@@ -125,12 +125,17 @@ pub(crate) fn state_dir(repo: &Path) -> PathBuf {
 /// # Errors
 /// When the repository directory cannot be read at all.
 pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
-    let loaded = crate::sync::load_repo(repo, today)?;
+    Ok(report_loaded(crate::sync::load_repo(repo, today)?))
+}
+
+/// Print a loaded repository's diagnostics on stderr; when it is invalid say that nothing
+/// was done and return `None`.
+fn report_loaded(loaded: Loaded) -> Option<Loaded> {
     for d in &crate::config::diag::for_display(&loaded.diagnostics) {
         say(Level::Warn, None, &d.to_string());
     }
     if loaded.is_valid() {
-        return Ok(Some(loaded));
+        return Some(loaded);
     }
     say(Level::Error, None, &crate::sync::summary(&loaded));
     say(
@@ -138,7 +143,7 @@ pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
         None,
         "error: the repository is invalid; nothing was planned or applied",
     );
-    Ok(None)
+    None
 }
 
 fn parse_gate(s: &str) -> Result<crate::plan::upgrade::Gate, String> {
@@ -174,22 +179,32 @@ pub fn plan_cmd(
     detailed: bool,
     today: Date,
 ) -> Result<ExitCode> {
-    let Some(loaded) = load_valid(&args.repo, today)? else {
+    let loaded = crate::sync::load_repo(&args.repo, today)?;
+    if format == PlanFormat::Markdown && !loaded.is_valid() {
+        // An invalid repository still gets its pull request comment: the problem list.
+        print!("{}", super::pr::problems_markdown(&loaded, &args.repo));
+    }
+    let Some(loaded) = report_loaded(loaded) else {
         return Ok(ExitCode::from(1));
     };
     let rt = runtime()?;
     let target = connect(&args.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
-    let plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
+    let mut plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
     print_stats(&target);
     let text = match format {
         PlanFormat::Text => render::text(&plan),
         PlanFormat::Json => render::json(&plan),
-        PlanFormat::Markdown => render::markdown(&plan),
+        PlanFormat::Markdown => super::pr::with_context(
+            &render::markdown(&plan),
+            &super::pr::context(&loaded, args.target, &args.repo, crate::daemon::unix_now()),
+            &args.repo,
+        ),
     };
     std::io::stdout().write_all(text.as_bytes())?;
     if let Some(path) = out {
+        plan.source = Some(plan_source(args)?);
         std::fs::write(path, render::json(&plan))
             .with_context(|| format!("writing plan file {}", path.display()))?;
         say(
@@ -263,6 +278,76 @@ impl Progress for StderrProgress {
     }
 }
 
+/// What `plan --out` records about where the plan came from.
+fn plan_source(args: &TargetArgs) -> Result<plan::PlanSource> {
+    let abs = |p: &Path| -> Result<String> {
+        Ok(std::path::absolute(p)
+            .with_context(|| format!("resolving {}", p.display()))?
+            .display()
+            .to_string())
+    };
+    let spec = args.spec()?;
+    Ok(plan::PlanSource {
+        repo: abs(&args.repo)?,
+        target: match args.target {
+            Target::Sim => "sim",
+            Target::Aws => "aws",
+        }
+        .into(),
+        state: match args.target {
+            Target::Sim => Some(abs(&spec.state)?),
+            Target::Aws => None,
+        },
+        commit: super::pr::commit_of(&args.repo),
+    })
+}
+
+/// With `apply --plan FILE` and neither `--repo` nor `KEELSON_REPO`, the repository,
+/// target and simulator state the plan file records.
+fn saved_source(args: &TargetArgs, path: &Path) -> Result<Option<TargetArgs>> {
+    if args.repo != Path::new(".") || std::env::var_os("KEELSON_REPO").is_some() {
+        return Ok(None);
+    }
+    let Some(src) = read_plan_file(path)?.source else {
+        return Ok(None);
+    };
+    let target = match src.target.as_str() {
+        "aws" => Target::Aws,
+        _ => Target::Sim,
+    };
+    if target != args.target && std::env::var_os("KEELSON_TARGET").is_some() {
+        bail!(
+            "{} was planned against `{}`, not `{}`",
+            path.display(),
+            src.target,
+            match args.target {
+                Target::Sim => "sim",
+                Target::Aws => "aws",
+            }
+        );
+    }
+    say(
+        Level::Info,
+        None,
+        &format!(
+            "applying {} to {} on `{}` as recorded in the plan file{}",
+            path.display(),
+            src.repo,
+            src.target,
+            src.commit
+                .as_deref()
+                .map(|c| format!(" (commit {c})"))
+                .unwrap_or_default()
+        ),
+    );
+    Ok(Some(TargetArgs {
+        repo: src.repo.into(),
+        target,
+        state: args.state.clone().or(src.state.map(Into::into)),
+        ..args.clone()
+    }))
+}
+
 fn read_plan_file(path: &Path) -> Result<Plan> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading plan file {}", path.display()))?;
@@ -319,9 +404,16 @@ pub fn apply_cmd(
     args: &TargetArgs,
     plan_file: Option<&Path>,
     approval: Approval,
-    lock_file: &Path,
+    lock_file: Option<&Path>,
     today: Date,
 ) -> Result<ExitCode> {
+    let from_plan = match plan_file {
+        Some(p) => saved_source(args, p)?,
+        None => None,
+    };
+    let args = from_plan.as_ref().unwrap_or(args);
+    let default_lock = state_dir(&args.repo).join("keelson.lock");
+    let lock_file = lock_file.unwrap_or(&default_lock);
     let rt = runtime()?;
     let Some(loaded) = load_valid(&args.repo, today)? else {
         return Ok(ExitCode::from(1));
@@ -390,7 +482,19 @@ pub fn apply_cmd(
         );
         return Ok(ExitCode::from(1));
     }
-    if !approval.auto_approve && !confirm()? {
+    // A saved plan is the approval, as in Terraform, unless it destroys something: then
+    // the person applying it is asked again.
+    let destructive = plan.clusters.iter().flat_map(|c| &c.steps).any(|s| {
+        matches!(
+            s.action,
+            crate::plan::Action::Delete | crate::plan::Action::Replace
+        ) || s
+            .risks
+            .iter()
+            .any(|r| r.kind == crate::plan::RiskKind::Destructive)
+    });
+    let approved = approval.auto_approve || (plan_file.is_some() && !destructive);
+    if !approved && !confirm()? {
         println!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }

@@ -249,3 +249,89 @@ fn quiet_keeps_only_warnings_and_errors() {
     );
     assert!(!o.stdout.is_empty(), "the result still goes to stdout");
 }
+
+#[test]
+fn markdown_for_a_pull_request_names_target_fleet_commit_and_time_with_relative_paths() {
+    let (_d, repo) = fleet();
+    let o = keelson(&["plan", "--repo", r(&repo), "--format", "markdown"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = String::from_utf8_lossy(&o.stdout);
+    let header = md.lines().nth(2).unwrap();
+    assert!(
+        header.starts_with("target `sim` (the simulator) · fleet `"),
+        "{md}"
+    );
+    assert!(
+        header.contains(" · commit ") && header.contains(" · planned 20"),
+        "{header}"
+    );
+    assert!(!md.contains(r(&repo)), "no absolute paths: {md}");
+
+    // An invalid repository still gets a comment: its problems, paths relative.
+    let cluster = repo.join("clusters/prod-use1/cluster.yaml");
+    let broken = std::fs::read_to_string(&cluster)
+        .unwrap()
+        .replace("subnetIds", "subnetIDs");
+    std::fs::write(&cluster, broken).unwrap();
+    let o = keelson(&["plan", "--repo", r(&repo), "--format", "markdown"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.starts_with("### keelson plan — ❌ invalid repository\n"),
+        "{md}"
+    );
+    assert!(md.contains("- `clusters/prod-use1/cluster.yaml:"), "{md}");
+    assert!(md.contains("error[unknown-field]"), "{md}");
+}
+
+#[test]
+fn a_blocked_cluster_says_blocked_in_the_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("upgrade");
+    crate::plan_cli::copy(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/upgrade")),
+        &repo,
+    );
+    let o = keelson(
+        &["sim", "seed", "--version", "1.31", "--repo", r(&repo)],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = keelson(&["plan", "--repo", r(&repo), "--format", "markdown"], &[]);
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.contains("<code>prod-use1</code>: blocked</summary>"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_saved_plan_is_applied_without_repo_and_without_asking_again() {
+    let (_d, repo) = fleet();
+    let plan = repo.parent().unwrap().join("fleet.plan");
+    let o = keelson(&["plan", "--repo", r(&repo), "--out", r(&plan)], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    assert_eq!(saved["source"]["target"], "sim");
+    assert_eq!(saved["source"]["repo"], r(&repo));
+
+    // From another directory, stdin not a terminal, no --auto-approve: the saved plan is
+    // the approval (it only creates).
+    let mut c = Command::new(env!("CARGO_BIN_EXE_keelson"));
+    c.args([
+        "--today",
+        "2026-11-23",
+        "apply",
+        "--plan",
+        r(&plan),
+        "--sim-speed",
+        "instant",
+    ])
+    .current_dir(std::env::temp_dir())
+    .env_remove("KEELSON_REPO")
+    .stdin(Stdio::null());
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("Apply complete"), "{}", text(&o));
+    assert!(repo.join(".keelson/sim.json").is_file());
+}
