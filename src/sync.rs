@@ -139,6 +139,13 @@ pub fn load_repo(repo: &Path, today: Date) -> Result<Loaded> {
     if !walk.diagnostics.is_empty() {
         config::diag::merge(&mut loaded.diagnostics, walk.diagnostics);
     }
+    // A wrong --repo (or an empty checkout) would otherwise plan an empty fleet as valid.
+    if loaded.repo.fleet.is_none() && loaded.repo.clusters.is_empty() && loaded.is_valid() {
+        bail!(
+            "{} holds no Fleet and no Cluster: keelson looks for `*.yaml`/`*.yml` files (outside hidden directories) with documents of `kind: Fleet` or `kind: Cluster`; pass --repo with the config repository (see examples/fleet)",
+            repo.display()
+        );
+    }
     Ok(loaded)
 }
 

@@ -102,6 +102,12 @@ pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
         }
         SimCommand::Report { repo, state } => {
             let path = state_path(repo, state.as_ref());
+            if !path.exists() {
+                bail!(
+                    "there is no simulator state at {}: nothing has run on the simulator yet (start with `keelson sim seed --version 1.N` or `keelson apply`)",
+                    path.display()
+                );
+            }
             let sim = Sim::open(&path, 0, Speed::Instant)
                 .with_context(|| format!("opening {}", path.display()))?;
             print!("{}", report(&sim));
@@ -132,6 +138,12 @@ pub fn seed_at(
 fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -> Result<ExitCode> {
     if args.target != Target::Sim {
         bail!("`keelson sim seed` works on the simulator only");
+    }
+    if args.state.exists() {
+        bail!(
+            "the simulator already has state in {}; seeding starts a new one: delete that file (or its `.keelson` directory) to start over, or pass --state NEWFILE",
+            args.state.display()
+        );
     }
     let minor: Minor = version
         .parse()

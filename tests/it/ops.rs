@@ -335,3 +335,34 @@ fn a_saved_plan_is_applied_without_repo_and_without_asking_again() {
     assert!(text(&o).contains("Apply complete"), "{}", text(&o));
     assert!(repo.join(".keelson/sim.json").is_file());
 }
+
+#[test]
+fn edge_cases_say_what_is_wrong_and_what_to_do() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = keelson(&["validate", "--repo", r(empty.path())], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("holds no Fleet and no Cluster: keelson looks for `*.yaml`"),
+        "{}",
+        text(&o)
+    );
+
+    let o = keelson(&["sim", "report", "--repo", r(empty.path())], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("there is no simulator state at"),
+        "{}",
+        text(&o)
+    );
+
+    let (_d, repo) = fleet();
+    let seed = ["sim", "seed", "--version", "1.33", "--repo", r(&repo)];
+    assert_eq!(keelson(&seed, &[]).status.code(), Some(0));
+    let o = keelson(&seed, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("delete that file (or its `.keelson` directory) to start over"),
+        "{}",
+        text(&o)
+    );
+}
