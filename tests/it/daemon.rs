@@ -433,21 +433,7 @@ pub(crate) fn parse_metrics(t: &str) -> Vec<(String, String, f64)> {
 
 #[test]
 fn http_endpoints_and_metrics_while_running_then_sigterm() {
-    let (_d, repo) = fleet();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let d = spawn(&[
-        "run",
-        "--repo",
-        s(&repo),
-        "--listen",
-        &addr,
-        "--sim-speed",
-        "instant",
-    ]);
-    wait_until("readyz", 60, || {
-        http(port, "GET", "/readyz", &[], b"").filter(|(c, _)| *c == 200)
-    });
+    let (_d, repo, d, port) = crate::daemon_ops::ready_daemon(&[]);
     assert_eq!(http(port, "GET", "/healthz", &[], b"").unwrap().0, 200);
     assert_eq!(http(port, "GET", "/nope", &[], b"").unwrap().0, 404);
     let st = status(port).unwrap();

@@ -172,11 +172,7 @@ fn with_log_format_json_every_stderr_line_is_a_json_object() {
         "{lines:?}"
     );
 
-    let cluster = repo.join("clusters/prod-use1/cluster.yaml");
-    let broken = std::fs::read_to_string(&cluster)
-        .unwrap()
-        .replace("subnetIds", "subnetIDs");
-    std::fs::write(&cluster, broken).unwrap();
+    break_prod_use1(&repo);
     let o = keelson(&[&json[..], &["plan", "--repo", r(&repo)]].concat(), &[]);
     assert_eq!(o.status.code(), Some(1));
     let lines = json_lines(&o);
@@ -268,11 +264,7 @@ fn markdown_for_a_pull_request_names_target_fleet_commit_and_time_with_relative_
     assert!(!md.contains(r(&repo)), "no absolute paths: {md}");
 
     // An invalid repository still gets a comment: its problems, paths relative.
-    let cluster = repo.join("clusters/prod-use1/cluster.yaml");
-    let broken = std::fs::read_to_string(&cluster)
-        .unwrap()
-        .replace("subnetIds", "subnetIDs");
-    std::fs::write(&cluster, broken).unwrap();
+    break_prod_use1(&repo);
     let o = keelson(&["plan", "--repo", r(&repo), "--format", "markdown"], &[]);
     assert_eq!(o.status.code(), Some(1));
     let md = String::from_utf8_lossy(&o.stdout);
@@ -365,4 +357,11 @@ fn edge_cases_say_what_is_wrong_and_what_to_do() {
         "{}",
         text(&o)
     );
+}
+
+/// Give examples/fleet's prod-use1 an unknown field (`subnetIDs`).
+fn break_prod_use1(repo: &Path) {
+    let cluster = repo.join("clusters/prod-use1/cluster.yaml");
+    let text = std::fs::read_to_string(&cluster).unwrap();
+    std::fs::write(&cluster, text.replace("subnetIds", "subnetIDs")).unwrap();
 }
