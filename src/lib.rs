@@ -19,6 +19,7 @@ pub mod config;
 pub mod daemon;
 pub mod deprecations;
 pub mod import;
+pub mod logging;
 pub mod model;
 pub mod observe;
 pub mod plan;

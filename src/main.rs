@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use keelson::cli::{run, Cli, LogFormat};
-use tracing_subscriber::EnvFilter;
+use keelson::logging::{self, Level};
 
 fn main() -> ExitCode {
     // Usage errors exit 1, like every other error: exit codes 2 and 3 mean "changes" and
@@ -18,18 +18,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let filter = EnvFilter::try_from_env("KEELSON_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    logging::init(cli.log_format == LogFormat::Json, cli.quiet);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            logging::say(Level::Error, None, &format!("error: {e:#}"));
             ExitCode::from(1)
         }
     }

@@ -55,6 +55,9 @@ pub struct TargetSpec {
     /// The deprecated/removed API table the upgrade gates judge with (the built-in table
     /// plus any `--extra-rules`).
     pub apis: Arc<ApiTable>,
+    /// AWS only: assume the role of this name in each cluster's account instead of the
+    /// operator role the repository names (a CI plan's read-only `keelson-plan-operator`).
+    pub role_name: Option<String>,
 }
 
 impl TargetSpec {
@@ -69,6 +72,7 @@ impl TargetSpec {
             sim_speed: Speed::Instant,
             ignore_gates: BTreeSet::new(),
             apis: plan::builtin_apis(),
+            role_name: None,
         }
     }
 }
@@ -134,9 +138,10 @@ pub fn print_stats(target: &Connected) {
     if std::env::var("KEELSON_STATS").is_ok_and(|v| v == "1") {
         let calls = target.ports.eks.call_counts();
         let total: u64 = calls.values().sum();
-        eprintln!(
-            "{}",
-            serde_json::json!({"eks_calls": calls, "total": total})
+        crate::logging::say(
+            crate::logging::Level::Info,
+            None,
+            &serde_json::json!({"eks_calls": calls, "total": total}).to_string(),
         );
     }
 }
@@ -151,6 +156,13 @@ pub fn load_repo(repo: &Path, today: Date) -> Result<Loaded> {
     let mut loaded = config::load_from(&walk, &LoadOptions::new(today));
     if !walk.diagnostics.is_empty() {
         config::diag::merge(&mut loaded.diagnostics, walk.diagnostics);
+    }
+    // A wrong --repo (or an empty checkout) would otherwise plan an empty fleet as valid.
+    if loaded.repo.fleet.is_none() && loaded.repo.clusters.is_empty() && loaded.is_valid() {
+        bail!(
+            "{} holds no Fleet and no Cluster: keelson looks for `*.yaml`/`*.yml` files (outside hidden directories) with documents of `kind: Fleet` or `kind: Cluster`; pass --repo with the config repository (see examples/fleet)",
+            repo.display()
+        );
     }
     Ok(loaded)
 }
@@ -264,7 +276,8 @@ fn open_target(
             if !spec.ignore_gates.is_empty() {
                 bail!("--ignore-gate is for rehearsals on the simulator (--target sim) only; against AWS every gate holds");
             }
-            let (ports, misplaced) = connect_aws(loaded, rt, aws_timeouts)?;
+            let (ports, misplaced) =
+                connect_aws(loaded, rt, aws_timeouts, spec.role_name.as_deref())?;
             Ok(Connected {
                 ports,
                 sim: None,
@@ -284,6 +297,7 @@ fn connect_aws(
     loaded: &Loaded,
     rt: &tokio::runtime::Runtime,
     timeouts: crate::adapters::aws::timeouts::AwsTimeouts,
+    role_name: Option<&str>,
 ) -> Result<(Ports, BTreeMap<String, String>)> {
     use crate::adapters::aws::{eks::AwsEks, EksAccess};
     use crate::adapters::kube::KubeClients;
@@ -312,7 +326,8 @@ fn connect_aws(
         .map(|r| r.to_string())
         .or_else(|| regions.values().next().cloned())
         .unwrap_or_else(|| "us-east-1".to_string());
-    let (cluster_roles, role_credentials) = assumed_roles(loaded, &sdk, &default_region, rt);
+    let (cluster_roles, role_credentials) =
+        assumed_roles(loaded, &sdk, &default_region, rt, role_name);
     let eks = Arc::new(
         AwsEks::new(&sdk, default_region.clone(), regions.clone(), 8)
             .with_timeouts(timeouts)
@@ -367,16 +382,34 @@ type AssumedRoles = (
 /// The role keelson assumes for each cluster: the Cluster's `operatorRoleArn`, else the
 /// Fleet's role for the cluster's account; and one STS AssumeRole credentials provider per
 /// distinct role, every Fleet account's included (session name `keelson`, the account's
-/// external id when set).
+/// external id when set). With `role_name`, the role of that name in the same account
+/// takes the place of each.
 pub fn assumed_roles(
     loaded: &Loaded,
     sdk: &aws_config::SdkConfig,
     default_region: &str,
     rt: &tokio::runtime::Runtime,
+    role_name: Option<&str>,
 ) -> AssumedRoles {
     use aws_config::sts::AssumeRoleProvider;
     use aws_credential_types::provider::SharedCredentialsProvider;
     let (cluster_roles, external_ids) = crate::adapters::accounts::routes(loaded);
+    let (cluster_roles, external_ids): (
+        BTreeMap<String, String>,
+        BTreeMap<String, Option<String>>,
+    ) = match role_name {
+        Some(name) => (
+            cluster_roles
+                .into_iter()
+                .map(|(c, r)| (c, same_account_role(&r, name)))
+                .collect(),
+            external_ids
+                .into_iter()
+                .map(|(r, e)| (same_account_role(&r, name), e))
+                .collect(),
+        ),
+        None => (cluster_roles, external_ids),
+    };
     let mut providers = BTreeMap::new();
     for (role, external_id) in external_ids {
         let mut builder = AssumeRoleProvider::builder(role.clone())
@@ -610,4 +643,35 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// The ARN of the role named `name` in the account (and partition) of `role_arn`; a role
+/// ARN is `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME` (IAM User Guide, "IAM ARNs"). A text
+/// that is not a role ARN is returned unchanged, so that STS names it in its error.
+fn same_account_role(role_arn: &str, name: &str) -> String {
+    match role_arn.split_once(":role/") {
+        Some((account, _)) if account.starts_with("arn:") => format!("{account}:role/{name}"),
+        _ => role_arn.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod role_name_tests {
+    use super::same_account_role;
+
+    #[test]
+    fn a_role_name_replaces_name_and_path_in_the_same_account() {
+        assert_eq!(
+            same_account_role(
+                "arn:aws:iam::111122223333:role/ops/keelson-operator",
+                "keelson-plan-operator"
+            ),
+            "arn:aws:iam::111122223333:role/keelson-plan-operator"
+        );
+        assert_eq!(
+            same_account_role("arn:aws-cn:iam::444455556666:role/keelson-operator", "ro"),
+            "arn:aws-cn:iam::444455556666:role/ro"
+        );
+        assert_eq!(same_account_role("not-an-arn", "ro"), "not-an-arn");
+    }
 }

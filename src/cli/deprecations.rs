@@ -106,7 +106,11 @@ pub fn deprecations_cmd(args: &DeprecationsArgs) -> Result<ExitCode> {
     let table = crate::sync::api_table(&args.extra_rules)?;
     let kubernetes = parse_target(target)?;
     if let Some(warning) = judge_target(kubernetes, table.newest_release())? {
-        eprintln!("warning: {warning}");
+        crate::logging::say(
+            crate::logging::Level::Warn,
+            None,
+            &format!("warning: {warning}"),
+        );
     }
     let mut targets = Targets::kubernetes(kubernetes);
     for c in &args.component_versions {

@@ -20,16 +20,22 @@ pub mod deprecations;
 pub mod import;
 pub mod lockargs;
 pub mod plan;
+pub mod pr;
 pub mod run;
 pub mod sim;
+pub mod status;
 
 /// keelson: GitOps for Amazon EKS fleets.
 #[derive(Debug, Parser)]
 #[command(name = "keelson", version, about, long_about = None)]
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    /// Format of every line on stderr: `text` (logs with time and level), or `json` (one
+    /// object per line: logs, progress, diagnostics, summaries and SDK warnings alike).
+    #[arg(long, global = true, env = "KEELSON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Only warnings and errors on stderr (no progress). Results on stdout are unchanged.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     /// Take this date (YYYY-MM-DD) as today for the version support calendar, e.g. to
     /// rehearse what a repo will look like on a later day.
     #[arg(long, global = true, env = "KEELSON_TODAY", value_parser = parse_date)]
@@ -102,8 +108,8 @@ pub enum Command {
         #[arg(long)]
         allow_irreversible: bool,
         /// The fleet lock to hold while applying, shared with `keelson run` (default:
-        /// `.keelson/keelson.lock` under the repository, where a daemon watching it keeps
-        /// its lock).
+        /// `keelson.lock` in `KEELSON_STATE_DIR` when set, else `.keelson/keelson.lock`
+        /// under the repository, where a daemon watching it keeps its lock).
         #[arg(long, value_name = "FILE")]
         lock_file: Option<PathBuf>,
         /// The fleet lock (as `keelson run --lock`).
@@ -162,6 +168,9 @@ pub enum Command {
         #[command(flatten)]
         args: Box<import::ImportArgs>,
     },
+    /// Talk to a running daemon: status, reconcile, suspend, resume, approve.
+    #[command(flatten)]
+    Daemon(status::DaemonCommand),
     /// Print or write the JSON Schemas of every kind.
     Schema {
         /// Write one file per kind into this directory instead of printing.
@@ -209,6 +218,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sim { command } => sim::sim_cmd(&command, today),
         Command::Run { args } => run::run_cmd(*args, today),
         Command::Import { args } => import::import_cmd(&args, today),
+        Command::Daemon(cmd) => status::daemon_cmd(&cmd),
         Command::Snapshot { target, out } => plan::snapshot_cmd(&target, &out, today),
         Command::Plan {
             target,
@@ -225,7 +235,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             lock,
             lock_wait,
         } => {
-            let default_file = target.repo.join(".keelson").join("keelson.lock");
             let approval = plan::Approval {
                 auto_approve,
                 allow_irreversible,
@@ -233,7 +242,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let lock = plan::ApplyLock {
                 args: &lock,
                 file: lock_file.as_deref(),
-                default_file: &default_file,
                 wait: lock_wait,
             };
             plan::apply_cmd(&target, plan_file.as_deref(), approval, lock, today)

@@ -17,6 +17,7 @@ use crate::adapters::sim::Speed;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::Loaded;
 use crate::daemon::standby;
+use crate::logging::{say, Level};
 use crate::observe;
 use crate::plan::{self, render, Plan};
 pub use crate::sync::Target;
@@ -50,17 +51,22 @@ pub enum PlanFormat {
 }
 
 /// Options shared by `plan` and `apply`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// The config repo.
-    #[arg(long, default_value = ".")]
+    #[arg(long, env = "KEELSON_REPO", default_value = ".")]
     pub repo: PathBuf,
     /// Where live state comes from.
-    #[arg(long, value_enum, default_value_t = Target::Sim)]
+    #[arg(long, env = "KEELSON_TARGET", value_enum, default_value_t = Target::Sim)]
     pub target: Target,
     /// Simulator state file (default: `.keelson/sim.json` under the repo).
-    #[arg(long)]
+    #[arg(long, env = "KEELSON_STATE")]
     pub state: Option<PathBuf>,
+    /// AWS only: in each cluster's account assume the role of this name instead of the
+    /// operator role the repository names, e.g. the read-only `keelson-plan-operator` for
+    /// plans in CI (deploy/README.md).
+    #[arg(long, env = "KEELSON_ROLE_NAME", value_name = "NAME")]
+    pub role_name: Option<String>,
     /// Only these clusters (repeatable).
     #[arg(long = "cluster", value_name = "NAME")]
     pub clusters: Vec<String>,
@@ -93,13 +99,24 @@ impl TargetArgs {
             state: self
                 .state
                 .clone()
-                .unwrap_or_else(|| self.repo.join(".keelson").join("sim.json")),
+                .unwrap_or_else(|| state_dir(&self.repo).join("sim.json")),
             clusters: self.clusters.iter().cloned().collect(),
             concurrency: self.concurrency,
             sim_speed: self.sim_speed,
             ignore_gates: self.ignore_gates.iter().copied().collect(),
             apis: crate::sync::api_table(&self.extra_rules)?,
+            role_name: self.role_name.clone(),
         })
+    }
+}
+
+/// Where the simulator's state and the fleet lock are kept by default: `KEELSON_STATE_DIR`
+/// when set (the image sets it, its repository being mounted read-only), else `.keelson/`
+/// under the repository.
+pub(crate) fn state_dir(repo: &Path) -> PathBuf {
+    match std::env::var_os("KEELSON_STATE_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => repo.join(".keelson"),
     }
 }
 
@@ -109,16 +126,25 @@ impl TargetArgs {
 /// # Errors
 /// When the repository directory cannot be read at all.
 pub(crate) fn load_valid(repo: &Path, today: Date) -> Result<Option<Loaded>> {
-    let loaded = crate::sync::load_repo(repo, today)?;
+    Ok(report_loaded(crate::sync::load_repo(repo, today)?))
+}
+
+/// Print a loaded repository's diagnostics on stderr; when it is invalid say that nothing
+/// was done and return `None`.
+fn report_loaded(loaded: Loaded) -> Option<Loaded> {
     for d in &crate::config::diag::for_display(&loaded.diagnostics) {
-        eprintln!("{d}");
+        say(Level::Warn, None, &d.to_string());
     }
     if loaded.is_valid() {
-        return Ok(Some(loaded));
+        return Some(loaded);
     }
-    eprintln!("{}", crate::sync::summary(&loaded));
-    eprintln!("error: the repository is invalid; nothing was planned or applied");
-    Ok(None)
+    say(Level::Error, None, &crate::sync::summary(&loaded));
+    say(
+        Level::Error,
+        None,
+        "error: the repository is invalid; nothing was planned or applied",
+    );
+    None
 }
 
 fn parse_gate(s: &str) -> Result<crate::plan::upgrade::Gate, String> {
@@ -154,28 +180,42 @@ pub fn plan_cmd(
     detailed: bool,
     today: Date,
 ) -> Result<ExitCode> {
-    let Some(loaded) = load_valid(&args.repo, today)? else {
+    let loaded = crate::sync::load_repo(&args.repo, today)?;
+    if format == PlanFormat::Markdown && !loaded.is_valid() {
+        // An invalid repository still gets its pull request comment: the problem list.
+        print!("{}", super::pr::problems_markdown(&loaded, &args.repo));
+    }
+    let Some(loaded) = report_loaded(loaded) else {
         return Ok(ExitCode::from(1));
     };
     let rt = runtime()?;
     let target = connect(&args.spec()?, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
-    let plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
+    let mut plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
     crate::sync::print_stats(&target);
     let text = match format {
         PlanFormat::Text => render::text(&plan),
         PlanFormat::Json => render::json(&plan),
-        PlanFormat::Markdown => render::markdown(&plan),
+        PlanFormat::Markdown => super::pr::with_context(
+            &render::markdown(&plan),
+            &super::pr::context(&loaded, args.target, &args.repo, crate::daemon::unix_now()),
+            &args.repo,
+        ),
     };
     std::io::stdout().write_all(text.as_bytes())?;
     if let Some(path) = out {
+        plan.source = Some(plan_source(args)?);
         std::fs::write(path, render::json(&plan))
             .with_context(|| format!("writing plan file {}", path.display()))?;
-        eprintln!(
-            "plan saved to {}; apply it with `keelson apply --plan {}`",
-            path.display(),
-            path.display()
+        say(
+            Level::Info,
+            None,
+            &format!(
+                "plan saved to {}; apply it with `keelson apply --plan {}`",
+                path.display(),
+                path.display()
+            ),
         );
     }
     Ok(ExitCode::from(
@@ -200,16 +240,19 @@ struct StderrProgress {
 
 impl Progress for StderrProgress {
     fn event(&self, cluster: &str, message: &str) {
-        let mut err = std::io::stderr().lock();
         if self.tty {
-            let _ = write!(err, "\r\x1b[K");
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
         }
-        let _ = writeln!(err, "[{cluster}] {message}");
+        say(
+            Level::Info,
+            Some(cluster),
+            &format!("[{cluster}] {message}"),
+        );
     }
 
     fn waiting(&self, cluster: &str, what: &str, elapsed: u64) {
-        let mut err = std::io::stderr().lock();
         if self.tty {
+            let mut err = std::io::stderr().lock();
             let _ = write!(
                 err,
                 "\r\x1b[K[{cluster}] waiting for {what}: {}",
@@ -227,13 +270,83 @@ impl Progress for StderrProgress {
         };
         if due {
             last.insert(key, elapsed);
-            let _ = writeln!(
-                err,
-                "[{cluster}] waiting for {what}: {}",
-                apply::human(elapsed)
+            say(
+                Level::Info,
+                Some(cluster),
+                &format!("[{cluster}] waiting for {what}: {}", apply::human(elapsed)),
             );
         }
     }
+}
+
+/// What `plan --out` records about where the plan came from.
+fn plan_source(args: &TargetArgs) -> Result<plan::PlanSource> {
+    let abs = |p: &Path| -> Result<String> {
+        Ok(std::path::absolute(p)
+            .with_context(|| format!("resolving {}", p.display()))?
+            .display()
+            .to_string())
+    };
+    let spec = args.spec()?;
+    Ok(plan::PlanSource {
+        repo: abs(&args.repo)?,
+        target: match args.target {
+            Target::Sim => "sim",
+            Target::Aws => "aws",
+        }
+        .into(),
+        state: match args.target {
+            Target::Sim => Some(abs(&spec.state)?),
+            Target::Aws => None,
+        },
+        commit: super::pr::commit_of(&args.repo),
+    })
+}
+
+/// With `apply --plan FILE` and neither `--repo` nor `KEELSON_REPO`, the repository,
+/// target and simulator state the plan file records.
+fn saved_source(args: &TargetArgs, path: &Path) -> Result<Option<TargetArgs>> {
+    if args.repo != Path::new(".") || std::env::var_os("KEELSON_REPO").is_some() {
+        return Ok(None);
+    }
+    let Some(src) = read_plan_file(path)?.source else {
+        return Ok(None);
+    };
+    let target = match src.target.as_str() {
+        "aws" => Target::Aws,
+        _ => Target::Sim,
+    };
+    if target != args.target && std::env::var_os("KEELSON_TARGET").is_some() {
+        bail!(
+            "{} was planned against `{}`, not `{}`",
+            path.display(),
+            src.target,
+            match args.target {
+                Target::Sim => "sim",
+                Target::Aws => "aws",
+            }
+        );
+    }
+    say(
+        Level::Info,
+        None,
+        &format!(
+            "applying {} to {} on `{}` as recorded in the plan file{}",
+            path.display(),
+            src.repo,
+            src.target,
+            src.commit
+                .as_deref()
+                .map(|c| format!(" (commit {c})"))
+                .unwrap_or_default()
+        ),
+    );
+    Ok(Some(TargetArgs {
+        repo: src.repo.into(),
+        target,
+        state: args.state.clone().or(src.state.map(Into::into)),
+        ..args.clone()
+    }))
 }
 
 fn read_plan_file(path: &Path) -> Result<Plan> {
@@ -260,7 +373,15 @@ fn confirm() -> Result<bool> {
             "refusing to apply without confirmation: stdin is not a terminal; pass --auto-approve"
         );
     }
-    eprint!("Apply these changes? Only 'yes' is accepted: ");
+    if crate::logging::is_json() {
+        say(
+            Level::Info,
+            None,
+            "Apply these changes? Only 'yes' is accepted",
+        );
+    } else {
+        eprint!("Apply these changes? Only 'yes' is accepted: ");
+    }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
@@ -282,8 +403,6 @@ pub struct ApplyLock<'a> {
     pub args: &'a super::lockargs::LockArgs,
     /// `--lock-file`.
     pub file: Option<&'a Path>,
-    /// The lock file when nothing names a lock.
-    pub default_file: &'a Path,
     /// How long to wait for a held lock.
     pub wait: std::time::Duration,
 }
@@ -300,6 +419,13 @@ pub fn apply_cmd(
     lock: ApplyLock<'_>,
     today: Date,
 ) -> Result<ExitCode> {
+    let from_plan = match plan_file {
+        Some(p) => saved_source(args, p)?,
+        None => None,
+    };
+    let args = from_plan.as_ref().unwrap_or(args);
+    // The lock file when nothing names a lock: beside the simulator's state.
+    let default_file = state_dir(&args.repo).join("keelson.lock");
     let rt = runtime()?;
     let Some(loaded) = load_valid(&args.repo, today)? else {
         return Ok(ExitCode::from(1));
@@ -313,7 +439,7 @@ pub fn apply_cmd(
     let spec = lock.args.spec(LockSources {
         file: lock.file,
         policy,
-        default_file: lock.default_file,
+        default_file: &default_file,
     })?;
     let backend = rt.block_on(lock.args.open(&spec))?;
     let mut held = rt.block_on(standby::hold(backend, lock.wait))?;
@@ -384,12 +510,27 @@ fn apply_locked(
         );
         return Ok(ExitCode::from(1));
     }
-    if !approval.auto_approve && !confirm()? {
+    // A saved plan is the approval, as in Terraform, unless it destroys something: then
+    // the person applying it is asked again.
+    let destructive = plan.clusters.iter().flat_map(|c| &c.steps).any(|s| {
+        matches!(
+            s.action,
+            crate::plan::Action::Delete | crate::plan::Action::Replace
+        ) || s
+            .risks
+            .iter()
+            .any(|r| r.kind == crate::plan::RiskKind::Destructive)
+    });
+    let approved = approval.auto_approve || (plan_file.is_some() && !destructive);
+    if !approved && !confirm()? {
         println!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
     let progress = Arc::new(StderrProgress {
-        tty: std::io::stderr().is_terminal(),
+        // The live line is for a person at a terminal; JSON and --quiet get none.
+        tty: std::io::stderr().is_terminal()
+            && !crate::logging::is_json()
+            && !crate::logging::is_quiet(),
         last: Mutex::new(BTreeMap::new()),
     });
     let opts = ApplyOptions {

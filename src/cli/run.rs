@@ -73,8 +73,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_fetch_mib: u64,
     /// Where the lock file and the journal live (default: the repo's `.keelson/`, or with
-    /// --git this source's own directory in the cache, keyed by URL and ref).
-    #[arg(long, value_name = "DIR")]
+    /// --git this source's own directory in the cache, keyed by URL and ref). The simulator's
+    /// state defaults to STATE_DIR/sim.json when this is given. The image sets it to
+    /// /var/lib/keelson, so that a repository mounted read-only works.
+    #[arg(long, env = "KEELSON_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// The fleet lock file (default: STATE_DIR/keelson.lock).
     #[arg(long, value_name = "FILE")]
@@ -98,6 +100,11 @@ pub struct RunArgs {
     /// A file holding the webhook secret (enables POST /webhook).
     #[arg(long, value_name = "FILE")]
     pub webhook_secret_file: Option<PathBuf>,
+    /// A file holding the bearer token of the control endpoints (`POST /control/...`:
+    /// reconcile, suspend, resume, approve). Without it (or `KEELSON_CONTROL_TOKEN`, the
+    /// token itself) they are off.
+    #[arg(long, env = "KEELSON_CONTROL_TOKEN_FILE", value_name = "FILE")]
+    pub control_token_file: Option<PathBuf>,
     /// Only apply commits signed by a key in this file (git's allowed signers format).
     #[arg(long, value_name = "FILE")]
     pub allowed_signers: Option<PathBuf>,
@@ -158,7 +165,8 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         None => None,
     };
     let (tx, rx) = mpsc::channel();
-    let shared = Arc::new(Shared::new(tx.clone(), secret));
+    let token = super::status::control_token(args.control_token_file.as_deref())?;
+    let shared = Arc::new(Shared::new(tx.clone(), secret).with_control_token(token));
 
     // The source, and where local state lives.
     // `--repo URL` is accepted for a remote, as `--git URL`.
@@ -213,7 +221,7 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
                 .target
                 .state
                 .clone()
-                .unwrap_or_else(|| dir.join(".keelson").join("sim.json"));
+                .unwrap_or_else(|| state_dir.join("sim.json"));
             (Source::Dir(dir), state_dir, sim)
         }
     };

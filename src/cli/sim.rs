@@ -41,10 +41,10 @@ pub enum SimCommand {
     /// Move the simulator's clock forward, e.g. `2h` or `1d`.
     Advance {
         /// The config repo (the state defaults to `.keelson/sim.json` under it).
-        #[arg(long, default_value = ".")]
+        #[arg(long, env = "KEELSON_REPO", default_value = ".")]
         repo: PathBuf,
         /// Simulator state file.
-        #[arg(long)]
+        #[arg(long, env = "KEELSON_STATE")]
         state: Option<PathBuf>,
         /// How far, e.g. `90m`, `2h`, `1d`.
         duration: String,
@@ -53,10 +53,10 @@ pub enum SimCommand {
     /// broke in upgrades.
     Report {
         /// The config repo (the state defaults to `.keelson/sim.json` under it).
-        #[arg(long, default_value = ".")]
+        #[arg(long, env = "KEELSON_REPO", default_value = ".")]
         repo: PathBuf,
         /// Simulator state file.
-        #[arg(long)]
+        #[arg(long, env = "KEELSON_STATE")]
         state: Option<PathBuf>,
     },
 }
@@ -64,7 +64,7 @@ pub enum SimCommand {
 fn state_path(repo: &std::path::Path, state: Option<&PathBuf>) -> PathBuf {
     state
         .cloned()
-        .unwrap_or_else(|| repo.join(".keelson").join("sim.json"))
+        .unwrap_or_else(|| super::plan::state_dir(repo).join("sim.json"))
 }
 
 /// Run a `keelson sim` subcommand.
@@ -102,6 +102,12 @@ pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
         }
         SimCommand::Report { repo, state } => {
             let path = state_path(repo, state.as_ref());
+            if !path.exists() {
+                bail!(
+                    "there is no simulator state at {}: nothing has run on the simulator yet (start with `keelson sim seed --version 1.N` or `keelson apply`)",
+                    path.display()
+                );
+            }
             let sim = Sim::open(&path, 0, Speed::Instant)
                 .with_context(|| format!("opening {}", path.display()))?;
             print!("{}", report(&sim));
@@ -132,6 +138,12 @@ pub fn seed_at(
 fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -> Result<ExitCode> {
     if args.target != Target::Sim {
         bail!("`keelson sim seed` works on the simulator only");
+    }
+    if args.state.exists() {
+        bail!(
+            "the simulator already has state in {}; seeding starts a new one: delete that file (or its `.keelson` directory) to start over, or pass --state NEWFILE",
+            args.state.display()
+        );
     }
     let minor: Minor = version
         .parse()
@@ -204,9 +216,13 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
                     "kubectl-client-side-apply",
                 )) {
                     Ok(_) => manifests += 1,
-                    Err(e) => eprintln!(
-                        "note: {}:{}: not placed on the simulator: {e}",
-                        m.origin.file, m.origin.line
+                    Err(e) => crate::logging::say(
+                        crate::logging::Level::Warn,
+                        None,
+                        &format!(
+                            "note: {}:{}: not placed on the simulator: {e}",
+                            m.origin.file, m.origin.line
+                        ),
                     ),
                 }
             }
@@ -219,7 +235,11 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
     if !report.ok() {
         for c in &report.clusters {
             if let Some(e) = &c.error {
-                eprintln!("cluster {}: {e}", c.name);
+                crate::logging::say(
+                    crate::logging::Level::Error,
+                    Some(&c.name),
+                    &format!("cluster {}: {e}", c.name),
+                );
             }
         }
         bail!("seeding the simulator failed");

@@ -55,7 +55,11 @@ pub struct LoopOptions {
 
 /// A line on stderr, prefixed as every line of the daemon's own.
 pub fn log(msg: &str) {
-    eprintln!("keelson run: {msg}");
+    crate::logging::log(
+        crate::logging::Level::Info,
+        None,
+        &format!("keelson run: {msg}"),
+    );
 }
 
 /// `work`, unless shutdown begins first (`None`): reads that wait on a silent endpoint
@@ -333,11 +337,13 @@ pub fn run_loop(
                     match w {
                         Wake::Files(p) => schedule.files_changed(p),
                         Wake::Webhook => schedule.webhook(Instant::now()),
+                        Wake::Reconcile => schedule.reconcile_now(Instant::now()),
                         Wake::Shutdown => break,
                     }
                 }
             }
             Ok(Wake::Webhook) => schedule.webhook(Instant::now()),
+            Ok(Wake::Reconcile) => schedule.reconcile_now(Instant::now()),
             Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }

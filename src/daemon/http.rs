@@ -6,6 +6,8 @@
 //!  GET  /status   the status document (JSON)
 //!  GET  /metrics  Prometheus text format
 //!  POST /webhook  X-Hub-Signature-256 checked: 202 and a fetch, or 401 and nothing
+//!  POST /control/{reconcile,suspend,resume,approve}  bearer token (`control`); off
+//!                 (404) unless a token is configured
 //! ```
 //!
 //! The listener defends itself, so that a slow or hostile client can neither hold sockets
@@ -28,7 +30,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use super::{webhook, Shared, Wake};
+use super::{control, webhook, Shared, Wake};
 
 /// Largest webhook body read.
 const MAX_BODY: usize = 1 << 20;
@@ -67,12 +69,19 @@ async fn handle(
             let body = serde_json::to_vec_pretty(&*shared.status()).unwrap_or_default();
             reply(StatusCode::OK, "application/json", body)
         }
-        (&Method::GET, "/metrics") => reply(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            shared.metrics.render(),
-        ),
+        (&Method::GET, "/metrics") => {
+            let mut body = shared.metrics.render();
+            body.push_str(&super::report::render_clusters(&shared.status()));
+            reply(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                body,
+            )
+        }
         (&Method::POST, "/webhook") => webhook_request(&shared, req, body_timeout).await,
+        (&Method::POST, p) if p.starts_with("/control/") => {
+            control_request(&shared, req, body_timeout).await
+        }
         (_, "/healthz" | "/readyz" | "/status" | "/metrics" | "/webhook") => {
             reply(StatusCode::METHOD_NOT_ALLOWED, text, "method not allowed\n")
         }
@@ -103,23 +112,9 @@ async fn webhook_request(
         .get(webhook::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let collect = Limited::new(req.into_body(), MAX_BODY).collect();
-    let body = match tokio::time::timeout(body_timeout, collect).await {
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(_)) => {
-            return reply(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                text,
-                "body too large or unreadable\n",
-            )
-        }
-        Err(_) => {
-            return reply(
-                StatusCode::REQUEST_TIMEOUT,
-                text,
-                "the body did not arrive in time\n",
-            )
-        }
+    let body = match read_body(req, body_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     match webhook::verify(secret, &body, header.as_deref()) {
         Ok(()) => {
@@ -132,6 +127,72 @@ async fn webhook_request(
             tracing::warn!(error = %e, "webhook refused");
             reply(StatusCode::UNAUTHORIZED, text, format!("{e}\n"))
         }
+    }
+}
+
+/// A request body of at most [`MAX_BODY`] bytes, arrived within `body_timeout`.
+async fn read_body(
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Result<Bytes, Response<Full<Bytes>>> {
+    let text = "text/plain; charset=utf-8";
+    let collect = Limited::new(req.into_body(), MAX_BODY).collect();
+    match tokio::time::timeout(body_timeout, collect).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(_)) => Err(reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            text,
+            "body too large or unreadable\n",
+        )),
+        Err(_) => Err(reply(
+            StatusCode::REQUEST_TIMEOUT,
+            text,
+            "the body did not arrive in time\n",
+        )),
+    }
+}
+
+/// `POST /control/VERB`: the token first, then the request; the answer is one line.
+async fn control_request(
+    shared: &Shared,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Response<Full<Bytes>> {
+    let text = "text/plain; charset=utf-8";
+    let refuse = |r: control::Refused| {
+        let code = StatusCode::from_u16(r.code).unwrap_or(StatusCode::BAD_REQUEST);
+        reply(code, text, format!("{}\n", r.message))
+    };
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Err(r) = control::authorize(shared.control_token.as_deref(), header) {
+        tracing::warn!(status = r.code, "control request refused");
+        return refuse(r);
+    }
+    let verb = req.uri().path().trim_start_matches("/control/").to_string();
+    let body = match read_body(req, body_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let request = match control::parse(&verb, &body) {
+        Ok(r) => r,
+        Err(r) => return refuse(r),
+    };
+    let result = control::apply(&mut shared.status(), request);
+    match result {
+        Ok(message) => {
+            crate::logging::log(
+                crate::logging::Level::Info,
+                None,
+                &format!("control: {message}"),
+            );
+            // Every change of the overrides takes effect at a sync, so one starts now.
+            shared.wake(Wake::Reconcile);
+            reply(StatusCode::OK, text, format!("{message}\n"))
+        }
+        Err(r) => refuse(r),
     }
 }
 

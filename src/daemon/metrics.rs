@@ -12,9 +12,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-/// Histogram bucket bounds of the reconcile duration, in seconds.
-pub const RECONCILE_BUCKETS: [f64; 12] = [
-    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+/// Histogram bucket bounds of the reconcile duration, in seconds: from a no-op sync of a
+/// small fleet up to a sync that carries a cluster through several hour-long hops.
+pub const RECONCILE_BUCKETS: [f64; 17] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0,
+    7200.0, 14400.0,
+];
+
+/// Histogram bucket bounds of one cluster's reconcile, in seconds: a plan takes seconds, a
+/// control plane hop 10 to 25 minutes, a node group roll up to hours.
+pub const CLUSTER_BUCKETS: [f64; 13] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
 ];
 
 #[derive(Debug, Default)]
@@ -33,6 +41,16 @@ struct Inner {
     revision: Option<(String, String)>,
     ready: bool,
     last_sync: Option<i64>,
+    /// Per cluster, keyed by its rendered `{cluster,stage,region}` labels.
+    clusters: BTreeMap<String, ClusterLatency>,
+}
+
+/// The reconcile histogram of one cluster.
+#[derive(Debug, Default)]
+struct ClusterLatency {
+    counts: [u64; CLUSTER_BUCKETS.len()],
+    sum: f64,
+    count: u64,
 }
 
 /// Histogram bucket bounds of one remote call's duration, in seconds.
@@ -79,6 +97,20 @@ impl Metrics {
         g.reconcile_sum += secs;
         g.reconcile_count += 1;
         *g.reconciles.entry(result).or_default() += 1;
+    }
+
+    /// One cluster's part of a sync took `secs`; `labels` are its rendered
+    /// `cluster="…",stage="…",region="…"` (see [`super::report::labels`]).
+    pub fn observe_cluster(&self, labels: String, secs: f64) {
+        let mut g = self.lock();
+        let h = g.clusters.entry(labels).or_default();
+        for (i, b) in CLUSTER_BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
     }
 
     /// One EKS call finished with `outcome`.
@@ -173,6 +205,18 @@ impl Metrics {
             "keelson_reconcile_duration_seconds_count {}",
             g.reconcile_count
         );
+
+        let name = "keelson_cluster_reconcile_duration_seconds";
+        let _ = writeln!(o, "# HELP {name} Time a sync spent on one cluster: its plan, or the whole sync when it applied to the cluster.");
+        let _ = writeln!(o, "# TYPE {name} histogram");
+        for (labels, h) in &g.clusters {
+            for (b, n) in CLUSTER_BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(o, "{name}_bucket{{{labels},le=\"{b}\"}} {n}");
+            }
+            let _ = writeln!(o, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(o, "{name}_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(o, "{name}_count{{{labels}}} {}", h.count);
+        }
 
         let _ = writeln!(o, "# HELP keelson_reconciles_total Syncs by result.");
         let _ = writeln!(o, "# TYPE keelson_reconciles_total counter");

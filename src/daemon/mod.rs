@@ -17,6 +17,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub mod control;
 pub mod counting;
 pub mod driver;
 pub mod http;
@@ -24,6 +25,7 @@ pub mod journal;
 pub mod lock;
 pub mod metrics;
 pub mod reconcile;
+pub mod report;
 pub mod schedule;
 pub mod source;
 pub mod standby;
@@ -42,6 +44,8 @@ pub enum Wake {
     Webhook,
     /// SIGTERM or SIGINT.
     Shutdown,
+    /// `POST /control/reconcile`: fetch and plan everything now.
+    Reconcile,
 }
 
 /// State shared between the loop and the HTTP server.
@@ -58,6 +62,8 @@ pub struct Shared {
     /// Set when another process took the fleet lock from under this one (its file was
     /// deleted and re-created): the daemon stops writing and exits with an error.
     pub lock_lost: std::sync::atomic::AtomicBool,
+    /// The bearer token of the control endpoints; without one they are off.
+    pub control_token: Option<String>,
 }
 
 impl Shared {
@@ -70,7 +76,15 @@ impl Shared {
             webhook_secret,
             shutdown: tokio::sync::watch::Sender::new(false),
             lock_lost: std::sync::atomic::AtomicBool::new(false),
+            control_token: None,
         }
+    }
+
+    /// Turn the control endpoints on with this bearer token.
+    #[must_use]
+    pub fn with_control_token(mut self, token: Option<String>) -> Shared {
+        self.control_token = token;
+        self
     }
 
     /// The status, locked.

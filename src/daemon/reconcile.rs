@@ -28,6 +28,7 @@ use crate::versions::Date;
 
 use super::journal::{Event, Journal};
 use super::metrics::FleetGauges;
+use super::report;
 use super::status::{self, ClusterState, ClusterStatus, Counts, Decision, Facts};
 use super::Shared;
 
@@ -365,6 +366,8 @@ impl Reconciler {
             let mut st = self.shared.status();
             st.last_sync = Some(status::SyncInfo {
                 started: wall,
+                started_at: super::rfc3339(wall),
+                finished_at: super::rfc3339(super::unix_now()),
                 duration_ms: started.elapsed().as_millis() as u64,
                 finished_ms: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -439,6 +442,7 @@ impl Reconciler {
                 };
             }
         };
+        let t_planned = t0.elapsed();
         tracing::info!(
             connect_ms = (t1 - t0).as_millis() as u64,
             plan_ms = t1.elapsed().as_millis() as u64,
@@ -476,6 +480,7 @@ impl Reconciler {
 
         let mut statuses: BTreeMap<String, ClusterStatus> = BTreeMap::new();
         let mut to_apply = Vec::new();
+        let control = self.shared.status().control.clone();
         for c in &plan.clusters {
             let stage = stage_of
                 .get(c.name.as_str())
@@ -492,10 +497,20 @@ impl Reconciler {
                 cluster: &c.name,
                 has_changes: c.has_changes(),
                 blocked: !c.blocked.is_empty(),
-                stage: stage.map(|(s, p)| (s, p.mode)),
+                // An operator's approval of exactly this plan stands in for `apply: auto`.
+                stage: stage.map(|(s, p)| {
+                    match control.approves(&c.name, &c.fingerprint, &rev.id) {
+                        true => (s, ApplyMode::Auto),
+                        false => (s, p.mode),
+                    }
+                }),
                 window_open,
                 next_window,
-                suspended,
+                suspended: suspended
+                    || control.suspends(
+                        &c.name,
+                        stage_of.get(c.name.as_str()).copied().unwrap_or_default(),
+                    ),
                 in_flight: self.in_flight.contains(&c.name),
                 failed_here,
                 held: c.held.first().map(String::as_str),
@@ -527,6 +542,10 @@ impl Reconciler {
                     applied_steps: 0,
                     last_error: failed_here.map(str::to_string),
                     planned_at: now,
+                    region: c.region.clone(),
+                    steps: report::step_labels(c),
+                    hop: report::hop(c),
+                    ..ClusterStatus::default()
                 },
             );
         }
@@ -559,7 +578,7 @@ impl Reconciler {
         }
         for (name, s) in &statuses {
             if s.state != ClusterState::Converged {
-                eprintln!(
+                let line = format!(
                     "[{name}] {} ({} to create, {} to change, {} to replace, {} to delete){}",
                     s.state,
                     s.plan.create,
@@ -571,6 +590,7 @@ impl Reconciler {
                         .map(|r| format!(": {r}"))
                         .unwrap_or_default()
                 );
+                crate::logging::log(crate::logging::Level::Info, Some(name), &line);
             }
         }
         // The plan to apply: the same plan, narrowed to the clusters decided above.
@@ -604,6 +624,8 @@ impl Reconciler {
                                 s.drift = c.has_changes();
                                 s.blocked = c.blocked.iter().map(|b| b.message.clone()).collect();
                                 s.planned_at = target.ports.clock.now();
+                                s.steps = report::step_labels(c);
+                                s.hop = report::hop(c);
                                 let applied = s.state == ClusterState::Applied;
                                 if applied
                                     && !c.has_changes()
@@ -637,7 +659,19 @@ impl Reconciler {
         let code;
         {
             let mut st = self.shared.status();
-            for (k, v) in statuses {
+            let (wall, planned_secs) = (super::unix_now(), t_planned.as_secs_f64());
+            for (k, mut v) in statuses {
+                // Applied clusters took the whole sync; the others, its planning.
+                let secs = if v.last_apply.is_some() {
+                    // An approval is used up by the apply it allowed.
+                    st.control.approvals.remove(&k);
+                    t0.elapsed().as_secs_f64()
+                } else {
+                    planned_secs
+                };
+                let labels = report::labels(&k, &v.stage, &v.region);
+                self.shared.metrics.observe_cluster(labels, secs);
+                report::carry_over(st.clusters.get(&k), &mut v, wall);
                 st.clusters.insert(k, v);
             }
             let g = FleetGauges {
@@ -699,6 +733,7 @@ impl Reconciler {
             journal: self.journal.clone(),
         });
         let mut shutdown = self.shared.shutdown.subscribe();
+        let apply_started = super::unix_now();
         let report = rt.block_on(async {
             tokio::select! {
                 r = apply::apply(&target.ports, &plan, opts, progress) => Some(r),
@@ -706,7 +741,11 @@ impl Reconciler {
             }
         });
         let Some(report) = report else {
-            eprintln!("shutting down in the middle of an apply; the journal records it and the next start resumes it");
+            crate::logging::log(
+                crate::logging::Level::Warn,
+                None,
+                "shutting down in the middle of an apply; the journal records it and the next start resumes it",
+            );
             return true;
         };
         for o in &report.clusters {
@@ -720,7 +759,10 @@ impl Reconciler {
             }
             self.in_flight.remove(&o.name);
             self.shared.metrics.applied("ok", o.steps_done as u64);
+            let record = report::record(o, &rev.id, apply_started, super::unix_now());
+            report::push_history(&mut self.shared.status().history, record.clone());
             if let Some(s) = statuses.get_mut(&o.name) {
+                s.last_apply = Some(record);
                 s.applied_steps = o.steps_done;
                 s.progress = None;
                 match &o.error {
@@ -757,7 +799,11 @@ struct DaemonProgress {
 
 impl Progress for DaemonProgress {
     fn event(&self, cluster: &str, message: &str) {
-        eprintln!("[{cluster}] {message}");
+        crate::logging::log(
+            crate::logging::Level::Info,
+            Some(cluster),
+            &format!("[{cluster}] {message}"),
+        );
         let is_step = ["+ ", "~ ", "- ", "-/+ "]
             .iter()
             .any(|p| message.starts_with(p));

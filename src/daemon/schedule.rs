@@ -121,6 +121,12 @@ impl Schedule {
         }
     }
 
+    /// An operator asked for a sync (`POST /control/reconcile`): fetch, and plan in full.
+    pub fn reconcile_now(&mut self, now: Instant) {
+        self.next_fetch = now;
+        self.full = true;
+    }
+
     /// A sync finished at `now`. `retry`: an apply stopped on a transient error and is
     /// worth trying again soon. Returns the backoff when a retry was scheduled.
     pub fn synced(&mut self, now: Instant, retry: bool) -> Option<Duration> {

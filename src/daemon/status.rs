@@ -61,6 +61,10 @@ pub struct Status {
     pub last_sync: Option<SyncInfo>,
     /// Per cluster.
     pub clusters: BTreeMap<String, ClusterStatus>,
+    /// What operators set through the control endpoints.
+    pub control: super::control::Control,
+    /// The last applies, newest last, at most [`super::report::HISTORY`].
+    pub history: std::collections::VecDeque<super::report::ApplyRecord>,
 }
 
 /// A refused revision.
@@ -79,6 +83,10 @@ pub struct Rejected {
 pub struct SyncInfo {
     /// Wall clock start (unix seconds).
     pub started: i64,
+    /// Wall clock start, RFC 3339.
+    pub started_at: String,
+    /// Wall clock end, RFC 3339.
+    pub finished_at: String,
     /// Real time it took.
     pub duration_ms: u64,
     /// Wall clock end (unix milliseconds).
@@ -176,8 +184,30 @@ pub struct ClusterStatus {
     pub applied_steps: usize,
     /// The last error of this cluster.
     pub last_error: Option<String>,
-    /// When it was last planned (the target's clock; virtual on the simulator).
+    /// When it was last planned (the target's clock, unix seconds: the simulator's
+    /// virtual clock on `--target sim`; see `plannedAt` for the wall clock).
+    #[serde(rename = "targetClock")]
     pub planned_at: i64,
+    /// Region.
+    pub region: String,
+    /// When it was last planned, wall clock, RFC 3339.
+    #[serde(rename = "plannedAt")]
+    pub planned_at_wall: String,
+    /// The steps still to do (`+ NodeGroup general`, as apply prints them).
+    pub steps: Vec<String>,
+    /// The version hop in the plan (being applied, or waiting).
+    pub hop: Option<super::report::Hop>,
+    /// The last apply's result.
+    pub last_apply: Option<super::report::ApplyRecord>,
+    /// The last sync that planned it without error (and applied without error), RFC 3339.
+    pub last_success_at: Option<String>,
+    /// The same, unix seconds, for the metrics.
+    #[serde(skip)]
+    pub last_success: Option<i64>,
+    /// When the rollback window of the last hop ends (unix seconds), when the upgrade
+    /// records one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_window_end: Option<i64>,
 }
 
 /// A running apply.

@@ -111,6 +111,7 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         fleet,
         clusters,
         summary,
+        source: None,
     }
 }
 

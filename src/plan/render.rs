@@ -124,12 +124,8 @@ pub fn cluster_text(c: &ClusterPlan) -> String {
     let mut out = String::new();
     let state = if !c.blocked.is_empty() {
         "BLOCKED".to_string()
-    } else if !c.held.is_empty() && c.steps.is_empty() {
-        "upgrade held".to_string()
-    } else if !c.held.is_empty() {
-        format!("{}; upgrade held", counts(c))
     } else {
-        counts(c)
+        state_words(c)
     };
     let _ = writeln!(out, "cluster {} ({}): {state}", c.name, c.region);
     for w in &c.waits {
@@ -152,6 +148,19 @@ pub fn cluster_text(c: &ClusterPlan) -> String {
         let _ = writeln!(out, "  note: {n}");
     }
     out
+}
+
+/// A cluster's outcome in words: its counts, or that it is blocked or held.
+fn state_words(c: &ClusterPlan) -> String {
+    if !c.blocked.is_empty() {
+        "blocked".to_string()
+    } else if !c.held.is_empty() && c.steps.is_empty() {
+        "upgrade held".to_string()
+    } else if !c.held.is_empty() {
+        format!("{}; upgrade held", counts(c))
+    } else {
+        counts(c)
+    }
 }
 
 /// The summary line.
@@ -322,7 +331,7 @@ pub fn markdown(p: &Plan) -> String {
         let section = format!(
             "<details><summary><code>{}</code>: {}</summary>\n\n```diff\n{}```\n</details>\n",
             c.name,
-            counts(c),
+            state_words(c),
             diff_markers(&body)
         );
         if out.len() + section.len() + footer_room > MARKDOWN_BUDGET {

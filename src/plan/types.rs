@@ -472,6 +472,26 @@ pub struct Plan {
     pub clusters: Vec<ClusterPlan>,
     /// Counts.
     pub summary: Summary,
+    /// Where the plan came from, recorded in plan files (`plan --out`) so that
+    /// `apply --plan` needs no `--repo`. Absent from older plan files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PlanSource>,
+}
+
+/// What a saved plan was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanSource {
+    /// The repository directory, absolute.
+    pub repo: String,
+    /// `sim` or `aws`.
+    pub target: String,
+    /// The simulator's state file (`sim` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The repository's head commit, when it is a git checkout (`+dirty` with changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 impl Plan {

@@ -431,7 +431,7 @@ fn drift_is_corrected_in_auto_stages_and_reported_in_manual_ones() {
 }
 
 /// Parse Prometheus text: every sample line is `name{labels} value`.
-fn parse_metrics(t: &str) -> Vec<(String, String, f64)> {
+pub(crate) fn parse_metrics(t: &str) -> Vec<(String, String, f64)> {
     let mut out = Vec::new();
     for line in t.lines() {
         if line.is_empty() || line.starts_with('#') {
@@ -465,21 +465,7 @@ fn parse_metrics(t: &str) -> Vec<(String, String, f64)> {
 
 #[test]
 fn http_endpoints_and_metrics_while_running_then_sigterm() {
-    let (_d, repo) = fleet();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let d = spawn(&[
-        "run",
-        "--repo",
-        s(&repo),
-        "--listen",
-        &addr,
-        "--sim-speed",
-        "instant",
-    ]);
-    wait_until("readyz", 60, || {
-        http(port, "GET", "/readyz", &[], b"").filter(|(c, _)| *c == 200)
-    });
+    let (_d, repo, d, port) = crate::daemon_ops::ready_daemon(&[]);
     assert_eq!(http(port, "GET", "/healthz", &[], b"").unwrap().0, 200);
     assert_eq!(http(port, "GET", "/nope", &[], b"").unwrap().0, 404);
     let st = status(port).unwrap();
