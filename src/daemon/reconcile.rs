@@ -545,6 +545,7 @@ impl Reconciler {
                     region: c.region.clone(),
                     steps: report::step_labels(c),
                     hop: report::hop(c),
+                    rollback_window_end: c.rollback_window_end,
                     ..ClusterStatus::default()
                 },
             );

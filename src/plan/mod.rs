@@ -361,6 +361,7 @@ fn plan_cluster<'a>(
 fn finish(mut cx: Ctx<'_>, c: &ClusterConfig, live: Option<&ObservedCluster>) -> ClusterPlan {
     let blocked = !cx.blocked.is_empty();
     cx.notes.extend(cx.adoption.notes());
+    let rollback_window_end = live.and_then(|o| rollback::window_end(o, cx.shared.now));
     ClusterPlan {
         name: c.name().to_string(),
         region: c.cluster.value.spec.region.clone(),
@@ -371,5 +372,6 @@ fn finish(mut cx: Ctx<'_>, c: &ClusterConfig, live: Option<&ObservedCluster>) ->
         blocked: cx.blocked,
         held: cx.held,
         notes: cx.notes,
+        rollback_window_end,
     }
 }

@@ -26,6 +26,7 @@ pub(super) fn plan_removed_cluster(o: &ObservedCluster, allowed: bool) -> Cluste
         held: Vec::new(),
         steps: Vec::new(),
         notes: Vec::new(),
+        rollback_window_end: None,
     };
     if o.cluster.status == Status::Deleting {
         plan.notes.push("being deleted".into());

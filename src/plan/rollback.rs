@@ -406,16 +406,21 @@ fn addon_downgrades(
     steps
 }
 
+/// When the rollback window of the cluster's last hop closes, while it is open.
+pub(super) fn window_end(o: &ObservedCluster, now: i64) -> Option<i64> {
+    let have: Minor = o.cluster.version.parse().ok()?;
+    let (_, closes) = upgrade::rollback_window_closes(&o.cluster.tags, have.prev(), have)?;
+    (now <= closes).then_some(closes)
+}
+
 /// The note on a cluster whose last hop can still be rolled back: when its window closes.
 pub(super) fn window_note(o: &ObservedCluster, now: i64) -> Option<String> {
     let have: Minor = o.cluster.version.parse().ok()?;
-    let (_, closes) = upgrade::rollback_window_closes(&o.cluster.tags, have.prev(), have)?;
-    (now <= closes).then(|| {
-        format!(
-            "rollback window of {}→{have} closes at {}: until then, lowering `version` to \"{}\" plans an EKS rollback",
-            have.prev(),
-            versions::utc_minute(closes),
-            have.prev()
-        )
-    })
+    let closes = window_end(o, now)?;
+    Some(format!(
+        "rollback window of {}→{have} closes at {}: until then, lowering `version` to \"{}\" plans an EKS rollback",
+        have.prev(),
+        versions::utc_minute(closes),
+        have.prev()
+    ))
 }

@@ -408,6 +408,10 @@ pub struct ClusterPlan {
     /// Things worth knowing that change nothing (e.g. a resource not in git, kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// While the cluster's last completed hop can still be rolled back: when that window
+    /// closes (unix seconds), for `/status` and the metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_window_end: Option<i64>,
 }
 
 impl ClusterPlan {

@@ -314,3 +314,44 @@ fn an_approved_plan_of_a_manual_stage_is_applied_and_status_prints_a_table() {
     let o = cli(&["reconcile"], &env);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
 }
+
+#[test]
+fn a_completed_hop_shows_when_its_rollback_window_closes_in_status_and_metrics() {
+    let (_d, repo) = crate::upgrade::example();
+    let (_daemon, port) = crate::daemon::spawn_synced(
+        &repo,
+        &[
+            "--sim-seed",
+            "1.31",
+            "--resync",
+            "1s",
+            "--cluster",
+            "staging-euw1",
+        ],
+    );
+    // The first sync upgrades staging hop by hop; a later one plans it at 1.35, where
+    // the last hop (1.34→1.35) can be rolled back for 7 days.
+    let st = wait_until("the rollback window in /status", 120, || {
+        status(port).filter(|st| !st["clusters"]["staging-euw1"]["rollbackWindowEnd"].is_null())
+    });
+    let end = st["clusters"]["staging-euw1"]["rollbackWindowEnd"]
+        .as_i64()
+        .unwrap();
+    let (_, body) = http(port, "GET", "/metrics", &[], b"").unwrap();
+    let m = parse_metrics(&body);
+    let series: Vec<_> = m
+        .iter()
+        .filter(|(n, _, _)| n == "keelson_cluster_rollback_window_end_timestamp_seconds")
+        .collect();
+    assert_eq!(series.len(), 1, "{body}");
+    assert_eq!(labels(&series[0].1)["cluster"], "staging-euw1");
+    assert_eq!(series[0].2 as i64, end);
+    // The window is 7 days from the hop's completion, on the simulator's clock.
+    let now = st["clusters"]["staging-euw1"]["targetClock"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        end > now - 60 && end <= now + 7 * 86_400 + 60,
+        "{end} vs {now}"
+    );
+}
