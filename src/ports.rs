@@ -550,16 +550,8 @@ pub trait KubeApi: Send + Sync {
         object: &serde_json::Value,
         field_manager: &str,
     ) -> ApiResult<serde_json::Value>;
-    /// Delete one object.
-    async fn delete(
-        &self,
-        cluster: &str,
-        api_version: &str,
-        kind: &str,
-        name: &str,
-    ) -> ApiResult<()>;
-    /// Delete one object of a namespaced kind (`namespace: None`: cluster-scoped, as
-    /// [`KubeApi::delete`]). Implementations that hold namespaced objects override it.
+    /// Delete one object, of a namespaced kind in `namespace`, or cluster-scoped
+    /// (`namespace: None`).
     async fn delete_in(
         &self,
         cluster: &str,
@@ -567,14 +559,7 @@ pub trait KubeApi: Send + Sync {
         kind: &str,
         namespace: Option<&str>,
         name: &str,
-    ) -> ApiResult<()> {
-        match namespace {
-            None => self.delete(cluster, api_version, kind, name).await,
-            Some(ns) => Err(ApiError::NotImplemented(format!(
-                "deleting {kind} {ns}/{name}: this Kubernetes API does not delete namespaced objects"
-            ))),
-        }
-    }
+    ) -> ApiResult<()>;
 }
 
 /// Time, real or virtual: the executor waits through this so that the simulator can run

@@ -281,7 +281,6 @@ instrumented! { KubeApi, Remote::Kube;
     read served_versions(cluster: &str) -> ApiResult<Vec<String>> = "discovery";
     read list(cluster: &str, api_version: &str, kind: &str, label_selector: Option<&str>) -> ApiResult<Vec<serde_json::Value>> = "list";
     write apply(cluster: &str, object: &serde_json::Value, field_manager: &str) -> ApiResult<serde_json::Value> = "apply";
-    write delete(cluster: &str, api_version: &str, kind: &str, name: &str) -> ApiResult<()> = "delete";
     write delete_in(cluster: &str, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ApiResult<()> = "delete";
 }
 
@@ -310,7 +309,14 @@ mod tests {
         async fn apply(&self, _: &str, _: &Value, _: &str) -> ApiResult<Value> {
             std::future::pending().await
         }
-        async fn delete(&self, _: &str, _: &str, _: &str, _: &str) -> ApiResult<()> {
+        async fn delete_in(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+            _: &str,
+        ) -> ApiResult<()> {
             Err(ApiError::NotFound("gone".into()))
         }
     }
@@ -385,7 +391,7 @@ mod tests {
 
         assert_eq!(kube.server_version("prod").await.unwrap(), "1.34");
         assert_eq!(
-            kube.delete("prod", "v1", "ConfigMap", "x").await,
+            kube.delete_in("prod", "v1", "ConfigMap", None, "x").await,
             Err(ApiError::NotFound("gone".into()))
         );
 

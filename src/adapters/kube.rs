@@ -253,16 +253,6 @@ impl KubeApi for KubeClients {
         serde_json::to_value(applied).map_err(|e| ApiError::Other(e.to_string()))
     }
 
-    async fn delete(
-        &self,
-        cluster: &str,
-        api_version: &str,
-        kind: &str,
-        name: &str,
-    ) -> ApiResult<()> {
-        self.delete_in(cluster, api_version, kind, None, name).await
-    }
-
     async fn delete_in(
         &self,
         cluster: &str,

@@ -63,13 +63,15 @@ pub fn bootstrap_file(doc: &Doc) -> String {
     )
 }
 
-/// Every file name an import may write in a cluster's directory.
+/// Every file name an import may write in a cluster's directory, each once (the three
+/// class kinds share `classes.yaml`).
 pub fn cluster_file_names() -> Vec<&'static str> {
-    Kind::ALL
+    let names: std::collections::BTreeSet<&'static str> = Kind::ALL
         .iter()
         .filter(|k| **k != Kind::Fleet)
         .map(|k| file_of(*k))
-        .collect()
+        .collect();
+    names.into_iter().collect()
 }
 
 /// The directory of a cluster in the repository layout.

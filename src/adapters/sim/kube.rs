@@ -371,16 +371,6 @@ impl KubeApi for Sim {
         })
     }
 
-    async fn delete(
-        &self,
-        cluster: &str,
-        api_version: &str,
-        kind: &str,
-        name: &str,
-    ) -> ApiResult<()> {
-        self.delete_in(cluster, api_version, kind, None, name).await
-    }
-
     async fn delete_in(
         &self,
         cluster: &str,
