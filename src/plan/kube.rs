@@ -322,11 +322,10 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
         let key = format!("{kind}/{n}");
         desired_keys.insert(key.clone());
         let rotates = Risk::new(RiskKind::NodesRotated, format!("nodes launched from this {kind} drift and are replaced by Karpenter, within disruption budgets"));
-        let apply = Op::KubeApply {
-            object: obj.clone(),
-        };
         match live.get(&key) {
-            None => cx.steps.push(Step::create(kind, &n, vec![apply])),
+            None => cx
+                .steps
+                .push(Step::create(kind, &n, vec![Op::KubeApply { object: obj }])),
             Some(l) => {
                 if let Some(why) = (kind == Kind::NodePool)
                     .then(|| nodepool_transition_refused(l, &obj))
@@ -337,14 +336,13 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                 }
                 let marked = has_label(l);
                 cx.adoption.see((kind, &n), marked, cx.adopt);
-                let (obj, apply) = if marked || cx.adopt {
-                    (obj, apply)
+                let obj = if marked || cx.adopt {
+                    obj
                 } else {
-                    let obj = without_label(obj);
-                    let apply = Op::KubeApply {
-                        object: obj.clone(),
-                    };
-                    (obj, apply)
+                    without_label(obj)
+                };
+                let apply = Op::KubeApply {
+                    object: obj.clone(),
                 };
                 let changes = changes_against(l, &obj);
                 if changes.is_empty() {
