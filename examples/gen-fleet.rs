@@ -342,12 +342,14 @@ fn fleet_doc() -> FleetDoc {
                     soak: keelson::model::Duration::parse("24h").ok(),
                     apply: ApplyMode::Auto,
                     maintenance_windows: Vec::new(),
+                    upgrade: None,
                 },
                 Stage {
                     name: "prod".into(),
                     soak: None,
                     apply: ApplyMode::Manual,
                     maintenance_windows: Vec::new(),
+                    upgrade: None,
                 },
             ],
             policy: FleetPolicy {

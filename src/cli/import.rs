@@ -335,6 +335,7 @@ fn new_fleet(name: &str, stage: &str) -> FleetDoc {
                 soak: None,
                 apply: ApplyMode::Manual,
                 maintenance_windows: Vec::new(),
+                upgrade: None,
             }],
             policy: FleetPolicy::default(),
         },
@@ -383,6 +384,7 @@ fn fleet_file(
                 soak: None,
                 apply: ApplyMode::Manual,
                 maintenance_windows: Vec::new(),
+                upgrade: None,
             });
             // Keep the file's leading comments; the document itself is written anew.
             let head: String = text

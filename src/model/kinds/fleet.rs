@@ -40,6 +40,55 @@ pub struct Stage {
     /// drift reports run regardless; a change in progress is never cut off.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// How version upgrades run in this stage; unset fields take the Fleet's
+    /// `policy.upgrade`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<StageUpgrade>,
+}
+
+/// A stage's upgrade policy, overriding the Fleet's `policy.upgrade` field by field.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StageUpgrade {
+    /// When managed node groups move to a new minor in this stage (unset: the Fleet's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeUpgrade>,
+}
+
+/// How version upgrades run, fleet-wide (a stage may override it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpgradeSettings {
+    /// When managed node groups move to a new minor: `follow` (right after each
+    /// control-plane hop) or `bake` (one minor behind until the next hop or the stage's
+    /// soak has passed, so a rollback within EKS's 7-day window needs no node step).
+    #[serde(default, skip_serializing_if = "NodeUpgrade::is_follow")]
+    pub nodes: NodeUpgrade,
+}
+
+string_enum! {
+    /// When managed node groups move to a new minor: `follow` or `bake`.
+    #[derive(Default)]
+    NodeUpgrade { #[default] Follow = "follow", Bake = "bake" }
+}
+
+impl NodeUpgrade {
+    fn is_follow(&self) -> bool {
+        *self == NodeUpgrade::Follow
+    }
+}
+
+impl FleetSpec {
+    /// The node upgrade policy of stage `stage`: its own, else the Fleet's (an unknown
+    /// stage takes the Fleet's).
+    pub fn node_upgrade(&self, stage: &str) -> NodeUpgrade {
+        self.stages
+            .iter()
+            .find(|s| s.name == stage)
+            .and_then(|s| s.upgrade.as_ref())
+            .and_then(|u| u.nodes)
+            .unwrap_or(self.policy.upgrade.nodes)
+    }
 }
 
 /// A weekly window in UTC, e.g. `{days: [sat, sun], start: "02:00", duration: 4h}`.
@@ -109,6 +158,9 @@ pub struct FleetPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(crate::daemon::lock::LOCK_PATTERN))]
     pub lock: Option<String>,
+    /// How version upgrades run (each stage may override it).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub upgrade: UpgradeSettings,
 }
 
 /// How keelson reaches one AWS account.
@@ -126,6 +178,10 @@ pub struct AccountAccess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 1224))]
     pub external_id: Option<String>,
+}
+
+fn is_default(u: &UpgradeSettings) -> bool {
+    *u == UpgradeSettings::default()
 }
 
 fn default_concurrency() -> u32 {
@@ -146,6 +202,7 @@ impl Default for FleetPolicy {
             accounts: Vec::new(),
             adopt_unmanaged: false,
             lock: None,
+            upgrade: UpgradeSettings::default(),
         }
     }
 }
