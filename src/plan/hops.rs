@@ -105,9 +105,15 @@ pub(super) fn plan_hops(
                 b.change, b.source
             ));
         }
+        super::bake::hop_notes(cx, c, o, &prev, &hop.to_string());
         let hop_s = hop.to_string();
         for n in &check.node_group_catch_up {
             move_node_group(cx, c, n, &prev, &mut ng_versions);
+            if let Some(s) = cx.steps.last_mut().filter(|s| s.resource.name == *n) {
+                s.reason = Some(format!(
+                    "EKS upgrades the control plane only when managed node groups match it: {n} moves to {prev} before {from}→{hop}"
+                ));
+            }
         }
         move_addons(cx, c, &check, true);
         let mut start = Tags::new();

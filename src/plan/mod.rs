@@ -18,6 +18,7 @@
 mod access;
 mod addons;
 mod adoption;
+mod bake;
 mod bootstrap;
 mod cluster;
 mod diff;

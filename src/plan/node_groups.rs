@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::diff::{changes_of, sorted, tags_view, version_change, with_marker};
 use super::types::*;
-use super::{cluster, fields, token, Ctx, Orphan};
+use super::{bake, cluster, fields, token, Ctx, Orphan};
 use crate::config::ClusterConfig;
 use crate::model::live::*;
 use crate::model::*;
@@ -209,8 +209,17 @@ pub(super) fn plan_node_groups(cx: &mut Ctx<'_>, c: &ClusterConfig, cv: &str) {
                     ),
                 ),
                 _ => {
+                    let baked = match spec.version {
+                        Some(_) => bake::Verdict::Follow,
+                        None => bake::node_group(cx, c, n, &have_version, &want_version),
+                    };
                     let mut step =
                         node_version_step(&name, n, &have_version, &want_version, spec, cx.fleet);
+                    match baked {
+                        bake::Verdict::Stay => continue,
+                        bake::Verdict::Move(why) => step = step.because(why),
+                        bake::Verdict::Follow => {}
+                    }
                     if have_version == want_version {
                         step.changes = changes_of(
                             &json!({"releaseVersion": ls.release_version, "launchTemplate.version": ls.launch_template.as_ref().and_then(|t| t.version.clone())}),

@@ -241,6 +241,9 @@ pub(super) fn plan_rollback(
     if cx.blocked.len() > before {
         return have.to_string();
     }
+    if node_steps.is_empty() {
+        super::bake::rollback_note(cx, c, have, want);
+    }
     cx.steps.extend(node_steps);
     cx.steps.extend(addon_steps);
     let auto = live.auto_mode.as_ref().is_some_and(|a| a.compute.enabled);

@@ -485,6 +485,9 @@ fn node_groups_gate(
     let mut fail = Vec::new();
     let mut moves = Vec::new();
     let mut catch_up = Vec::new();
+    // A baking stage leaves its node groups at `from` after the hop (plan/bake.rs); they
+    // catch up before the next one.
+    let bakes = super::bake::of(input.repo, input.cluster).is_some();
     let pinned: BTreeMap<&str, Option<&String>> = input
         .cluster
         .node_groups
@@ -520,7 +523,7 @@ fn node_groups_gate(
                 if v < from {
                     catch_up.push(name.clone());
                 }
-                if v < to {
+                if v < to && !bakes {
                     moves.push(name.clone());
                 }
             }

@@ -8,6 +8,7 @@ mod aws_mocks;
 mod aws_mocks_rollback;
 mod aws_mocks_transport;
 mod aws_timeouts;
+mod bake;
 mod bootstrap;
 mod calendar;
 mod classes;

@@ -42,7 +42,7 @@ pub(crate) fn load(root: &Path) -> Loaded {
 }
 
 /// The repo as it was when every cluster ran `version`.
-fn at_version(l: &Loaded, version: &str) -> Loaded {
+pub(crate) fn at_version(l: &Loaded, version: &str) -> Loaded {
     let mut l = l.clone();
     for c in &mut l.repo.clusters {
         c.cluster.value.spec.version = version.to_string();
