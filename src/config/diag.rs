@@ -85,6 +85,8 @@ define_rules! {
     FleetDuplicate = ("fleet-duplicate", Error, "More than one Fleet document."),
     StageDuplicate = ("stage-duplicate", Error, "Two Fleet stages have the same name."),
     SoakPastRollbackWindow = ("soak-past-rollback-window", Warning, "A stage's `soak` is longer than the 7 days in which EKS can roll a control-plane upgrade back."),
+    BakeNeedsSkew = ("bake-needs-skew", Error, "A stage bakes its nodes (`upgrade.nodes: bake`) while the Fleet's `maxKubeletSkew` is 0."),
+    BakeWithoutSoak = ("bake-without-soak", Warning, "A stage bakes its nodes (`upgrade.nodes: bake`) but has no `soak`, so the bake ends when the hop completes."),
     OperatorRoleAccount = ("operator-role-account", Error, "A Cluster's operatorRoleArn is in another account than its `spec.account`, or two Fleet accounts share an id."),
     UnknownStage = ("unknown-stage", Error, "A Cluster names a stage the Fleet does not define."),
     DuplicateCluster = ("duplicate-cluster", Error, "Two Cluster documents with the same name in the same account and region."),

@@ -9,6 +9,7 @@ use super::yaml::Seg;
 use crate::model::*;
 use crate::versions::{Date, Minor};
 
+mod bake;
 mod bootstrap;
 mod calendar;
 mod classes;
@@ -97,6 +98,7 @@ pub(crate) fn check(repo: &Repo, docs: &[DocNode], today: Date, out: &mut Vec<Di
     let mut cx = Ctx { docs, out };
     fleet_rules(repo, &mut cx);
     rollback::soak_rules(repo, &mut cx);
+    bake::bake_rules(repo, &mut cx);
     for c in &repo.clusters {
         calendar::version_rules(c, today, &mut cx);
         auto_mode_rules(c, &mut cx);

@@ -157,6 +157,8 @@ fn cases() -> Vec<Case> {
         case(StageDuplicate, vec![set("keelson.yaml", format!("{FLEET}    - {{name: prod}}\n"))], "keelson.yaml", "name: prod"),
         // The base repo's 24h soak is inside the window; 10 days is not.
         case(SoakPastRollbackWindow, vec![set("keelson.yaml", FLEET.replace("soak: 24h", "soak: 10d"))], "keelson.yaml", "10d"),
+        case(BakeNeedsSkew, vec![set("keelson.yaml", format!("{}  policy:\n    maxKubeletSkew: 0\n", FLEET.replace("soak: 24h}", "soak: 24h, upgrade: {nodes: bake}}")))], "keelson.yaml", "bake"),
+        case(BakeWithoutSoak, vec![set("keelson.yaml", format!("{FLEET}  policy:\n    upgrade: {{nodes: bake}}\n"))], "keelson.yaml", "bake"),
         case(OperatorRoleAccount, vec![set("auto/cluster.yaml", auto("  region: ap-northeast-1\n", "  region: ap-northeast-1\n  account: \"111122223333\"\n  operatorRoleArn: arn:aws:iam::444455556666:role/keelson\n"))], "auto/cluster.yaml", "operatorRoleArn"),
         case(UnknownStage, vec![set("auto/cluster.yaml", auto("stage: staging", "stage: stage"))], "auto/cluster.yaml", "stage: stage"),
         case(DuplicateCluster, vec![set("mng/cluster.yaml", MNG_CLUSTER.replace("name: mng1", "name: auto1"))], "mng/cluster.yaml", "name: auto1"),
