@@ -275,9 +275,10 @@ fn desired_objects(c: &ClusterConfig) -> Vec<(Kind, Value)> {
     }
     for n in &c.node_pools {
         let v = &n.value;
+        let (spec, _) = super::consolidation::explicit(&v.spec);
         out.push((
             Kind::NodePool,
-            kube_object(KARPENTER_API, "NodePool", &v.metadata, &v.spec),
+            kube_object(KARPENTER_API, "NodePool", &v.metadata, &spec),
         ));
     }
     for n in &c.ingress_class_params {
@@ -370,6 +371,16 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
                 }
                 cx.steps.push(step);
             }
+        }
+    }
+    for p in &c.node_pools {
+        let n = &p.value.metadata.name;
+        let planned = cx
+            .steps
+            .iter()
+            .any(|s| s.resource.kind == Kind::NodePool && s.resource.name == *n);
+        if planned && super::consolidation::explicit(&p.value.spec).1 {
+            cx.notes.push(super::consolidation::note(n));
         }
     }
     // Prune: NodePools first, NodeClasses last (a class in use cannot go first), and only

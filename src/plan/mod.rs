@@ -21,6 +21,7 @@ mod adoption;
 mod bake;
 mod bootstrap;
 mod cluster;
+mod consolidation;
 mod diff;
 mod fargate;
 mod fields;
@@ -47,6 +48,7 @@ pub use types::*;
 pub(crate) use bootstrap::{
     crd_versions, inventory_kinds, step_name, BASE_GROUP_VERSIONS, INVENTORY, INVENTORY_LABEL,
 };
+pub(crate) use consolidation::{DEFAULT_CONSOLIDATE_AFTER, DEFAULT_CONSOLIDATION};
 pub(crate) use kube::immutable_change;
 
 use crate::config::{ClusterConfig, Repo};

@@ -1,6 +1,7 @@
 //! The EKS adapter's 2026 calls on aws-smithy-mocks: CancelUpdate, StartInsightsRefresh,
 //! DescribeInsightsRefresh, and UpdateClusterVersion answered as a VersionRollback or
-//! with the 409 EKS sends right after a cluster turns ACTIVE.
+//! with the 409 EKS sends right after a cluster turns ACTIVE, and DescribeClusterVersions
+//! offering 1.36 and 1.37.
 
 use aws_sdk_eks::operation::cancel_update::CancelUpdateOutput;
 use aws_sdk_eks::operation::describe_insights_refresh::DescribeInsightsRefreshOutput;
@@ -146,4 +147,53 @@ async fn a_failed_refresh_is_reported_as_failed() {
     let d = eks.describe_insights_refresh(CLUSTER).await.unwrap();
     assert_eq!(d.status, RefreshStatus::Failed);
     assert_eq!(d.message.as_deref(), Some("internal error"));
+}
+
+#[tokio::test]
+async fn the_calendar_read_from_describe_cluster_versions_offers_1_36_and_1_37() {
+    use aws_sdk_eks::operation::describe_cluster_versions::DescribeClusterVersionsOutput;
+    use keelson::plan::upgrade::{support_gate, Outcome};
+    use keelson::versions::{Calendar, Date, Minor};
+    let version = |v: &str, dates: [i64; 3]| {
+        sdk::ClusterVersionInformation::builder()
+            .cluster_version(v)
+            .version_status(sdk::VersionStatus::StandardSupport)
+            .release_date(DateTime::from_secs(dates[0]))
+            .end_of_standard_support_date(DateTime::from_secs(dates[1]))
+            .end_of_extended_support_date(DateTime::from_secs(dates[2]))
+            .build()
+    };
+    // 1.36 as eks-2026.md §1.9 lists it; 1.37's dates are this answer's, not a fact:
+    // whatever the account reports is what the support gate judges with.
+    let answer = mock!(Client::describe_cluster_versions)
+        .match_requests(|r| r.include_all() == Some(true))
+        .then_output(move || {
+            DescribeClusterVersionsOutput::builder()
+                .cluster_versions(version(
+                    "1.36",
+                    [1_780_358_400, 1_817_164_800, 1_848_787_200],
+                ))
+                .cluster_versions(version(
+                    "1.37",
+                    [1_790_812_800, 1_827_619_200, 1_859_241_600],
+                ))
+                .build()
+        });
+    let eks = eks(&[&answer]);
+    let v = eks.describe_cluster_versions().await.unwrap();
+    let names: Vec<&str> = v.iter().map(|v| v.version.as_str()).collect();
+    assert_eq!(names, ["1.36", "1.37"]);
+    let cal = Calendar::from_target(&v).unwrap();
+    let today = Date::new(2026, 11, 29);
+    assert_eq!(cal.available(today), vec![Minor::v1(36), Minor::v1(37)]);
+    // A hop to 1.37 passes the support gate on the account's calendar, while keelson's
+    // built-in table (which stops at 1.36) can only warn that it does not know 1.37.
+    assert_eq!(
+        support_gate(Minor::v1(37), today, &cal).outcome,
+        Outcome::Pass
+    );
+    assert_eq!(
+        support_gate(Minor::v1(37), today, &Calendar::builtin()).outcome,
+        Outcome::Warn
+    );
 }

@@ -12,6 +12,7 @@ mod bake;
 mod bootstrap;
 mod calendar;
 mod classes;
+mod consolidation;
 mod contract;
 mod corpus;
 mod corpus_auto;

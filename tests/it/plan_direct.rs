@@ -196,7 +196,18 @@ fn healthy(l: &Loaded) -> LiveState {
             (format!("{kind}/{name}"), obj)
         };
         let pools = c.node_pools.iter().map(|p| {
-            let spec = serde_json::to_value(&p.value.spec).unwrap();
+            let mut spec = serde_json::to_value(&p.value.spec).unwrap();
+            // What the API server holds: the CRD's defaults filled in (a missing
+            // `disruption`, a missing `consolidationPolicy`), as keelson also writes them.
+            let d = spec
+                .as_object_mut()
+                .unwrap()
+                .entry("disruption")
+                .or_insert_with(|| serde_json::json!({"consolidateAfter": "0s"}));
+            d.as_object_mut()
+                .unwrap()
+                .entry("consolidationPolicy")
+                .or_insert_with(|| "WhenEmptyOrUnderutilized".into());
             object("NodePool", KARPENTER_API, &p.value.metadata.name, spec)
         });
         let classes = c.node_classes.iter().map(|n| {

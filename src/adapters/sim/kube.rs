@@ -180,6 +180,35 @@ fn object_key(obj: &Value) -> ApiResult<(String, String, String, Option<String>)
     }
 }
 
+/// The first minor on which EKS Auto Mode gives a new NodePool without a consolidation
+/// policy `Balanced` (EKS Auto Mode release notes, 2026-10-01, `auto-change`).
+const BALANCED_DEFAULT_FROM: Minor = Minor::v1(37);
+
+/// What the API server fills into a NodePool that omits them: Karpenter v1's CRD defaults
+/// (`karpenter.sh_nodepools.yaml` v1.14.1: a missing `disruption` becomes
+/// `consolidateAfter: 0s`, a missing `consolidationPolicy` `WhenEmptyOrUnderutilized`),
+/// except that Auto Mode from 1.37 on defaults the policy to `Balanced`.
+fn default_nodepool(obj: &mut Value, version: &str) {
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let d = spec
+        .entry("disruption")
+        .or_insert_with(|| json!({"consolidateAfter": crate::plan::DEFAULT_CONSOLIDATE_AFTER}));
+    if let Some(d) = d.as_object_mut() {
+        let balanced = version
+            .parse::<Minor>()
+            .is_ok_and(|v| v >= BALANCED_DEFAULT_FROM);
+        d.entry("consolidationPolicy").or_insert_with(|| {
+            json!(if balanced {
+                "Balanced"
+            } else {
+                crate::plan::DEFAULT_CONSOLIDATION.as_str()
+            })
+        });
+    }
+}
+
 /// What the Auto Mode API server rejects.
 fn admit(kind: &str, name: &str, obj: &Value) -> ApiResult<()> {
     let invalid = |msg: String| {
@@ -358,6 +387,9 @@ impl KubeApi for Sim {
             }
             let generation = c.kube.get(&k).and_then(|o| o.pointer("/metadata/generation")).and_then(Value::as_i64).unwrap_or(0);
             let mut stored = object.clone();
+            if kind == "NodePool" {
+                default_nodepool(&mut stored, &c.live.version);
+            }
             let changed = c.kube.get(&k).map(|old| old.get("spec") != object.get("spec")).unwrap_or(true);
             if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.insert("generation".into(), json!(if changed { generation + 1 } else { generation }));

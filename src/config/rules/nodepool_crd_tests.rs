@@ -341,3 +341,31 @@ fn the_real_server_tests_install_the_karpenter_version_keelson_follows() {
         .unwrap_or_default();
     assert_eq!(pinned, KARPENTER_VERSION);
 }
+
+#[test]
+fn the_consolidation_policy_keelson_writes_is_the_crd_default() {
+    let Some(file) = crd_file() else {
+        eprintln!("skipped: no NodePool CRD");
+        return;
+    };
+    let text = std::fs::read_to_string(&file).unwrap();
+    let crd: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let disruption = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["properties"]["disruption"];
+    let policy = &disruption["properties"]["consolidationPolicy"];
+    assert_eq!(
+        policy["default"],
+        crate::plan::DEFAULT_CONSOLIDATION.as_str(),
+        "{}",
+        file.display()
+    );
+    let ours: Vec<&str> = crate::model::ConsolidationPolicy::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    assert_eq!(policy["enum"], serde_json::json!(ours));
+    assert_eq!(
+        disruption["default"]["consolidateAfter"],
+        crate::plan::DEFAULT_CONSOLIDATE_AFTER
+    );
+}
