@@ -489,7 +489,7 @@ fn apply_locked(
         target.flush()?;
         if plan.is_held() {
             println!(
-                "Nothing to apply now: {} waiting for an earlier stage (see the held lines above).",
+                "Nothing to apply now: {} waiting for an earlier stage or for node groups to bake (see the held lines above).",
                 plural(plan.summary.held_clusters, "cluster is", "clusters are")
             );
         } else if plan.is_settling() {

@@ -642,7 +642,7 @@ pub fn readiness(input: HopInput<'_>, to: Minor) -> Readiness {
 ///
 /// Every earlier-stage cluster must hold the record: one that is in the middle of this
 /// hop (its `keelson.dev/upgrading` tag; the record is written only after its add-ons and
-/// node groups followed), failed part-way, or runs past `to` without a record (created
+/// node groups followed; node groups of a baking stage follow later, plan/bake.rs), failed part-way, or runs past `to` without a record (created
 /// later, upgraded outside keelson, or a crash between the control plane and the record)
 /// holds the later stages. The way out for a cluster that really has no record to give is
 /// explicit and kept in git: the annotation [`WAIVE_ANNOTATION`] on its Cluster document,

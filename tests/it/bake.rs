@@ -9,6 +9,7 @@ use keelson::adapters::sim::Sim;
 use keelson::config::Loaded;
 use keelson::model::live::UpdateType;
 use keelson::model::NodeUpgrade;
+use keelson::plan::{ClusterPlan, Plan};
 
 use crate::simkit::*;
 use crate::upgrade::{apply_plan, at_version, cluster, example, load, only, step_lines};
@@ -57,6 +58,29 @@ fn versions(sim: &Sim) -> (String, String) {
     )
 }
 
+/// Staging's part of `plan`, and its step lines.
+fn staging(plan: &Plan) -> (&ClusterPlan, Vec<String>) {
+    let c = cluster(plan, STAGING);
+    (c, step_lines(c))
+}
+
+/// Asserts that one of `lines` contains every one of `parts`.
+fn says(lines: &[String], parts: &[&str]) {
+    assert!(
+        lines.iter().any(|l| parts.iter().all(|p| l.contains(p))),
+        "no line has {parts:?}: {lines:#?}"
+    );
+}
+
+/// The baking example with every cluster created at `version` on a fresh simulator.
+async fn baking_at(version: &str) -> (tempfile::TempDir, Loaded, Sim) {
+    let (dir, root) = example();
+    let repo = baking_example(&root);
+    let sim = sim();
+    converge(&sim, &at_version(&repo, version)).await;
+    (dir, repo, sim)
+}
+
 fn node_updates(sim: &Sim) -> usize {
     sim.snapshot().clusters[STAGING]
         .updates
@@ -67,36 +91,29 @@ fn node_updates(sim: &Sim) -> usize {
 
 #[tokio::test]
 async fn two_hops_with_bake_keep_node_groups_one_minor_behind_until_the_soak_passes() {
-    let (_d, root) = example();
-    let repo = baking_example(&root);
-    let sim = sim();
-    converge(&sim, &at_version(&repo, "1.33")).await;
+    let (_d, repo, sim) = baking_at("1.33").await;
 
     // Hop 1: the control plane moves, the node group stays and the plan says why.
     let plan = plan_for(&sim, &with_staging_at(&repo, "1.34")).await;
-    let c = cluster(&plan, STAGING);
+    let (c, steps) = staging(&plan);
     assert_eq!(
-        step_lines(c),
-        vec![
+        steps,
+        [
             "Cluster staging-euw1 version 1.33→1.34",
             "Addon kube-proxy version v1.33.0-eksbuild.1→v1.34.0-eksbuild.1",
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.33-1.34 →t=<completion",
         ]
     );
-    assert!(
-        c.notes
-            .iter()
-            .any(|n| n.contains("node group(s) general bake at 1.33")
-                && n.contains("once the soak of 6h has passed")),
-        "{:?}",
-        c.notes
+    says(
+        &c.notes,
+        &[
+            "node group(s) general bake at 1.33",
+            "once the soak of 6h has passed",
+        ],
     );
-    assert!(
-        c.held
-            .iter()
-            .any(|h| h.contains("node group general bakes at 1.33 after the hop to 1.34")),
-        "{:?}",
-        c.held
+    says(
+        &c.held,
+        &["node group general bakes at 1.33 after the hop to 1.34"],
     );
     apply_plan(&sim, &only(&plan, STAGING)).await;
     assert_eq!(versions(&sim), ("1.34".into(), "1.33".into()));
@@ -106,22 +123,21 @@ async fn two_hops_with_bake_keep_node_groups_one_minor_behind_until_the_soak_pas
     let plan = plan_for(&sim, &with_staging_at(&repo, "1.34")).await;
     let c = cluster(&plan, STAGING);
     assert!(c.steps.is_empty(), "{:?}", step_lines(c));
-    assert!(
-        c.held
-            .iter()
-            .any(|h| h.contains("node group general bakes at 1.33 until")
-                && h.contains("a rollback to 1.33 needs no node step")),
-        "{:?}",
-        c.held
+    says(
+        &c.held,
+        &[
+            "node group general bakes at 1.33 until",
+            "a rollback to 1.33 needs no node step",
+        ],
     );
 
     // Hop 2 before the soak ends: the node group catches up to 1.34 first (EKS refuses the
     // control-plane update otherwise), then stays at 1.34 after the hop to 1.35.
     let plan = plan_for(&sim, &with_staging_at(&repo, "1.35")).await;
-    let c = cluster(&plan, STAGING);
+    let (c, steps) = staging(&plan);
     assert_eq!(
-        step_lines(c),
-        vec![
+        steps,
+        [
             "NodeGroup general version 1.33→1.34",
             "Addon coredns version v1.11.4-eksbuild.14→v1.12.3-eksbuild.1",
             "Cluster staging-euw1 version 1.34→1.35",
@@ -129,11 +145,10 @@ async fn two_hops_with_bake_keep_node_groups_one_minor_behind_until_the_soak_pas
             "Cluster staging-euw1 tags.keelson.dev/upgraded-1.34-1.35 →t=<completion",
         ]
     );
-    assert!(c.steps[0]
-        .reason
-        .as_deref()
-        .unwrap_or_default()
-        .contains("moves to 1.34 before 1.34→1.35"));
+    says(
+        &Vec::from_iter(c.steps[0].reason.clone()),
+        &["moves to 1.34 before 1.34→1.35"],
+    );
     apply_plan(&sim, &only(&plan, STAGING)).await;
     assert_eq!(versions(&sim), ("1.35".into(), "1.34".into()));
     assert!(sim_now(&sim) < done + 6 * HOUR);
@@ -155,11 +170,10 @@ async fn two_hops_with_bake_keep_node_groups_one_minor_behind_until_the_soak_pas
     let c = cluster(&plan, STAGING);
     assert!(c.held.is_empty(), "{:?}", c.held);
     assert_eq!(step_lines(c), vec!["NodeGroup general version 1.34→1.35"]);
-    assert!(c.steps[0]
-        .reason
-        .as_deref()
-        .unwrap_or_default()
-        .contains("baked at 1.34 through stage staging's soak of 6h"));
+    says(
+        &Vec::from_iter(c.steps[0].reason.clone()),
+        &["baked at 1.34 through stage staging's soak of 6h"],
+    );
     apply_plan(&sim, &only(&plan, STAGING)).await;
     assert_eq!(versions(&sim), ("1.35".into(), "1.35".into()));
     let plan = plan_for(&sim, &repo).await;
@@ -179,10 +193,7 @@ async fn two_hops_with_bake_keep_node_groups_one_minor_behind_until_the_soak_pas
 
 #[tokio::test]
 async fn a_rollback_within_the_bake_needs_no_node_step() {
-    let (_d, root) = example();
-    let repo = baking_example(&root);
-    let sim = sim();
-    converge(&sim, &at_version(&repo, "1.34")).await;
+    let (_d, repo, sim) = baking_at("1.34").await;
     let plan = plan_for(&sim, &repo).await;
     apply_plan(&sim, &only(&plan, STAGING)).await;
     assert_eq!(versions(&sim), ("1.35".into(), "1.34".into()));
@@ -190,23 +201,17 @@ async fn a_rollback_within_the_bake_needs_no_node_step() {
 
     // A problem found in the soak: git goes back one minor.
     let plan = plan_for(&sim, &with_staging_at(&repo, "1.34")).await;
-    let c = cluster(&plan, STAGING);
-    assert!(c.blocked.is_empty(), "{:?}", c.blocked);
+    let (c, steps) = staging(&plan);
+    // (A blocked plan has no steps: the list below says it is not.)
     assert_eq!(
-        step_lines(c),
-        vec![
+        steps,
+        [
             "Addon kube-proxy version v1.35.0-eksbuild.1→v1.34.0-eksbuild.1",
             "Cluster staging-euw1 version 1.35→1.34",
             "Cluster staging-euw1 tags.keelson.dev/rolled-back-1.35-1.34 →t=<completion",
         ]
     );
-    assert!(
-        c.notes
-            .iter()
-            .any(|n| n.contains("the managed node groups baked at 1.34")),
-        "{:?}",
-        c.notes
-    );
+    says(&c.notes, &["the managed node groups baked at 1.34"]);
     apply_plan(&sim, &only(&plan, STAGING)).await;
     assert_eq!(versions(&sim), ("1.34".into(), "1.34".into()));
     assert_eq!(
