@@ -31,7 +31,7 @@ use crate::daemon::lock::{
 
 /// Longest wait for one call to the API server: a renewal must fail, not hang, well
 /// within the renew deadline.
-const CALL_TIMEOUT: Duration = Duration::from_secs(4);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// A Lease held as the fleet lock.
 pub struct LeaseLock {
@@ -71,26 +71,11 @@ impl LeaseLock {
         name: &str,
         timing: Timing,
     ) -> Result<LeaseLock, BackendError> {
-        crate::adapters::kube::install_crypto_provider();
         let shown = match namespace {
             Some(ns) => format!("Lease {ns}/{name}"),
             None => format!("Lease {name}"),
         };
-        let err = |message: String| BackendError::Kubernetes {
-            lock: shown.clone(),
-            message,
-        };
-        let mut config = kube::Config::infer().await.map_err(|e| {
-            err(format!("no Kubernetes configuration ({e}); run in a pod with a service account, or set KUBECONFIG"))
-        })?;
-        config.connect_timeout = Some(CALL_TIMEOUT);
-        config.read_timeout = Some(CALL_TIMEOUT);
-        config.write_timeout = Some(CALL_TIMEOUT);
-        let ns = namespace
-            .map(str::to_string)
-            .unwrap_or_else(|| config.default_namespace.clone());
-        let client = kube::Client::try_from(config)
-            .map_err(|e| err(format!("cannot build a Kubernetes client: {e}")))?;
+        let (client, ns) = client_for(namespace, &shown).await?;
         Ok(LeaseLock::new(client, &ns, name, timing))
     }
 
@@ -144,6 +129,37 @@ impl LeaseLock {
     fn duration_secs(&self) -> i32 {
         i32::try_from(self.timing.duration.as_secs().max(1)).unwrap_or(i32::MAX)
     }
+}
+
+/// A client from the pod's service account or `KUBECONFIG`, with call timeouts, and the
+/// namespace to use (`namespace`, or the client's default). `shown` names the Lease in
+/// errors.
+///
+/// # Errors
+/// No Kubernetes configuration could be found.
+pub(crate) async fn client_for(
+    namespace: Option<&str>,
+    shown: &str,
+) -> Result<(kube::Client, String), BackendError> {
+    crate::adapters::kube::install_crypto_provider();
+    let err = |message: String| BackendError::Kubernetes {
+        lock: shown.to_string(),
+        message,
+    };
+    let mut config = kube::Config::infer().await.map_err(|e| {
+        err(format!(
+            "no Kubernetes configuration ({e}); run in a pod with a service account, or set KUBECONFIG"
+        ))
+    })?;
+    config.connect_timeout = Some(CALL_TIMEOUT);
+    config.read_timeout = Some(CALL_TIMEOUT);
+    config.write_timeout = Some(CALL_TIMEOUT);
+    let ns = namespace
+        .map(str::to_string)
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config)
+        .map_err(|e| err(format!("cannot build a Kubernetes client: {e}")))?;
+    Ok((client, ns))
 }
 
 /// Who a Lease names, if anyone.

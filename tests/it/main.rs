@@ -48,6 +48,7 @@ mod rollback;
 mod rules;
 mod saved_plan;
 mod schemas;
+mod shard_kube;
 mod sim;
 mod simkit;
 mod skipped;
