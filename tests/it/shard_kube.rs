@@ -20,6 +20,8 @@ use crate::daemon::{bin, free_port, s, status, wait_until};
 use crate::kube_real::{kubeconfig, serial};
 
 const CLUSTERS: usize = 60;
+/// How many of them are in the prod stage.
+const PROD: usize = 10;
 
 /// A replica process, its stderr in a file; killed when dropped.
 struct Replica {
@@ -54,7 +56,7 @@ impl Replica {
             ])
             .args(["--state", s(&repo.join(".keelson/sim.json"))])
             .args(["--state-dir", s(&state_dir)])
-            .args(["--sim-speed", "300", "--poll", "15", "--resync", "20s"])
+            .args(["--sim-speed", "300", "--poll", "15", "--resync", "5s"])
             .args(["--concurrency", "20"])
             .args(["--lock-duration", "3s", "--lock-skew", "0s"])
             .args(["--lock", &format!("kubernetes:default/{group}")])
@@ -82,7 +84,7 @@ fn fleet(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(repo.join("clusters")).unwrap();
     std::fs::write(
         repo.join("keelson.yaml"),
-        "apiVersion: keelson.dev/v1alpha1\nkind: Fleet\nmetadata:\n  name: sharded\nspec:\n  stages:\n    - name: staging\n      apply: auto\n  policy:\n    maxConcurrency: 20\n",
+        "apiVersion: keelson.dev/v1alpha1\nkind: Fleet\nmetadata:\n  name: sharded\nspec:\n  stages:\n    - name: staging\n      apply: auto\n    - name: prod\n      apply: auto\n  policy:\n    maxConcurrency: 20\n",
     )
     .unwrap();
     let example = std::fs::read_to_string(
@@ -94,11 +96,13 @@ fn fleet(dir: &Path) -> PathBuf {
         let name = format!("c{i:02}");
         let d = repo.join("clusters").join(&name);
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(
-            d.join("cluster.yaml"),
-            example.replace("staging-apne1", &name),
-        )
-        .unwrap();
+        // The last ten are prod: their hop waits for every staging cluster's transition
+        // record, which other replicas write.
+        let mut cluster = example.replace("staging-apne1", &name);
+        if i >= CLUSTERS - PROD {
+            cluster = cluster.replace("stage: staging", "stage: prod");
+        }
+        std::fs::write(d.join("cluster.yaml"), cluster).unwrap();
         std::fs::write(
             d.join("addons.yaml"),
             "apiVersion: keelson.dev/v1alpha1\nkind: Addon\nmetadata:\n  name: aws-efs-csi-driver\nspec:\n  version: v2.1.4-eksbuild.1\n",
@@ -235,8 +239,19 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
         .filter(|(_, o)| **o == dead_id)
         .map(|(c, _)| c.clone())
         .collect();
+    // Operations the dead replica left running or half-done: an update accepted, the
+    // record not yet written.
+    let at_kill = sim(&repo).unwrap();
+    let in_flight = dead_clusters
+        .iter()
+        .filter(|c| {
+            let w = writes(&at_kill, c);
+            (w.contains_key("UpdateAddon") || w.contains_key("UpdateClusterVersion"))
+                && !w.contains_key("UntagResource")
+        })
+        .count();
     eprintln!(
-        "killed {dead_id} with {begun} of its {} clusters begun",
+        "killed {dead_id} with {begun} of its {} clusters begun, {in_flight} of them mid-upgrade",
         dead_clusters.len()
     );
 
@@ -266,12 +281,14 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
         writes(&end, c)
             .into_iter()
             .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
+            // The insights refresh is the planner's, made by every plan of a hop (on
+            // any replica, as often as it plans): not an applied change.
+            .filter(|(op, n)| *n > 0 && op != "StartInsightsRefresh")
             .collect()
     };
     // The writes of one uninterrupted hop, as a cluster the dead replica never owned got
-    // them: the add-on update, the control-plane update, the insights refresh before it,
-    // the in-progress tag, the transition record (tag, then untag of the in-progress tag).
+    // them: the add-on update, the control-plane update, the in-progress tag, the
+    // transition record (tag, then untag of the in-progress tag).
     let profile = run_writes(
         two.iter()
             .find(|(c, _)| !dead_clusters.contains(*c))
@@ -296,6 +313,30 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
             *m = (*m).max(n);
         }
     }
+    // The stage gate held every prod hop until the last staging hop was recorded, though
+    // other replicas made those records: the gate's evidence lives on EKS.
+    let recorded = |i: usize| -> i64 {
+        let tag = end["clusters"][format!("c{i:02}")]["live"]["tags"]
+            ["keelson.dev/upgraded-1.34-1.35"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        tag.strip_prefix("t=")
+            .and_then(|t| t.split(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let last_staging = (0..CLUSTERS - PROD).map(recorded).max().unwrap();
+    let first_prod = (CLUSTERS - PROD..CLUSTERS).map(recorded).min().unwrap();
+    assert!(
+        first_prod >= last_staging,
+        "a prod hop finished at {first_prod}, before staging's last at {last_staging}"
+    );
+    let prod_owners: BTreeSet<&String> = (CLUSTERS - PROD..CLUSTERS)
+        .map(|i| &two[&format!("c{i:02}")])
+        .collect();
+    assert!(prod_owners.len() > 1 || three.values().collect::<BTreeSet<_>>().len() > 1);
     let owners_log: Vec<String> = replicas.iter().map(Replica::log).collect();
     assert!(
         owners_log
