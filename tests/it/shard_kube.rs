@@ -208,8 +208,8 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
         assert!((8..=32).contains(&n), "{id} owns {n} of 60");
     }
 
-    // Mid-apply: a replica has begun writing its clusters (an add-on update or a
-    // control-plane update accepted) and not finished them all.
+    // Mid-apply: a replica has operations running (an add-on or control-plane update
+    // accepted, the cluster's transition record not written yet) and others to do.
     let (victim, begun) = wait_until("a replica in the middle of its apply", 60, || {
         let sim = sim(&repo)?;
         replicas.iter().enumerate().find_map(|(i, r)| {
@@ -221,11 +221,15 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
                 .collect();
             let begun = mine.iter().filter(|c| !writes(&sim, c).is_empty()).count();
             // The transition record's untag is a cluster's last write.
-            let done = mine
+            let running = mine
                 .iter()
-                .filter(|c| writes(&sim, c).contains_key("UntagResource"))
+                .filter(|c| {
+                    let w = writes(&sim, c);
+                    (w.contains_key("UpdateAddon") || w.contains_key("UpdateClusterVersion"))
+                        && !w.contains_key("UntagResource")
+                })
                 .count();
-            (begun > 0 && done < mine.len()).then_some((i, begun))
+            (running > 0).then_some((i, begun))
         })
     });
     let dead = replicas.remove(victim);
