@@ -162,6 +162,30 @@ pub(crate) async fn client_for(
     Ok((client, ns))
 }
 
+/// A Lease `namespace/name` to create, labelled as keelson's, with `labels` besides.
+pub(crate) fn new_lease(
+    namespace: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    spec: LeaseSpec,
+) -> Lease {
+    let mut all: std::collections::BTreeMap<String, String> = [(
+        "app.kubernetes.io/managed-by".to_string(),
+        "keelson".to_string(),
+    )]
+    .into();
+    all.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(all),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+    }
+}
+
 /// Who a Lease names, if anyone.
 fn lease_holder(spec: &LeaseSpec) -> Option<Holder> {
     let id = spec.holder_identity.as_deref().filter(|s| !s.is_empty())?;
@@ -190,21 +214,7 @@ impl LockBackend for LeaseLock {
             ..LeaseSpec::default()
         };
         let Some(mut lease) = self.get().await? else {
-            let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(self.name.clone()),
-                    namespace: Some(self.namespace.clone()),
-                    labels: Some(
-                        [(
-                            "app.kubernetes.io/managed-by".to_string(),
-                            "keelson".to_string(),
-                        )]
-                        .into(),
-                    ),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(fresh_spec(0)),
-            };
+            let lease = new_lease(&self.namespace, &self.name, &[], fresh_spec(0));
             if self.write(&lease, true).await? {
                 return Ok(self.took(&mine));
             }

@@ -18,11 +18,11 @@
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
-use crate::adapters::lease::{LeaseLock, CALL_TIMEOUT};
+use crate::adapters::lease::{new_lease, LeaseLock, CALL_TIMEOUT};
 use crate::daemon::lock::{BackendError, Timing};
 use crate::daemon::shard::MemberRecord;
 
@@ -189,27 +189,15 @@ impl Membership {
                 .await?
             }
             None => {
-                let lease = Lease {
-                    metadata: ObjectMeta {
-                        name: Some(self.name.clone()),
-                        namespace: Some(self.namespace.clone()),
-                        labels: Some(
-                            [
-                                (
-                                    "app.kubernetes.io/managed-by".to_string(),
-                                    "keelson".to_string(),
-                                ),
-                                (GROUP_LABEL.to_string(), self.group.clone()),
-                            ]
-                            .into(),
-                        ),
-                        ..ObjectMeta::default()
-                    },
-                    spec: Some(LeaseSpec {
+                let lease = new_lease(
+                    &self.namespace,
+                    &self.name,
+                    &[(GROUP_LABEL, &self.group)],
+                    LeaseSpec {
                         acquire_time: Some(now),
                         ..spec
-                    }),
-                };
+                    },
+                );
                 self.timed("creating the member Lease", self.api.create(&pp, &lease))
                     .await?
             }

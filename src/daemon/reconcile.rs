@@ -341,28 +341,22 @@ impl Reconciler {
                 .observe_reconcile(started.elapsed().as_secs_f64(), "invalid");
             return Outcome::Invalid(msg);
         }
-        let only: BTreeSet<String> = if dir.is_some() {
+        let every = || -> BTreeSet<String> {
             loaded
                 .repo
                 .clusters
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect()
+        };
+        let only: BTreeSet<String> = if dir.is_some() {
+            every()
         } else {
             self.opts.target.clusters.clone()
         };
         let only = match &self.shards {
             Some(sh) => {
-                let all: BTreeSet<String> = if only.is_empty() {
-                    loaded
-                        .repo
-                        .clusters
-                        .iter()
-                        .map(|c| c.name().to_string())
-                        .collect()
-                } else {
-                    only
-                };
+                let all = if only.is_empty() { every() } else { only };
                 let mine = sh.owned(&all, dir.is_none());
                 if mine.is_empty() {
                     // Nothing of this sync is ours: plan nothing (an empty `only` is all).

@@ -376,14 +376,8 @@ impl Shards {
         let mut report = ApplyReport::default();
         while let Some(r) = set.join_next().await {
             match r {
-                Ok(Some(o)) => report.clusters.push(o),
-                Ok(None) => {}
-                Err(e) => report.clusters.push(ClusterOutcome {
-                    name: "?".into(),
-                    steps_done: 0,
-                    steps_total: 0,
-                    error: Some(Failure::new(format!("task failed: {e}"), false)),
-                }),
+                Ok(o) => report.clusters.extend(o),
+                Err(e) => report.clusters.push(ClusterOutcome::task_failed(&e)),
             }
         }
         report.clusters.sort_by(|a, b| a.name.cmp(&b.name));

@@ -11,70 +11,54 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::daemon::{bin, free_port, s, status, wait_until};
+use crate::daemon::{s, status, wait_until};
 use crate::kube_real::{kubeconfig, serial};
+use crate::lock_kube::{replica_process, Replica};
 
 const CLUSTERS: usize = 60;
 /// How many of them are in the prod stage.
 const PROD: usize = 10;
 
-/// A replica process, its stderr in a file; killed when dropped.
-struct Replica {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+/// A sharded replica on `repo`'s simulator, in shard group `group`. Each replica has its
+/// own state directory (journal), as pods do; the simulator's account is shared.
+fn start(kubeconfig: &Path, repo: &Path, group: &str, n: usize) -> Replica {
+    let state_dir = repo.parent().unwrap().join(format!("state-{n}"));
+    let sim = repo.join(".keelson/sim.json");
+    replica_process(
+        kubeconfig,
+        repo,
+        group,
+        n,
+        &[
+            "--state",
+            s(&sim),
+            "--state-dir",
+            s(&state_dir),
+            "--sim-speed",
+            "300",
+            "--poll",
+            "15",
+            "--resync",
+            "5s",
+            "--concurrency",
+            "20",
+            "--lock-duration",
+            "3s",
+            "--lock-skew",
+            "0s",
+            "--shards",
+            "auto",
+        ],
+    )
 }
 
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    fn start(kubeconfig: &Path, repo: &Path, group: &str, n: usize) -> Replica {
-        let port = free_port();
-        let base = repo.parent().unwrap();
-        let log = base.join(format!("replica-{n}.log"));
-        // Each replica has its own state directory (journal), as pods do; the simulator's
-        // account is shared.
-        let state_dir = base.join(format!("state-{n}"));
-        let child = bin()
-            .env("KUBECONFIG", kubeconfig)
-            .args([
-                "run",
-                "--repo",
-                s(repo),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(["--state", s(&repo.join(".keelson/sim.json"))])
-            .args(["--state-dir", s(&state_dir)])
-            .args(["--sim-speed", "300", "--poll", "15", "--resync", "5s"])
-            .args(["--concurrency", "20"])
-            .args(["--lock-duration", "3s", "--lock-skew", "0s"])
-            .args(["--lock", &format!("kubernetes:default/{group}")])
-            .args(["--shards", "auto"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Replica { child, port, log }
-    }
-
-    fn shard(&self) -> Option<Value> {
-        status(self.port).map(|s| s["shard"].clone())
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
+/// The `shard` part of a replica's /status.
+fn shard(r: &Replica) -> Option<Value> {
+    status(r.port).map(|s| s["shard"].clone())
 }
 
 /// A fleet of 60 Auto Mode clusters on the simulator at 1.34, then asked for 1.35 (an
@@ -144,12 +128,25 @@ fn writes(sim: &Value, cluster: &str) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
+/// How many of `clusters` are mid-upgrade: an update accepted, the transition record
+/// (whose untag is a cluster's last write) not written yet.
+fn mid_upgrade<'a>(sim: &Value, clusters: impl IntoIterator<Item = &'a String>) -> usize {
+    clusters
+        .into_iter()
+        .filter(|c| {
+            let w = writes(sim, c);
+            (w.contains_key("UpdateAddon") || w.contains_key("UpdateClusterVersion"))
+                && !w.contains_key("UntagResource")
+        })
+        .count()
+}
+
 /// Owner of every cluster as the replicas' /status say, once they agree on `members`
 /// members and every cluster has exactly one owner.
 fn agreed_owners(replicas: &[&Replica], members: usize) -> Option<BTreeMap<String, String>> {
     let mut owners = BTreeMap::new();
     for r in replicas {
-        let sh = r.shard()?;
+        let sh = shard(r)?;
         if sh["members"].as_array()?.len() != members {
             return None;
         }
@@ -195,9 +192,7 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
     let group = format!("shard-{}", std::process::id());
     let started = Instant::now();
 
-    let mut replicas: Vec<Replica> = (0..3)
-        .map(|n| Replica::start(&path, &repo, &group, n))
-        .collect();
+    let mut replicas: Vec<Replica> = (0..3).map(|n| start(&path, &repo, &group, n)).collect();
     let three = wait_until("three replicas to divide the clusters", 30, || {
         agreed_owners(&replicas.iter().collect::<Vec<_>>(), 3)
     });
@@ -213,27 +208,18 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
     let (victim, begun) = wait_until("a replica in the middle of its apply", 60, || {
         let sim = sim(&repo)?;
         replicas.iter().enumerate().find_map(|(i, r)| {
-            let me = r.shard()?["me"].as_str()?.to_string();
+            let me = shard(r)?["me"].as_str()?.to_string();
             let mine: Vec<&String> = three
                 .iter()
                 .filter(|(_, o)| **o == me)
                 .map(|(c, _)| c)
                 .collect();
             let begun = mine.iter().filter(|c| !writes(&sim, c).is_empty()).count();
-            // The transition record's untag is a cluster's last write.
-            let running = mine
-                .iter()
-                .filter(|c| {
-                    let w = writes(&sim, c);
-                    (w.contains_key("UpdateAddon") || w.contains_key("UpdateClusterVersion"))
-                        && !w.contains_key("UntagResource")
-                })
-                .count();
-            (running > 0).then_some((i, begun))
+            (mid_upgrade(&sim, mine) > 0).then_some((i, begun))
         })
     });
     let dead = replicas.remove(victim);
-    let dead_id = dead.shard().unwrap()["me"].as_str().unwrap().to_string();
+    let dead_id = shard(&dead).unwrap()["me"].as_str().unwrap().to_string();
     let mut dead = dead;
     dead.child.kill().unwrap(); // SIGKILL
     let killed = Instant::now();
@@ -246,14 +232,7 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
     // Operations the dead replica left running or half-done: an update accepted, the
     // record not yet written.
     let at_kill = sim(&repo).unwrap();
-    let in_flight = dead_clusters
-        .iter()
-        .filter(|c| {
-            let w = writes(&at_kill, c);
-            (w.contains_key("UpdateAddon") || w.contains_key("UpdateClusterVersion"))
-                && !w.contains_key("UntagResource")
-        })
-        .count();
+    let in_flight = mid_upgrade(&at_kill, dead_clusters.iter());
     eprintln!(
         "killed {dead_id} with {begun} of its {} clusters begun, {in_flight} of them mid-upgrade",
         dead_clusters.len()
@@ -351,8 +330,8 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
 
     // Scale 2 → 4: the newcomers take about half, from the two, and nothing else moves.
     let n = replicas.len();
-    replicas.push(Replica::start(&path, &repo, &group, n + 1));
-    replicas.push(Replica::start(&path, &repo, &group, n + 2));
+    replicas.push(start(&path, &repo, &group, n + 1));
+    replicas.push(start(&path, &repo, &group, n + 2));
     let four = wait_until("four replicas to divide the clusters", 30, || {
         agreed_owners(&replicas.iter().collect::<Vec<_>>(), 4)
     });
