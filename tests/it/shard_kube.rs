@@ -370,3 +370,72 @@ fn three_shards_kill_9_mid_apply_is_finished_by_the_new_owners_once_and_scaling_
         moved_2_3 = moved_3_2,
     );
 }
+
+#[tokio::test]
+async fn members_come_and_go_by_lease_and_a_cluster_lease_has_one_holder() {
+    use keelson::adapters::members::Membership;
+    use keelson::daemon::lock::{Attempt, Holder, LockBackend, Timing};
+    use keelson::daemon::shard::live_members;
+
+    let Some(path) = kubeconfig() else { return };
+    crate::kube_real::tls_provider();
+    let _turn = serial().await;
+    let client = crate::kube_real::admin(&path).await;
+    let group = format!("members-{}", std::process::id());
+    let t = Timing::for_duration(Duration::from_secs(3), Duration::ZERO);
+    let join = |group: &str, me: &str| Membership::new(client.clone(), "default", group, me, t);
+    let (a, b) = (join(&group, "pod-a/1"), join(&group, "pod-b/2"));
+    let other = join(&format!("{group}-other"), "pod-c/3");
+    for m in [&a, &b, &other] {
+        assert!(m.renew().await.unwrap());
+    }
+    let live = |records: Vec<keelson::daemon::shard::MemberRecord>| {
+        live_members(&records, keelson::daemon::unix_now(), 0, "pod-a/1")
+    };
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    // Renewing keeps one Lease per member; another group's members are not seen.
+    assert!(a.renew().await.unwrap());
+    assert_eq!(a.records().await.unwrap().len(), 2);
+    assert_eq!(
+        live(a.records().await.unwrap()),
+        ids(&["pod-a/1", "pod-b/2"])
+    );
+    // B stops renewing: no longer a member once its duration has passed.
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    assert!(a.renew().await.unwrap());
+    assert_eq!(live(a.records().await.unwrap()), ids(&["pod-a/1"]));
+    // Leaving deletes the Lease; leaving twice is not an error.
+    b.leave().await.unwrap();
+    b.leave().await.unwrap();
+    assert_eq!(a.records().await.unwrap().len(), 1);
+
+    // A cluster's Lease is the same object for every member, held by one at a time.
+    let (ha, hb) = (
+        Holder {
+            pid: 1,
+            host: "pod-a".into(),
+            since: 0,
+        },
+        Holder {
+            pid: 2,
+            host: "pod-b".into(),
+            since: 0,
+        },
+    );
+    let (la, lb) = (a.cluster_lock("Prod_1"), b.cluster_lock("Prod_1"));
+    assert_eq!(la.describe(), lb.describe());
+    assert_eq!(la.try_acquire(&ha).await.unwrap(), Attempt::Acquired);
+    assert!(
+        matches!(lb.try_acquire(&hb).await.unwrap(), Attempt::Held(Some(h)) if h.host == "pod-a")
+    );
+    // A look-alike name is another Lease.
+    assert_eq!(
+        b.cluster_lock("prod-1").try_acquire(&hb).await.unwrap(),
+        Attempt::Acquired
+    );
+    la.release().await.unwrap();
+    assert_eq!(lb.try_acquire(&hb).await.unwrap(), Attempt::Acquired);
+    lb.release().await.unwrap();
+    a.leave().await.unwrap();
+    other.leave().await.unwrap();
+}
