@@ -31,7 +31,7 @@ use crate::daemon::lock::{
 
 /// Longest wait for one call to the API server: a renewal must fail, not hang, well
 /// within the renew deadline.
-const CALL_TIMEOUT: Duration = Duration::from_secs(4);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// A Lease held as the fleet lock.
 pub struct LeaseLock {
@@ -71,26 +71,11 @@ impl LeaseLock {
         name: &str,
         timing: Timing,
     ) -> Result<LeaseLock, BackendError> {
-        crate::adapters::kube::install_crypto_provider();
         let shown = match namespace {
             Some(ns) => format!("Lease {ns}/{name}"),
             None => format!("Lease {name}"),
         };
-        let err = |message: String| BackendError::Kubernetes {
-            lock: shown.clone(),
-            message,
-        };
-        let mut config = kube::Config::infer().await.map_err(|e| {
-            err(format!("no Kubernetes configuration ({e}); run in a pod with a service account, or set KUBECONFIG"))
-        })?;
-        config.connect_timeout = Some(CALL_TIMEOUT);
-        config.read_timeout = Some(CALL_TIMEOUT);
-        config.write_timeout = Some(CALL_TIMEOUT);
-        let ns = namespace
-            .map(str::to_string)
-            .unwrap_or_else(|| config.default_namespace.clone());
-        let client = kube::Client::try_from(config)
-            .map_err(|e| err(format!("cannot build a Kubernetes client: {e}")))?;
+        let (client, ns) = client_for(namespace, &shown).await?;
         Ok(LeaseLock::new(client, &ns, name, timing))
     }
 
@@ -146,6 +131,61 @@ impl LeaseLock {
     }
 }
 
+/// A client from the pod's service account or `KUBECONFIG`, with call timeouts, and the
+/// namespace to use (`namespace`, or the client's default). `shown` names the Lease in
+/// errors.
+///
+/// # Errors
+/// No Kubernetes configuration could be found.
+pub(crate) async fn client_for(
+    namespace: Option<&str>,
+    shown: &str,
+) -> Result<(kube::Client, String), BackendError> {
+    crate::adapters::kube::install_crypto_provider();
+    let err = |message: String| BackendError::Kubernetes {
+        lock: shown.to_string(),
+        message,
+    };
+    let mut config = kube::Config::infer().await.map_err(|e| {
+        err(format!(
+            "no Kubernetes configuration ({e}); run in a pod with a service account, or set KUBECONFIG"
+        ))
+    })?;
+    config.connect_timeout = Some(CALL_TIMEOUT);
+    config.read_timeout = Some(CALL_TIMEOUT);
+    config.write_timeout = Some(CALL_TIMEOUT);
+    let ns = namespace
+        .map(str::to_string)
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config)
+        .map_err(|e| err(format!("cannot build a Kubernetes client: {e}")))?;
+    Ok((client, ns))
+}
+
+/// A Lease `namespace/name` to create, labelled as keelson's, with `labels` besides.
+pub(crate) fn new_lease(
+    namespace: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    spec: LeaseSpec,
+) -> Lease {
+    let mut all: std::collections::BTreeMap<String, String> = [(
+        "app.kubernetes.io/managed-by".to_string(),
+        "keelson".to_string(),
+    )]
+    .into();
+    all.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(all),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+    }
+}
+
 /// Who a Lease names, if anyone.
 fn lease_holder(spec: &LeaseSpec) -> Option<Holder> {
     let id = spec.holder_identity.as_deref().filter(|s| !s.is_empty())?;
@@ -174,21 +214,7 @@ impl LockBackend for LeaseLock {
             ..LeaseSpec::default()
         };
         let Some(mut lease) = self.get().await? else {
-            let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(self.name.clone()),
-                    namespace: Some(self.namespace.clone()),
-                    labels: Some(
-                        [(
-                            "app.kubernetes.io/managed-by".to_string(),
-                            "keelson".to_string(),
-                        )]
-                        .into(),
-                    ),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(fresh_spec(0)),
-            };
+            let lease = new_lease(&self.namespace, &self.name, &[], fresh_spec(0));
             if self.write(&lease, true).await? {
                 return Ok(self.took(&mine));
             }

@@ -100,6 +100,18 @@ pub struct Failure {
     transient: bool,
 }
 
+impl ClusterOutcome {
+    /// The outcome of a cluster whose task panicked or was cancelled.
+    pub(crate) fn task_failed(e: &tokio::task::JoinError) -> ClusterOutcome {
+        ClusterOutcome {
+            name: "?".into(),
+            steps_done: 0,
+            steps_total: 0,
+            error: Some(Failure::new(format!("task failed: {e}"), false)),
+        }
+    }
+}
+
 impl Failure {
     /// A failure with this message; `transient` when retrying later may succeed.
     pub fn new(message: impl Into<String>, transient: bool) -> Failure {
@@ -232,15 +244,9 @@ pub async fn apply(
         });
     }
     while let Some(r) = set.join_next().await {
-        match r {
-            Ok(outcome) => report.clusters.push(outcome),
-            Err(e) => report.clusters.push(ClusterOutcome {
-                name: "?".into(),
-                steps_done: 0,
-                steps_total: 0,
-                error: Some(Failure::new(format!("task failed: {e}"), false)),
-            }),
-        }
+        report
+            .clusters
+            .push(r.unwrap_or_else(|e| ClusterOutcome::task_failed(&e)));
     }
     report.clusters.sort_by(|a, b| a.name.cmp(&b.name));
     report

@@ -22,6 +22,7 @@ pub mod lockargs;
 pub mod plan;
 pub mod pr;
 pub mod run;
+pub mod shardargs;
 pub mod sim;
 pub mod status;
 

@@ -45,6 +45,14 @@ pub enum RunOutput {
     Json,
 }
 
+/// How `keelson run` divides the fleet among replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShardMode {
+    /// Replicas find each other through Leases and divide the clusters by rendezvous
+    /// hashing of their names; each writes only to the clusters it owns.
+    Auto,
+}
+
 /// Options of `keelson run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -84,6 +92,12 @@ pub struct RunArgs {
     /// The fleet lock (`--lock`, `--lock-duration`, `--lock-skew`).
     #[command(flatten)]
     pub lock: super::lockargs::LockArgs,
+    /// `auto`: divide the clusters among the replicas that share the `--lock
+    /// kubernetes:NAMESPACE/NAME` Lease name (a shard group), instead of one active
+    /// replica per fleet. Each replica plans and writes only the clusters it owns, each
+    /// under its own Lease.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub shards: Option<ShardMode>,
     /// The journal of in-flight applies (default: STATE_DIR/journal.jsonl).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -278,11 +292,23 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         policy: policy.as_deref(),
         default_file: &lock_path,
     })?;
-    let backend = rt.block_on(args.lock.open(&spec))?;
-    if !standby::acquire(&backend, args.once, &shared, &rx, &rt)? {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let guard = rt.spawn(standby::guard(backend.clone(), shared.clone()));
+    let (backend, guard, shards) = match args.shards {
+        Some(ShardMode::Auto) => {
+            let Some(sh) = super::shardargs::join(&args.lock, &spec, args.once, &shared, &rx, &rt)?
+            else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            (None, None, Some(sh))
+        }
+        None => {
+            let backend = rt.block_on(args.lock.open(&spec))?;
+            if !standby::acquire(&backend, args.once, &shared, &rx, &rt)? {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let guard = rt.spawn(standby::guard(backend.clone(), shared.clone()));
+            (Some(backend), Some(guard), None)
+        }
+    };
     if let Some(version) = &args.sim_seed {
         if args.target.target != crate::sync::Target::Sim {
             bail!("--sim-seed is for the simulator (--target sim)");
@@ -328,7 +354,7 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         state: sim_state,
         ..args.target.spec()?
     };
-    let mut reconciler = Reconciler::new(
+    let reconciler = Reconciler::new(
         Options {
             target,
             today,
@@ -343,6 +369,10 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         Some(Arc::new(journal)),
         in_flight,
     );
+    let mut reconciler = match &shards {
+        Some(sh) => reconciler.with_shards(sh.clone()),
+        None => reconciler,
+    };
 
     let _watch = match (&src, args.once) {
         (Source::Dir(d), false) => match watch::watch(d, tx.clone()) {
@@ -371,9 +401,15 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         },
     );
     // Let go of the lock at once, so that a standby need not wait for it to expire.
-    guard.abort();
+    if let Some(g) = guard {
+        g.abort();
+    }
+    if let Some(sh) = &shards {
+        rt.block_on(sh.leave());
+    }
     let lost = shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst);
-    if !lost {
+    let lock_name = backend.as_ref().map_or_else(String::new, |b| b.describe());
+    if let (false, Some(backend)) = (lost, &backend) {
         if let Err(e) = rt.block_on(backend.release()) {
             log(&format!(
                 "the fleet lock was not released ({e}); it expires on its own"
@@ -386,7 +422,7 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         None if lost => {
-            bail!("lost the fleet lock, {}; stopped", backend.describe())
+            bail!("lost the fleet lock, {lock_name}; stopped")
         }
         None => Ok(ExitCode::SUCCESS),
     }

@@ -41,6 +41,8 @@ struct Inner {
     revision: Option<(String, String)>,
     ready: bool,
     last_sync: Option<i64>,
+    /// With `--shards auto`: (members seen, clusters this replica owns).
+    shard: Option<(u64, u64)>,
     /// Per cluster, keyed by its rendered `{cluster,stage,region}` labels.
     clusters: BTreeMap<String, ClusterLatency>,
 }
@@ -172,6 +174,11 @@ impl Metrics {
         self.lock().ready = ready;
     }
 
+    /// This replica's shard: members seen, clusters owned.
+    pub fn set_shard(&self, members: u64, owned: u64) {
+        self.lock().shard = Some((members, owned));
+    }
+
     /// Wall-clock time (unix seconds) of the last completed sync.
     pub fn set_last_sync(&self, t: i64) {
         self.lock().last_sync = Some(t);
@@ -297,6 +304,17 @@ impl Metrics {
         );
         let _ = writeln!(o, "# TYPE keelson_ready gauge");
         let _ = writeln!(o, "keelson_ready {}", u8::from(g.ready));
+        if let Some((members, owned)) = g.shard {
+            let _ = writeln!(o, "# HELP keelson_shard_members Replicas this one sees in its shard group (--shards auto).");
+            let _ = writeln!(o, "# TYPE keelson_shard_members gauge");
+            let _ = writeln!(o, "keelson_shard_members {members}");
+            let _ = writeln!(
+                o,
+                "# HELP keelson_shard_clusters_owned Clusters this replica owns and may write to."
+            );
+            let _ = writeln!(o, "# TYPE keelson_shard_clusters_owned gauge");
+            let _ = writeln!(o, "keelson_shard_clusters_owned {owned}");
+        }
         if let Some(t) = g.last_sync {
             let _ = writeln!(
                 o,

@@ -27,6 +27,8 @@ pub mod metrics;
 pub mod reconcile;
 pub mod report;
 pub mod schedule;
+pub mod shard;
+pub mod shards;
 pub mod source;
 pub mod standby;
 pub mod status;

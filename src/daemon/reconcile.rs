@@ -104,6 +104,7 @@ pub struct Reconciler {
     failed: BTreeMap<String, (String, String)>,
     index: Option<Index>,
     retry: bool,
+    shards: Option<Arc<super::shards::Shards>>,
 }
 
 fn counts(c: &crate::plan::ClusterPlan) -> Counts {
@@ -147,7 +148,16 @@ impl Reconciler {
             failed: BTreeMap::new(),
             index: None,
             retry: false,
+            shards: None,
         }
+    }
+
+    /// Plan and write only the clusters this replica owns in its shard group
+    /// (`--shards auto`), each under its own Lease.
+    #[must_use]
+    pub fn with_shards(mut self, shards: Arc<super::shards::Shards>) -> Reconciler {
+        self.shards = Some(shards);
+        self
     }
 
     /// Whether the last sync met a transient apply error worth retrying soon (cleared).
@@ -331,15 +341,33 @@ impl Reconciler {
                 .observe_reconcile(started.elapsed().as_secs_f64(), "invalid");
             return Outcome::Invalid(msg);
         }
-        let only: BTreeSet<String> = if dir.is_some() {
+        let every = || -> BTreeSet<String> {
             loaded
                 .repo
                 .clusters
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect()
+        };
+        let only: BTreeSet<String> = if dir.is_some() {
+            every()
         } else {
             self.opts.target.clusters.clone()
+        };
+        let only = match &self.shards {
+            Some(sh) => {
+                let all = if only.is_empty() { every() } else { only };
+                let mine = sh.owned(&all, dir.is_none());
+                if mine.is_empty() {
+                    // Nothing of this sync is ours: plan nothing (an empty `only` is all).
+                    if dir.is_none() {
+                        self.shared.status().clusters.clear();
+                    }
+                    return Outcome::Done(0);
+                }
+                mine
+            }
+            None => only,
         };
         if dir.is_none() {
             self.index = Some(Index {
@@ -704,6 +732,25 @@ impl Reconciler {
         max_concurrency: usize,
         statuses: &mut BTreeMap<String, ClusterStatus>,
     ) -> bool {
+        // Sharded: write only to the clusters whose Lease this replica takes now.
+        let (plan, taken) = match &self.shards {
+            Some(sh) => {
+                let (plan, taken, waiting) = rt.block_on(sh.take(plan));
+                for (name, why) in waiting {
+                    crate::logging::log(
+                        crate::logging::Level::Info,
+                        Some(&name),
+                        &format!("[{name}] waits: {why}"),
+                    );
+                    if let Some(s) = statuses.get_mut(&name) {
+                        s.state = ClusterState::Pending;
+                        s.reason = Some(why);
+                    }
+                }
+                (plan, Some(taken))
+            }
+            None => (plan, None),
+        };
         for c in &plan.clusters {
             if let Some(j) = &self.journal {
                 if let Err(e) = j.record(
@@ -735,9 +782,18 @@ impl Reconciler {
         });
         let mut shutdown = self.shared.shutdown.subscribe();
         let apply_started = super::unix_now();
+        let shards = self.shards.clone();
+        let run = async {
+            match (&shards, taken) {
+                (Some(sh), Some(taken)) => {
+                    sh.apply(&target.ports, &plan, taken, opts, progress).await
+                }
+                _ => apply::apply(&target.ports, &plan, opts, progress).await,
+            }
+        };
         let report = rt.block_on(async {
             tokio::select! {
-                r = apply::apply(&target.ports, &plan, opts, progress) => Some(r),
+                r = run => Some(r),
                 _ = shutdown.wait_for(|v| *v) => None,
             }
         });

@@ -65,6 +65,9 @@ pub struct Status {
     pub control: super::control::Control,
     /// The last applies, newest last, at most [`super::report::HISTORY`].
     pub history: std::collections::VecDeque<super::report::ApplyRecord>,
+    /// With `--shards auto`: this replica's shard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shards::ShardStatus>,
 }
 
 /// A refused revision.

@@ -156,10 +156,10 @@ async fn a_lease_that_cannot_be_read_is_an_error_not_a_free_lock() {
 }
 
 /// A daemon replica, its stderr in a file; killed when dropped.
-struct Replica {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
+pub(crate) struct Replica {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+    pub(crate) log: std::path::PathBuf,
 }
 
 impl Drop for Replica {
@@ -170,12 +170,20 @@ impl Drop for Replica {
 }
 
 impl Replica {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
-fn replica_process(kubeconfig: &Path, repo: &Path, lease: &str, n: usize) -> Replica {
+/// A daemon on `repo` with the fleet lock `kubernetes:default/LEASE`, `extra` arguments
+/// last.
+pub(crate) fn replica_process(
+    kubeconfig: &Path,
+    repo: &Path,
+    lease: &str,
+    n: usize,
+    extra: &[&str],
+) -> Replica {
     let port = free_port();
     let log = repo.parent().unwrap().join(format!("replica-{n}.log"));
     let child = crate::daemon::bin()
@@ -187,8 +195,8 @@ fn replica_process(kubeconfig: &Path, repo: &Path, lease: &str, n: usize) -> Rep
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
-        .args(["--sim-speed", "60", "--poll", "15", "--lock-duration", "6s"])
         .args(["--lock", &format!("kubernetes:default/{lease}")])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -227,7 +235,15 @@ fn three_replicas_one_active_kill_9_of_the_holder_mid_upgrade_is_taken_over_and_
     bump_staging(&repo);
 
     let mut replicas: Vec<Replica> = (0..3)
-        .map(|n| replica_process(&path, &repo, &lease, n))
+        .map(|n| {
+            replica_process(
+                &path,
+                &repo,
+                &lease,
+                n,
+                &["--sim-speed", "60", "--poll", "15", "--lock-duration", "6s"],
+            )
+        })
         .collect();
     let first = wait_until("one replica to hold the Lease", 30, || {
         holder_pid(&rt, &client, &lease)

@@ -50,6 +50,7 @@ mod rollback;
 mod rules;
 mod saved_plan;
 mod schemas;
+mod shard_kube;
 mod sim;
 mod simkit;
 mod skipped;

@@ -367,3 +367,33 @@ async fn cluster_versions_follow_the_calendar_on_the_simulated_day() {
     assert_eq!(find("1.35").unwrap().status, "STANDARD_SUPPORT");
     assert_eq!(v.iter().filter(|x| x.default_version).count(), 1);
 }
+
+#[tokio::test]
+async fn accepted_writes_are_counted_per_cluster_and_refused_ones_are_not() {
+    let sim = sim();
+    active_cluster(&sim, "1.34").await;
+    sim.create_cluster(&create("c2", "1.34", "t2"))
+        .await
+        .unwrap();
+    let arn = sim.describe_cluster("c1").await.unwrap().arn;
+    let tags: Tags = [("team".to_string(), "a".to_string())].into();
+    sim.tag_resource(&arn, &tags).await.unwrap();
+    sim.update_cluster_version("c1", "1.35").await.unwrap();
+    // Refused while the update runs: not a write.
+    assert!(sim.update_cluster_version("c1", "1.35").await.is_err());
+    let w = sim.snapshot().writes;
+    let ops = |c: &str| -> Vec<(String, u64)> {
+        w.get(c)
+            .map(|m| m.clone().into_iter().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        ops("c1"),
+        [
+            ("CreateCluster".to_string(), 1),
+            ("TagResource".to_string(), 1),
+            ("UpdateClusterVersion".to_string(), 1),
+        ]
+    );
+    assert_eq!(ops("c2"), [("CreateCluster".to_string(), 1)]);
+}

@@ -80,7 +80,7 @@ impl EksApi for Sim {
     }
 
     async fn create_cluster(&self, req: &CreateCluster) -> ApiResult<LiveCluster> {
-        self.with("CreateCluster", true, |s| {
+        self.write("CreateCluster", &req.name, |s| {
             let key = format!("cluster/{}", req.name);
             if replay(s, &req.client_request_token, &key)? {
                 return Ok(cluster(s, &req.name)?.live.clone());
@@ -166,7 +166,7 @@ impl EksApi for Sim {
     }
 
     async fn delete_cluster(&self, name: &str) -> ApiResult<()> {
-        self.with("DeleteCluster", true, |s| {
+        self.write("DeleteCluster", name, |s| {
             let now = s.now;
             let c = cluster(s, name)?;
             if c.live.status == Status::Deleting {
@@ -194,7 +194,7 @@ impl EksApi for Sim {
         name: &str,
         change: &ClusterConfigUpdate,
     ) -> ApiResult<Update> {
-        self.with("UpdateClusterConfig", true, |s| {
+        self.write("UpdateClusterConfig", name, |s| {
             let now = s.now;
             let c = cluster(s, name)?;
             require_idle(c)?;
@@ -243,7 +243,7 @@ impl EksApi for Sim {
     }
 
     async fn update_cluster_version(&self, name: &str, version: &str) -> ApiResult<Update> {
-        self.with("UpdateClusterVersion", true, |s| {
+        self.write("UpdateClusterVersion", name, |s| {
             let now = s.now;
             let target = check_version(s, version)?;
             let c = cluster(s, name)?;
@@ -320,7 +320,7 @@ impl EksApi for Sim {
     }
 
     async fn tag_resource(&self, arn: &str, tags: &Tags) -> ApiResult<()> {
-        self.with("TagResource", true, |s| {
+        self.write("TagResource", &cluster_of_arn(arn), |s| {
             let t = find_tags(s, arn)?;
             t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
             Ok(())
@@ -328,7 +328,7 @@ impl EksApi for Sim {
     }
 
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()> {
-        self.with("UntagResource", true, |s| {
+        self.write("UntagResource", &cluster_of_arn(arn), |s| {
             let t = find_tags(s, arn)?;
             for k in keys {
                 t.remove(k);
@@ -356,7 +356,7 @@ impl EksApi for Sim {
     }
 
     async fn create_addon(&self, req: &AddonRequest) -> ApiResult<LiveAddon> {
-        self.with("CreateAddon", true, |s| {
+        self.write("CreateAddon", &req.cluster, |s| {
             let key = format!("addon/{}/{}", req.cluster, req.name);
             if replay(s, &req.client_request_token, &key)? {
                 return cluster(s, &req.cluster)?
@@ -399,7 +399,7 @@ impl EksApi for Sim {
     }
 
     async fn update_addon(&self, req: &AddonRequest) -> ApiResult<Update> {
-        self.with("UpdateAddon", true, |s| {
+        self.write("UpdateAddon", &req.cluster, |s| {
             let now = s.now;
             let c = cluster(s, &req.cluster)?;
             require_active(c)?;
@@ -447,7 +447,7 @@ impl EksApi for Sim {
     }
 
     async fn delete_addon(&self, cluster_name: &str, name: &str) -> ApiResult<()> {
-        self.with("DeleteAddon", true, |s| {
+        self.write("DeleteAddon", cluster_name, |s| {
             let now = s.now;
             let c = cluster(s, cluster_name)?;
             let a = c.addons.get_mut(name).ok_or_else(|| {
@@ -488,7 +488,7 @@ impl EksApi for Sim {
     }
 
     async fn create_nodegroup(&self, req: &CreateNodeGroup) -> ApiResult<LiveNodeGroup> {
-        self.with("CreateNodegroup", true, |s| {
+        self.write("CreateNodegroup", &req.cluster, |s| {
             let key = format!("nodegroup/{}/{}", req.cluster, req.name);
             if replay(s, &req.client_request_token, &key)? {
                 return cluster(s, &req.cluster)?.node_groups.get(&req.name).map(|n| n.live.clone()).ok_or_else(|| not_found(&key));
@@ -536,7 +536,7 @@ impl EksApi for Sim {
     }
 
     async fn update_nodegroup_config(&self, req: &NodeGroupConfigUpdate) -> ApiResult<Update> {
-        self.with("UpdateNodegroupConfig", true, |s| {
+        self.write("UpdateNodegroupConfig", &req.cluster, |s| {
             let now = s.now;
             let c = cluster(s, &req.cluster)?;
             let ng = c
@@ -572,7 +572,7 @@ impl EksApi for Sim {
     }
 
     async fn update_nodegroup_version(&self, req: &NodeGroupVersionUpdate) -> ApiResult<Update> {
-        self.with("UpdateNodegroupVersion", true, |s| {
+        self.write("UpdateNodegroupVersion", &req.cluster, |s| {
             let now = s.now;
             let c = cluster(s, &req.cluster)?;
             let cp = c.live.version.clone();
@@ -606,7 +606,7 @@ impl EksApi for Sim {
     }
 
     async fn delete_nodegroup(&self, cluster_name: &str, name: &str) -> ApiResult<()> {
-        self.with("DeleteNodegroup", true, |s| {
+        self.write("DeleteNodegroup", cluster_name, |s| {
             let now = s.now;
             let c = cluster(s, cluster_name)?;
             let ng = c
@@ -649,7 +649,7 @@ impl EksApi for Sim {
         &self,
         req: &CreateFargateProfile,
     ) -> ApiResult<LiveFargateProfile> {
-        self.with("CreateFargateProfile", true, |s| {
+        self.write("CreateFargateProfile", &req.cluster, |s| {
             let key = format!("fargateprofile/{}/{}", req.cluster, req.name);
             if replay(s, &req.client_request_token, &key)? {
                 return cluster(s, &req.cluster)?.fargate_profiles.get(&req.name).map(|f| f.live.clone()).ok_or_else(|| not_found(&key));
@@ -681,7 +681,7 @@ impl EksApi for Sim {
     }
 
     async fn delete_fargate_profile(&self, cluster_name: &str, name: &str) -> ApiResult<()> {
-        self.with("DeleteFargateProfile", true, |s| {
+        self.write("DeleteFargateProfile", cluster_name, |s| {
             let now = s.now;
             let c = cluster(s, cluster_name)?;
             if c.fargate_profiles.values().any(|f| f.live.status.is_busy() && f.live.name != name) {
@@ -725,7 +725,9 @@ impl EksApi for Sim {
     }
 
     async fn create_access_entry(&self, req: &CreateAccessEntry) -> ApiResult<()> {
-        self.with("CreateAccessEntry", true, |s| access::create_entry(s, req))
+        self.write("CreateAccessEntry", &req.cluster, |s| {
+            access::create_entry(s, req)
+        })
     }
 
     async fn update_access_entry(
@@ -735,7 +737,7 @@ impl EksApi for Sim {
         groups: &[String],
         username: Option<&str>,
     ) -> ApiResult<()> {
-        self.with("UpdateAccessEntry", true, |s| {
+        self.write("UpdateAccessEntry", cluster_name, |s| {
             let e = cluster(s, cluster_name)?
                 .access_entries
                 .get_mut(principal)
@@ -749,7 +751,7 @@ impl EksApi for Sim {
     }
 
     async fn delete_access_entry(&self, cluster_name: &str, principal: &str) -> ApiResult<()> {
-        self.with("DeleteAccessEntry", true, |s| {
+        self.write("DeleteAccessEntry", cluster_name, |s| {
             cluster(s, cluster_name)?
                 .access_entries
                 .remove(principal)
@@ -764,7 +766,7 @@ impl EksApi for Sim {
         principal: &str,
         policy: &AccessPolicy,
     ) -> ApiResult<()> {
-        self.with("AssociateAccessPolicy", true, |s| {
+        self.write("AssociateAccessPolicy", cluster_name, |s| {
             let e = cluster(s, cluster_name)?
                 .access_entries
                 .get_mut(principal)
@@ -786,7 +788,7 @@ impl EksApi for Sim {
         principal: &str,
         policy_arn: &str,
     ) -> ApiResult<()> {
-        self.with("DisassociateAccessPolicy", true, |s| {
+        self.write("DisassociateAccessPolicy", cluster_name, |s| {
             let e = cluster(s, cluster_name)?
                 .access_entries
                 .get_mut(principal)
@@ -831,7 +833,7 @@ impl EksApi for Sim {
         &self,
         req: &CreatePodIdentity,
     ) -> ApiResult<LivePodIdentity> {
-        self.with("CreatePodIdentityAssociation", true, |s| {
+        self.write("CreatePodIdentityAssociation", &req.cluster, |s| {
             access::create_pod_identity(s, req)
         })
     }
@@ -842,7 +844,7 @@ impl EksApi for Sim {
         id: &str,
         spec: &PodIdentityAssociationSpec,
     ) -> ApiResult<()> {
-        self.with("UpdatePodIdentityAssociation", true, |s| {
+        self.write("UpdatePodIdentityAssociation", cluster_name, |s| {
             fields::check_session_policy(spec)?;
             let p = cluster(s, cluster_name)?
                 .pod_identities
@@ -904,13 +906,13 @@ impl EksApi for Sim {
     }
 
     async fn cancel_update(&self, cluster_name: &str, id: &str) -> ApiResult<Update> {
-        self.with("CancelUpdate", true, |s| {
+        self.write("CancelUpdate", cluster_name, |s| {
             rollback::cancel(s, cluster_name, id)
         })
     }
 
     async fn start_insights_refresh(&self, cluster_name: &str) -> ApiResult<InsightsRefresh> {
-        self.with("StartInsightsRefresh", true, |s| {
+        self.write("StartInsightsRefresh", cluster_name, |s| {
             rollback::start_refresh(s, cluster_name)
         })
     }
@@ -922,7 +924,7 @@ impl EksApi for Sim {
     }
 
     async fn delete_pod_identity_association(&self, cluster_name: &str, id: &str) -> ApiResult<()> {
-        self.with("DeletePodIdentityAssociation", true, |s| {
+        self.write("DeletePodIdentityAssociation", cluster_name, |s| {
             cluster(s, cluster_name)?
                 .pod_identities
                 .remove(id)
@@ -954,4 +956,11 @@ fn find_tags<'a>(s: &'a mut SimState, arn: &str) -> ApiResult<&'a mut Tags> {
         }
     }
     Err(not_found(format!("Resource not found: {arn}")))
+}
+
+/// The cluster an EKS ARN belongs to: `…:cluster/NAME` or `…:KIND/CLUSTER/NAME/ID` (node
+/// groups, add-ons, Fargate profiles, access entries, Pod Identity associations).
+fn cluster_of_arn(arn: &str) -> String {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+    resource.split('/').nth(1).unwrap_or(resource).to_string()
 }

@@ -364,7 +364,7 @@ impl KubeApi for Sim {
     }
 
     async fn apply(&self, cluster: &str, object: &Value, field_manager: &str) -> ApiResult<Value> {
-        self.with("kube:apply", true, |s| {
+        self.write("kube:apply", cluster, |s| {
             let c = s.clusters.get_mut(cluster).ok_or_else(|| ApiError::NotFound(cluster.to_string()))?;
             if !matches!(c.live.status, Status::Active | Status::Updating) {
                 return Err(ApiError::Unavailable(format!("cluster {cluster} API server is not reachable ({:?})", c.live.status)));
@@ -411,7 +411,7 @@ impl KubeApi for Sim {
         namespace: Option<&str>,
         name: &str,
     ) -> ApiResult<()> {
-        self.with("kube:delete", true, |s| {
+        self.write("kube:delete", cluster, |s| {
             let c = s
                 .clusters
                 .get_mut(cluster)

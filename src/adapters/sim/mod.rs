@@ -223,6 +223,11 @@ pub struct SimState {
     /// clientRequestToken → what it created, for idempotent retries.
     #[serde(default)]
     pub tokens: BTreeMap<String, String>,
+    /// Accepted write calls per cluster and operation (`UpdateClusterVersion`,
+    /// `TagResource`, `kube:apply`, …): the record that tells whether anything was
+    /// applied twice, whichever process made the call.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub writes: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl SimState {
@@ -236,6 +241,7 @@ impl SimState {
             next_id: 1,
             clusters: BTreeMap::new(),
             tokens: BTreeMap::new(),
+            writes: BTreeMap::new(),
         }
     }
 
@@ -505,6 +511,27 @@ impl Sim {
             maybe_save(&mut g, false);
         }
         out
+    }
+
+    /// A write call `op` to `cluster`: [`Sim::with`], and when it is accepted, one more
+    /// in the state's count of writes to that cluster.
+    pub(crate) fn write<T>(
+        &self,
+        op: &str,
+        cluster: &str,
+        f: impl FnOnce(&mut SimState) -> crate::ports::ApiResult<T>,
+    ) -> crate::ports::ApiResult<T> {
+        self.with(op, true, |s| {
+            let out = f(s);
+            if out.is_ok() {
+                *s.writes
+                    .entry(cluster.to_string())
+                    .or_default()
+                    .entry(op.to_string())
+                    .or_default() += 1;
+            }
+            out
+        })
     }
 
     /// Calls made so far, by operation name.
