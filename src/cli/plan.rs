@@ -443,9 +443,40 @@ pub fn apply_cmd(
     })?;
     let backend = rt.block_on(lock.args.open(&spec))?;
     let mut held = rt.block_on(standby::hold(backend, lock.wait))?;
-    let code = apply_locked(args, plan_file, approval, &loaded, &rt, &mut held);
+    // Sharded replicas hold no fleet Lease: each writes to a cluster only while it holds
+    // that cluster's Lease, and so does this apply.
+    let shards = match &spec {
+        crate::daemon::lock::LockSpec::Kubernetes { namespace, name } => {
+            let timing = crate::daemon::lock::Timing::for_duration(
+                lock.args.lock_duration,
+                lock.args.lock_skew,
+            );
+            let me = crate::daemon::lock::identity(&crate::daemon::lock::Holder::me());
+            Some(rt.block_on(crate::adapters::members::Membership::connect(
+                namespace.as_deref(),
+                name,
+                &me,
+                timing,
+            ))?)
+        }
+        _ => None,
+    };
+    let locks = Locks {
+        fleet: &mut held,
+        shards: shards.as_ref(),
+        wait: lock.wait,
+    };
+    let code = apply_locked(args, plan_file, approval, &loaded, &rt, locks);
     rt.block_on(held.release());
     code
+}
+
+/// What an apply holds or takes before writing: the fleet lock, and with a Lease lock
+/// the Lease of each cluster it writes to.
+struct Locks<'a> {
+    fleet: &'a mut standby::Held,
+    shards: Option<&'a crate::adapters::members::Membership>,
+    wait: std::time::Duration,
 }
 
 /// The rest of `keelson apply`, while the fleet lock is held.
@@ -455,8 +486,9 @@ fn apply_locked(
     approval: Approval,
     loaded: &Loaded,
     rt: &tokio::runtime::Runtime,
-    held: &mut standby::Held,
+    locks: Locks<'_>,
 ) -> Result<ExitCode> {
+    let held = locks.fleet;
     let target = connect(&args.spec()?, loaded, rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let plan = match plan_file {
@@ -541,13 +573,38 @@ fn apply_locked(
     let started = std::time::Instant::now();
     let virtual_start = target.ports.clock.now();
     let broken_before = broken_counts(&target);
+    let mut holds = match locks.shards {
+        Some(m) => {
+            let changed: Vec<String> = plan
+                .clusters
+                .iter()
+                .filter(|c| !c.steps.is_empty())
+                .map(|c| c.name.clone())
+                .collect();
+            let me = crate::daemon::lock::Holder::me();
+            Some(rt.block_on(crate::daemon::cluster_holds::hold_clusters(
+                m, &changed, &me, locks.wait,
+            ))?)
+        }
+        None => None,
+    };
     // A lock that can no longer be renewed stops the apply at its next step.
     let report = rt.block_on(async {
+        let cluster_lost = async {
+            match holds.as_mut() {
+                Some(h) => h.lost().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = apply::apply(&target.ports, &plan, opts, progress) => Ok(r),
             why = held.lost() => Err(why),
+            why = cluster_lost => Err(why),
         }
     });
+    if let Some(h) = holds {
+        rt.block_on(h.release());
+    }
     let report = match report {
         Ok(r) => r,
         Err(why) => {

@@ -17,6 +17,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub mod cluster_holds;
 pub mod control;
 pub mod counting;
 pub mod driver;

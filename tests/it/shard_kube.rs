@@ -439,3 +439,80 @@ async fn members_come_and_go_by_lease_and_a_cluster_lease_has_one_holder() {
     a.leave().await.unwrap();
     other.leave().await.unwrap();
 }
+
+/// A CLI apply beside sharded replicas takes each changed cluster's Lease: while another
+/// process holds it, the apply refuses (naming the cluster and the holder) and writes
+/// nothing; once it is free the apply runs and lets it go.
+#[test]
+fn a_cli_apply_refuses_a_cluster_whose_lease_a_replica_holds() {
+    use keelson::adapters::members::Membership;
+    use keelson::daemon::lock::{Attempt, Holder, LockBackend, Timing};
+
+    let Some(path) = kubeconfig() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    crate::kube_real::tls_provider();
+    let _turn = rt.block_on(serial());
+    let client = rt.block_on(crate::kube_real::admin(&path));
+    let (_dir, repo) = crate::daemon::applied_fleet();
+    crate::daemon::edit(
+        &repo.join("clusters/staging-apne1/addons.yaml"),
+        "v2.1.4-eksbuild.1",
+        "v2.1.9-eksbuild.1",
+    );
+    let group = format!("cli-{}", std::process::id());
+    let t = Timing::for_duration(Duration::from_secs(30), Duration::ZERO);
+    let replica = Membership::new(client, "default", &group, "pod-r/7", t);
+    let lease = replica.cluster_lock("staging-apne1");
+    let holder = Holder {
+        pid: 7,
+        host: "pod-r".into(),
+        since: keelson::daemon::unix_now(),
+    };
+    assert_eq!(
+        rt.block_on(lease.try_acquire(&holder)).unwrap(),
+        Attempt::Acquired
+    );
+    let before = sim(&repo).unwrap();
+    let apply = || {
+        crate::daemon::bin()
+            .env("KUBECONFIG", &path)
+            .args(["apply", "--repo", s(&repo), "--auto-approve"])
+            .args(["--sim-speed", "instant", "--lock-wait", "0s"])
+            .args(["--lock", &format!("kubernetes:default/{group}")])
+            .output()
+            .unwrap()
+    };
+    let o = apply();
+    let out = crate::util::out_and_err(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("cluster staging-apne1 is being written by another keelson process")
+            && out.contains("pod-r"),
+        "{out}"
+    );
+    assert_eq!(
+        writes(&sim(&repo).unwrap(), "staging-apne1"),
+        writes(&before, "staging-apne1"),
+        "nothing written while the Lease was held elsewhere"
+    );
+
+    rt.block_on(lease.release()).unwrap();
+    let o = apply();
+    assert_eq!(o.status.code(), Some(0), "{}", crate::util::out_and_err(&o));
+    let after = writes(&sim(&repo).unwrap(), "staging-apne1");
+    assert_eq!(
+        after.get("UpdateAddon").copied().unwrap_or(0),
+        writes(&before, "staging-apne1")
+            .get("UpdateAddon")
+            .copied()
+            .unwrap_or(0)
+            + 1,
+        "{after:?}"
+    );
+    // Released at the end: another holder takes it at once.
+    assert_eq!(
+        rt.block_on(lease.try_acquire(&holder)).unwrap(),
+        Attempt::Acquired
+    );
+    rt.block_on(lease.release()).unwrap();
+}
