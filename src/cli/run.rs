@@ -25,6 +25,7 @@ use clap::{Args, ValueEnum};
 
 use super::lockargs::LockSources;
 use super::plan::TargetArgs;
+use crate::adapters::notify::{Notifier, SendOptions};
 use crate::apply::ApplyOptions;
 use crate::daemon::driver::{log, run_loop, LoopOptions, Source};
 use crate::daemon::journal::Journal;
@@ -35,6 +36,9 @@ use crate::daemon::verify::AllowedSigners;
 use crate::daemon::{http, standby, watch, Shared, Wake};
 use crate::sync::{runtime, TargetSpec};
 use crate::versions::Date;
+
+/// How long a stopping daemon waits for queued notifications.
+const NOTIFY_GRACE: Duration = Duration::from_secs(5);
 
 /// Output of `--once`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -324,6 +328,11 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     shared.status().resumed = flying;
 
     let concurrency = args.target.concurrency;
+    let notifier = Arc::new(Notifier::new(
+        rt.handle().clone(),
+        SendOptions::default(),
+        git_url.clone(),
+    ));
     let target = TargetSpec {
         state: sim_state,
         ..args.target.spec()?
@@ -342,7 +351,8 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         shared.clone(),
         Some(Arc::new(journal)),
         in_flight,
-    );
+    )
+    .with_notifier(notifier.clone());
 
     let _watch = match (&src, args.once) {
         (Source::Dir(d), false) => match watch::watch(d, tx.clone()) {
@@ -370,6 +380,14 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
             once: args.once,
         },
     );
+    // Queued notifications get a little time to go out (a dead endpoint does not keep
+    // the daemon from stopping).
+    if !rt.block_on(notifier.flush(NOTIFY_GRACE)) {
+        log(&format!(
+            "notifications not sent within {} s were dropped",
+            NOTIFY_GRACE.as_secs()
+        ));
+    }
     // Let go of the lock at once, so that a standby need not wait for it to expire.
     guard.abort();
     let lost = shared.lock_lost.load(std::sync::atomic::Ordering::SeqCst);

@@ -86,6 +86,7 @@ define_rules! {
     StageDuplicate = ("stage-duplicate", Error, "Two Fleet stages have the same name."),
     SoakPastRollbackWindow = ("soak-past-rollback-window", Warning, "A stage's `soak` is longer than the 7 days in which EKS can roll a control-plane upgrade back."),
     OperatorRoleAccount = ("operator-role-account", Error, "A Cluster's operatorRoleArn is in another account than its `spec.account`, or two Fleet accounts share an id."),
+    NotificationTarget = ("notification-target", Error, "A Fleet notification target is incomplete: one URL (`url` or `urlFrom`) for a webhook or Slack, a `tokenFrom` for githubStatus, a secret from exactly one of `env` and `file`."),
     UnknownStage = ("unknown-stage", Error, "A Cluster names a stage the Fleet does not define."),
     DuplicateCluster = ("duplicate-cluster", Error, "Two Cluster documents with the same name in the same account and region."),
     ClusterDirConflict = ("cluster-dir-conflict", Error, "Two Cluster documents in one directory, so the directory's other documents have no single owner."),

@@ -39,6 +39,7 @@ mod lock_policy;
 mod lock_s3;
 mod moto;
 mod moto_fleet;
+mod notify;
 mod ops;
 mod plan_cli;
 mod plan_direct;

@@ -109,6 +109,10 @@ pub struct FleetPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(crate::daemon::lock::LOCK_PATTERN))]
     pub lock: Option<String>,
+    /// Where the daemon reports applies, blocked clusters, drift and held hops: JSON
+    /// webhooks, Slack incoming webhooks, GitHub commit statuses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<super::Notification>,
 }
 
 /// How keelson reaches one AWS account.
@@ -146,6 +150,7 @@ impl Default for FleetPolicy {
             accounts: Vec::new(),
             adopt_unmanaged: false,
             lock: None,
+            notifications: Vec::new(),
         }
     }
 }
