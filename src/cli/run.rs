@@ -123,8 +123,8 @@ pub struct RunArgs {
     /// shows the upgrade the repository asks for.
     #[arg(long, value_name = "1.N")]
     pub sim_seed: Option<String>,
-    /// Output of --once.
-    #[arg(long, value_enum, default_value_t = RunOutput::Text)]
+    /// Output of --once (`--format`, as on every other command; `--output` still works).
+    #[arg(long = "format", alias = "output", value_name = "FORMAT", value_enum, default_value_t = RunOutput::Text)]
     pub output: RunOutput,
     /// Seconds (virtual on the simulator) between polls of a running operation.
     #[arg(long, default_value_t = 30)]
