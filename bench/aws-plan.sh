@@ -81,7 +81,7 @@ for _ in $(seq "$RUNS"); do
 done
 median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 best=$(printf '%s\n' "${times[@]}" | sort -g | head -1)
-stats=$(grep '"eks_calls"' "$OUT/plan.err" | tail -1)
+stats=$(grep '"eksCalls"' "$OUT/plan.err" | tail -1)
 
 latency=$("$VENV/bin/python" - <<'PY'
 import os, time, statistics, boto3
@@ -97,7 +97,7 @@ PY
 python3 - "$stats" "$median" "$best" "$latency" "$CONCURRENCY" "$CLUSTERS" "$(echo "$t1 - $t0" | bc -l)" <<'PY'
 import json, sys
 stats, median, best, lat, conc, n, setup = json.loads(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
-calls = stats["eks_calls"]
+calls = stats["eksCalls"]
 writes = {k: v for k, v in calls.items() if not k.startswith(("Describe", "List"))}
 reads = sum(v for k, v in calls.items() if k.startswith(("Describe", "List")))
 ideal = reads / conc * lat

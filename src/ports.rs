@@ -75,7 +75,11 @@ pub struct CreateCluster {
 
 /// One UpdateClusterConfig call: EKS accepts one kind of change per call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 pub enum ClusterConfigUpdate {
     /// Control-plane logging.
     Logging {
@@ -89,28 +93,34 @@ pub enum ClusterConfigUpdate {
         /// Private endpoint.
         private: bool,
         /// Allowed CIDRs for the public endpoint.
+        #[serde(alias = "public_access_cidrs")]
         public_access_cidrs: Vec<String>,
     },
     /// Control-plane subnets and security groups.
     Vpc {
         /// Subnets.
+        #[serde(alias = "subnet_ids")]
         subnet_ids: Vec<String>,
         /// Security groups.
+        #[serde(alias = "security_group_ids")]
         security_group_ids: Vec<String>,
     },
     /// Authentication mode.
     Access {
         /// New mode.
+        #[serde(alias = "authentication_mode")]
         authentication_mode: AuthenticationMode,
     },
     /// Auto Mode capabilities, switched together.
     AutoMode {
         /// New Auto Mode configuration.
+        #[serde(alias = "auto_mode")]
         auto_mode: AutoMode,
     },
     /// Support type.
     UpgradePolicy {
         /// New support type.
+        #[serde(alias = "support_type")]
         support_type: SupportType,
     },
     /// Deletion protection.
@@ -121,6 +131,7 @@ pub enum ClusterConfigUpdate {
     /// Hybrid-node networks (`remoteNetworkConfig`).
     RemoteNetwork {
         /// The networks; empty lists remove them.
+        #[serde(alias = "remote_network_config")]
         remote_network_config: RemoteNetworkConfig,
     },
     /// Zonal shift.

@@ -141,7 +141,7 @@ pub fn print_stats(target: &Connected) {
         crate::logging::say(
             crate::logging::Level::Info,
             None,
-            &serde_json::json!({"eks_calls": calls, "total": total}).to_string(),
+            &serde_json::json!({"eksCalls": calls, "total": total}).to_string(),
         );
     }
 }

@@ -33,8 +33,6 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use serde::{Deserialize, Serialize};
 
 use crate::daemon::lock::{Attempt, BackendError, Holder, LockBackend, Observer, Timing};
@@ -56,7 +54,7 @@ pub struct LockBody {
     pub generation: u64,
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+use crate::adapters::https::{error_chain, HttpsClient};
 
 /// An answer from S3.
 struct Answer {
@@ -145,17 +143,10 @@ impl S3Lock {
         (bucket, key): (&str, &str),
         timing: Timing,
     ) -> Result<S3Lock, BackendError> {
-        crate::adapters::kube::install_crypto_provider();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| BackendError::S3 {
-                lock: format!("S3 object s3://{bucket}/{key}"),
-                message: format!("no TLS root certificates: {e}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        let client = crate::adapters::https::client().map_err(|message| BackendError::S3 {
+            lock: format!("S3 object s3://{bucket}/{key}"),
+            message,
+        })?;
         Ok(S3Lock {
             client,
             credentials,
@@ -309,17 +300,6 @@ fn s3_error(body: &[u8]) -> String {
         (Some(c), None) => c,
         _ => "no error document".to_string(),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[async_trait]

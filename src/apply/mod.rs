@@ -79,6 +79,7 @@ impl Progress for Quiet {
 
 /// What happened to one cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClusterOutcome {
     /// Cluster.
     pub name: String,

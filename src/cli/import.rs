@@ -44,17 +44,19 @@ pub struct ImportArgs {
     #[arg(long)]
     pub region: Option<String>,
     /// The account of the clusters, when it is not the caller's: keelson assumes the role
-    /// the Fleet in `--out` lists for it (`spec.policy.accounts`).
+    /// the Fleet in `--repo` lists for it (`spec.policy.accounts`).
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
     /// Where live state comes from.
     #[arg(long, value_enum, default_value_t = Target::Sim)]
     pub target: Target,
-    /// Simulator state file (default: `.keelson/sim.json` under `--out`).
+    /// Simulator state file (default: `.keelson/sim.json` under `--repo`).
     #[arg(long)]
     pub state: Option<PathBuf>,
-    /// The repository directory to write into (created when missing).
-    #[arg(long, default_value = ".")]
+    /// The repository directory to write into (created when missing); `--repo` as on
+    /// every other command (the old `--out DIR` still works: `--out` elsewhere names one
+    /// file).
+    #[arg(long = "repo", value_name = "DIR", alias = "out", default_value = ".")]
     pub out: PathBuf,
     /// The Fleet stage of the imported clusters (default: the Fleet's last stage, or
     /// `prod` for a new Fleet). A stage the Fleet lacks is added to it.
@@ -146,7 +148,7 @@ fn fleet_name(
 }
 
 /// A repository naming the clusters to import, for the sync layer to connect with: the
-/// Fleet of `--out` (its account roles) and one Cluster per name in `--region`.
+/// Fleet of `--repo` (its account roles) and one Cluster per name in `--region`.
 fn probe_repo(args: &ImportArgs, existing: &Option<Loaded>, region: &str) -> Loaded {
     let mut files = Vec::new();
     let fleet = existing_fleet(existing)

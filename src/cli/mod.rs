@@ -87,7 +87,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = plan::PlanFormat::Text)]
         format: plan::PlanFormat,
         /// Also save the plan (JSON) to this file, for `apply --plan`.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Exit 2 when there are changes and 3 when a change is blocked.
         #[arg(long)]
@@ -142,8 +142,8 @@ pub enum Command {
         /// Target options (`--cluster NAME` names the clusters).
         #[command(flatten)]
         target: plan::TargetArgs,
-        /// Where to write the state.
-        #[arg(short = 'o', long = "out")]
+        /// Where to write the state (the file `--out` names on every command).
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: PathBuf,
     },
     /// Find deprecated and removed Kubernetes API versions in manifest files (and in the
@@ -174,13 +174,32 @@ pub enum Command {
     Daemon(status::DaemonCommand),
     /// Print or write the JSON Schemas of every kind.
     Schema {
-        /// Write one file per kind into this directory instead of printing.
-        #[arg(long)]
-        out: Option<PathBuf>,
+        /// Write one file per kind into this directory instead of printing (`--out`
+        /// elsewhere names one file; the old `--out DIR` still works).
+        #[arg(long, value_name = "DIR", alias = "out")]
+        out_dir: Option<PathBuf>,
         /// Print only this kind's schema (e.g. `cluster`).
         #[arg(long)]
         kind: Option<String>,
     },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell, e.g.
+    /// `keelson completions bash > ~/.local/share/bash-completion/completions/keelson`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Write the completion script of `shell` for every subcommand and flag.
+///
+/// # Errors
+/// The output cannot be written.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<()> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "keelson", &mut buf);
+    out.write_all(&buf).context("writing the completion script")
 }
 
 fn parse_date(s: &str) -> Result<Date, String> {
@@ -213,7 +232,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let today = cli.today.unwrap_or_else(system_today);
     match cli.command {
         Command::Validate { repo, format } => validate(&repo, format, today),
-        Command::Schema { out, kind } => schema(out.as_deref(), kind.as_deref()),
+        Command::Schema { out_dir, kind } => schema(out_dir.as_deref(), kind.as_deref()),
+        Command::Completions { shell } => {
+            completions(shell, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Deprecations { args } => deprecations::deprecations_cmd(&args),
         Command::Check { args } => check::check_cmd(&args, today),
         Command::Sim { command } => sim::sim_cmd(&command, today),

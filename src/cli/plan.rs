@@ -189,13 +189,18 @@ pub fn plan_cmd(
         return Ok(ExitCode::from(1));
     };
     let rt = runtime()?;
-    let target = connect(&args.spec()?, &loaded, &rt)?;
+    let spec = args.spec()?;
+    let target = connect(&spec, &loaded, &rt)?;
     let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
     let mut plan = rt.block_on(make_plan(&target, &loaded, &only, args.concurrency))?;
     target.flush()?;
     crate::sync::print_stats(&target);
     let text = match format {
-        PlanFormat::Text => render::text(&plan),
+        PlanFormat::Text => format!(
+            "{}\n\n{}",
+            super::pr::target_line(&loaded, &spec),
+            render::text(&plan)
+        ),
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Markdown => super::pr::with_context(
             &render::markdown(&plan),
@@ -355,12 +360,17 @@ fn read_plan_file(path: &Path) -> Result<Plan> {
     let v: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a keelson plan file (not JSON)", path.display()))?;
     if v.get("format").and_then(|f| f.as_str()) != Some(plan::PLAN_FORMAT)
-        || v.get("version").and_then(serde_json::Value::as_u64)
-            != Some(u64::from(plan::PLAN_VERSION))
+        || !v
+            .get("version")
+            .and_then(serde_json::Value::as_u64)
+            .is_some_and(|n| {
+                (u64::from(plan::PLAN_VERSION_MIN)..=u64::from(plan::PLAN_VERSION)).contains(&n)
+            })
     {
         bail!(
-            "{} is not a keelson plan file of version {}",
+            "{} is not a keelson plan file of version {} to {}",
             path.display(),
+            plan::PLAN_VERSION_MIN,
             plan::PLAN_VERSION
         );
     }
@@ -632,12 +642,14 @@ fn apply_locked(
         }
     }
     // A rehearsal on the simulator: what the upgrades broke.
+    let mut broke = BTreeMap::<String, usize>::new();
     if let Some(sim) = target.sim() {
         let state = sim.snapshot();
         for (name, c) in &state.clusters {
             let seen = broken_before.get(name).copied().unwrap_or(0);
             for b in c.broken.iter().skip(seen) {
                 println!("  cluster {name}: BROKE {b}");
+                *broke.entry(name.clone()).or_default() += 1;
             }
         }
     }
@@ -651,6 +663,17 @@ fn apply_locked(
         );
     } else {
         println!("The live state now matches the repository.");
+    }
+    if !broke.is_empty() {
+        // The rehearsal did what it was asked, and found what the gate was there for: a
+        // script (or CI) running it must not read that as success.
+        let n: usize = broke.values().sum();
+        println!(
+            "\nThe upgrade broke {} on {}: see the BROKE lines above; fix them before upgrading for real.",
+            plural(n, "object", "objects"),
+            broke.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::from(if !report.ok() {
         1

@@ -43,27 +43,58 @@ pub fn context(loaded: &Loaded, target: Target, repo: &Path, now: i64) -> String
         .map_or("(no Fleet)".to_string(), |f| f.value.metadata.name.clone());
     let target = match target {
         Target::Sim => "`sim` (the simulator)".to_string(),
-        Target::Aws => {
-            let mut accounts: Vec<&str> = loaded
-                .repo
-                .clusters
-                .iter()
-                .filter_map(|c| c.cluster.value.spec.account.as_deref())
-                .collect();
-            accounts.sort_unstable();
-            accounts.dedup();
-            if accounts.is_empty() {
-                "`aws` (the caller's account)".to_string()
-            } else {
-                format!("`aws` (accounts {})", accounts.join(", "))
-            }
-        }
+        Target::Aws => format!("`aws` ({})", accounts(loaded)),
     };
     let commit = commit_of(repo).map_or("not a git checkout".to_string(), |c| format!("`{c}`"));
     format!(
         "target {target} · fleet `{fleet}` · commit {commit} · planned {}",
         crate::daemon::rfc3339(now)
     )
+}
+
+/// The AWS accounts the repository's clusters name, or the caller's.
+fn accounts(loaded: &Loaded) -> String {
+    let mut accounts: Vec<&str> = loaded
+        .repo
+        .clusters
+        .iter()
+        .filter_map(|c| c.cluster.value.spec.account.as_deref())
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    if accounts.is_empty() {
+        "the caller's account".to_string()
+    } else {
+        format!("accounts {}", accounts.join(", "))
+    }
+}
+
+/// The first line of a text plan: what it ran against (the simulator and its state file,
+/// or AWS with its accounts and regions), so that a plan read later says where it came
+/// from.
+pub fn target_line(loaded: &Loaded, spec: &crate::sync::TargetSpec) -> String {
+    match spec.target {
+        Target::Sim => format!(
+            "Planned against the simulator (state {}).",
+            spec.state.display()
+        ),
+        Target::Aws => {
+            let mut regions: Vec<&str> = loaded
+                .repo
+                .clusters
+                .iter()
+                .filter(|c| spec.clusters.is_empty() || spec.clusters.contains(c.name()))
+                .map(|c| c.cluster.value.spec.region.as_str())
+                .collect();
+            regions.sort_unstable();
+            regions.dedup();
+            format!(
+                "Planned against AWS ({}; regions {}).",
+                accounts(loaded),
+                regions.join(", ")
+            )
+        }
+    }
 }
 
 /// `markdown` with `context` under its title and the repository's path prefix dropped

@@ -25,6 +25,7 @@ use clap::{Args, ValueEnum};
 
 use super::lockargs::LockSources;
 use super::plan::TargetArgs;
+use crate::adapters::notify::{Notifier, SendOptions};
 use crate::apply::ApplyOptions;
 use crate::daemon::driver::{log, run_loop, LoopOptions, Source};
 use crate::daemon::journal::Journal;
@@ -35,6 +36,9 @@ use crate::daemon::verify::AllowedSigners;
 use crate::daemon::{http, standby, watch, Shared, Wake};
 use crate::sync::{runtime, TargetSpec};
 use crate::versions::Date;
+
+/// How long a stopping daemon waits for queued notifications.
+const NOTIFY_GRACE: Duration = Duration::from_secs(5);
 
 /// Output of `--once`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,8 +137,8 @@ pub struct RunArgs {
     /// shows the upgrade the repository asks for.
     #[arg(long, value_name = "1.N")]
     pub sim_seed: Option<String>,
-    /// Output of --once.
-    #[arg(long, value_enum, default_value_t = RunOutput::Text)]
+    /// Output of --once (`--format`, as on every other command; `--output` still works).
+    #[arg(long = "format", alias = "output", value_name = "FORMAT", value_enum, default_value_t = RunOutput::Text)]
     pub output: RunOutput,
     /// Seconds (virtual on the simulator) between polls of a running operation.
     #[arg(long, default_value_t = 30)]
@@ -350,6 +354,11 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
     shared.status().resumed = flying;
 
     let concurrency = args.target.concurrency;
+    let notifier = Arc::new(Notifier::new(
+        rt.handle().clone(),
+        SendOptions::default(),
+        git_url.clone(),
+    ));
     let target = TargetSpec {
         state: sim_state,
         ..args.target.spec()?
@@ -368,7 +377,8 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
         shared.clone(),
         Some(Arc::new(journal)),
         in_flight,
-    );
+    )
+    .with_notifier(notifier.clone());
     let mut reconciler = match &shards {
         Some(sh) => reconciler.with_shards(sh.clone()),
         None => reconciler,
@@ -400,6 +410,14 @@ pub fn run_cmd(args: RunArgs, today: Date) -> Result<ExitCode> {
             once: args.once,
         },
     );
+    // Queued notifications get a little time to go out (a dead endpoint does not keep
+    // the daemon from stopping).
+    if !rt.block_on(notifier.flush(NOTIFY_GRACE)) {
+        log(&format!(
+            "notifications not sent within {} s were dropped",
+            NOTIFY_GRACE.as_secs()
+        ));
+    }
     // Let go of the lock at once, so that a standby need not wait for it to expire.
     if let Some(g) = guard {
         g.abort();

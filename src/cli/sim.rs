@@ -38,6 +38,15 @@ pub enum SimCommand {
         #[arg(long, value_name = "1.N")]
         version: String,
     },
+    /// Apply the clusters' manifests (`manifests/`, which keelson reads but does not
+    /// apply) to the simulator as the team's own pipeline would, e.g. after fixing a
+    /// manifest's apiVersion in git, so that the live copies follow (`--cluster NAME` for
+    /// some clusters only).
+    ApplyManifests {
+        /// Target options (`--repo`, `--state`, `--cluster`).
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Move the simulator's clock forward, e.g. `2h` or `1d`.
     Advance {
         /// The config repo (the state defaults to `.keelson/sim.json` under it).
@@ -74,6 +83,7 @@ fn state_path(repo: &std::path::Path, state: Option<&PathBuf>) -> PathBuf {
 pub fn sim_cmd(cmd: &SimCommand, today: Date) -> Result<ExitCode> {
     match cmd {
         SimCommand::Seed { target, version } => seed(&target.repo, &target.spec()?, version, today),
+        SimCommand::ApplyManifests { target } => apply_manifests(target, today),
         SimCommand::Advance {
             repo,
             state,
@@ -135,6 +145,87 @@ pub fn seed_at(
     seed(repo, &spec, version, today)
 }
 
+/// Apply the manifests of the clusters in `only` (empty: all) to the simulator the way the
+/// team's own pipeline does (client-side apply, its own field manager), so that the live
+/// copies carry the API versions the files say; returns how many were placed.
+fn place_manifests(
+    rt: &tokio::runtime::Runtime,
+    target: &crate::sync::Connected,
+    loaded: &crate::config::Loaded,
+    only: &BTreeSet<String>,
+) -> usize {
+    let mut placed = 0usize;
+    for c in &loaded.repo.clusters {
+        if !only.is_empty() && !only.contains(c.name()) {
+            continue;
+        }
+        for m in &c.manifests {
+            let Some(name) = &m.name else {
+                continue;
+            };
+            let mut meta = serde_json::json!({ "name": name });
+            if let Some(ns) = &m.namespace {
+                meta["namespace"] = serde_json::json!(ns);
+            }
+            let obj = serde_json::json!({
+                "apiVersion": m.api_version,
+                "kind": m.kind,
+                "metadata": meta,
+            });
+            match rt.block_on(
+                target
+                    .ports
+                    .kube
+                    .apply(c.name(), &obj, "kubectl-client-side-apply"),
+            ) {
+                Ok(_) => placed += 1,
+                Err(e) => crate::logging::say(
+                    crate::logging::Level::Warn,
+                    None,
+                    &format!(
+                        "note: {}:{}: not placed on the simulator: {e}",
+                        m.origin.file, m.origin.line
+                    ),
+                ),
+            }
+        }
+    }
+    placed
+}
+
+/// `keelson sim apply-manifests`: what the team's pipeline does after a manifest is fixed
+/// in git, on the simulator: the live copies take the files' API versions.
+fn apply_manifests(args: &TargetArgs, today: Date) -> Result<ExitCode> {
+    let spec = args.spec()?;
+    if spec.target != Target::Sim {
+        bail!("`keelson sim apply-manifests` works on the simulator only; against a real cluster, re-apply the manifests with the pipeline that owns them (e.g. `kubectl apply -f FILE`)");
+    }
+    if !spec.state.exists() {
+        bail!(
+            "there is no simulator state at {}: start with `keelson sim seed --version 1.N` or `keelson apply`",
+            spec.state.display()
+        );
+    }
+    let Some(loaded) = load_valid(&args.repo, today)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let only: BTreeSet<String> = args.clusters.iter().cloned().collect();
+    if let Some(n) = only
+        .iter()
+        .find(|n| !loaded.repo.clusters.iter().any(|c| c.name() == n.as_str()))
+    {
+        bail!("no cluster named {n} in {}", args.repo.display());
+    }
+    let rt = runtime()?;
+    let target = connect(&spec, &loaded, &rt)?;
+    let placed = place_manifests(&rt, &target, &loaded, &only);
+    target.flush()?;
+    println!(
+        "applied {placed} manifest(s) to the simulator as the clusters' own pipeline would; the live copies now use the API versions the files name"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -> Result<ExitCode> {
     if args.target != Target::Sim {
         bail!("`keelson sim seed` works on the simulator only");
@@ -194,40 +285,11 @@ fn seed(repo: &std::path::Path, args: &TargetSpec, version: &str, today: Date) -
     ));
     // The clusters' other manifests, as the team's own pipeline would have applied them
     // (client-side), so that a rehearsal sees the API versions they were written with.
-    let mut manifests = 0usize;
-    if report.ok() {
-        for c in &loaded.repo.clusters {
-            for m in &c.manifests {
-                let Some(name) = &m.name else {
-                    continue;
-                };
-                let mut meta = serde_json::json!({ "name": name });
-                if let Some(ns) = &m.namespace {
-                    meta["namespace"] = serde_json::json!(ns);
-                }
-                let obj = serde_json::json!({
-                    "apiVersion": m.api_version,
-                    "kind": m.kind,
-                    "metadata": meta,
-                });
-                match rt.block_on(target.ports.kube.apply(
-                    c.name(),
-                    &obj,
-                    "kubectl-client-side-apply",
-                )) {
-                    Ok(_) => manifests += 1,
-                    Err(e) => crate::logging::say(
-                        crate::logging::Level::Warn,
-                        None,
-                        &format!(
-                            "note: {}:{}: not placed on the simulator: {e}",
-                            m.origin.file, m.origin.line
-                        ),
-                    ),
-                }
-            }
-        }
-    }
+    let manifests = if report.ok() {
+        place_manifests(&rt, &target, &loaded, &BTreeSet::new())
+    } else {
+        0
+    };
     if let (Some(sim), Some((now, _))) = (target.sim(), back_to) {
         sim.advance_to(now);
     }

@@ -88,6 +88,7 @@ define_rules! {
     BakeNeedsSkew = ("bake-needs-skew", Error, "A stage bakes its nodes (`upgrade.nodes: bake`) while the Fleet's `maxKubeletSkew` is 0."),
     BakeWithoutSoak = ("bake-without-soak", Warning, "A stage bakes its nodes (`upgrade.nodes: bake`) but has no `soak`, so the bake ends when the hop completes."),
     OperatorRoleAccount = ("operator-role-account", Error, "A Cluster's operatorRoleArn is in another account than its `spec.account`, or two Fleet accounts share an id."),
+    NotificationTarget = ("notification-target", Error, "A Fleet notification target is incomplete: one URL (`url` or `urlFrom`) for a webhook or Slack, a `tokenFrom` for githubStatus, a secret from exactly one of `env` and `file`."),
     UnknownStage = ("unknown-stage", Error, "A Cluster names a stage the Fleet does not define."),
     DuplicateCluster = ("duplicate-cluster", Error, "Two Cluster documents with the same name in the same account and region."),
     ClusterDirConflict = ("cluster-dir-conflict", Error, "Two Cluster documents in one directory, so the directory's other documents have no single owner."),

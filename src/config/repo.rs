@@ -41,6 +41,7 @@ pub struct Item<T> {
 
 /// A Kubernetes manifest keelson does not own (scanned for deprecated APIs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Manifest {
     /// Where it came from.
     pub origin: Origin,

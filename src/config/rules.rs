@@ -21,6 +21,7 @@ mod nodeclass;
 mod nodepool;
 #[cfg(test)]
 mod nodepool_crd_tests;
+mod notify;
 mod rollback;
 
 use nodepool::BUILTIN_NODE_POOLS;
@@ -97,6 +98,7 @@ impl Ctx<'_> {
 pub(crate) fn check(repo: &Repo, docs: &[DocNode], today: Date, out: &mut Vec<Diagnostic>) {
     let mut cx = Ctx { docs, out };
     fleet_rules(repo, &mut cx);
+    notify::check(repo, &mut cx);
     rollback::soak_rules(repo, &mut cx);
     bake::bake_rules(repo, &mut cx);
     for c in &repo.clusters {

@@ -58,6 +58,7 @@ pub enum Event {
 
 /// A cluster whose apply was begun and not ended when the journal was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct InFlight {
     /// Cluster.
     pub cluster: String,

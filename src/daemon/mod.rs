@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Pure parts: [`schedule`] (timers, retries, pending work), [`windows`], [`webhook`],
-//! [`status`] (decisions, backoff, exit codes), [`metrics`] rendering. [`driver`] is the
+//! [`status`] (decisions, backoff, exit codes), [`notify`] (events, bodies, rate
+//! limits), [`metrics`] rendering. [`driver`] is the
 //! thin loop around them; everything else does I/O.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +26,7 @@ pub mod http;
 pub mod journal;
 pub mod lock;
 pub mod metrics;
+pub mod notify;
 pub mod reconcile;
 pub mod report;
 pub mod schedule;

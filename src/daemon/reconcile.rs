@@ -28,9 +28,11 @@ use crate::versions::Date;
 
 use super::journal::{Event, Journal};
 use super::metrics::FleetGauges;
+use super::notify;
 use super::report;
 use super::status::{self, ClusterState, ClusterStatus, Counts, Decision, Facts};
 use super::Shared;
+use crate::adapters::notify::Notifier;
 
 /// Whether `rel` lies inside one of `dirs` (cluster directories; the root counts only
 /// when it is one).
@@ -105,6 +107,10 @@ pub struct Reconciler {
     index: Option<Index>,
     retry: bool,
     shards: Option<Arc<super::shards::Shards>>,
+    notifier: Option<Arc<Notifier>>,
+    /// Whether the revision being synced differs from the last one synced (changes are
+    /// then git's, not drift).
+    source_changed: bool,
 }
 
 fn counts(c: &crate::plan::ClusterPlan) -> Counts {
@@ -149,6 +155,21 @@ impl Reconciler {
             index: None,
             retry: false,
             shards: None,
+            notifier: None,
+            source_changed: true,
+        }
+    }
+
+    /// Send notifications (the Fleet's `spec.policy.notifications`) through `n`.
+    #[must_use]
+    pub fn with_notifier(mut self, n: Arc<Notifier>) -> Reconciler {
+        self.notifier = Some(n);
+        self
+    }
+
+    fn commit_status(&self, rev: &Revision, r: notify::SyncResult<'_>) {
+        if let Some(n) = &self.notifier {
+            n.commit_status(&rev.id, r);
         }
     }
 
@@ -302,6 +323,8 @@ impl Reconciler {
     ) -> Outcome {
         let started = Instant::now();
         let wall = super::unix_now();
+        self.source_changed =
+            changed.is_some() || self.shared.status().revision.as_deref() != Some(&rev.id);
         let mut dir = match changed.map(|c| self.affected(rev, c)) {
             Some(Some(None)) => return Outcome::Skipped,
             Some(Some(Some(d))) => Some(d),
@@ -315,10 +338,10 @@ impl Reconciler {
                 match self.load(rev, None) {
                     Ok(Some(l)) => l,
                     Ok(None) => return Outcome::Skipped,
-                    Err(e) => return self.finish_error(started, format!("{e:#}"), false),
+                    Err(e) => return self.finish_error(rev, started, format!("{e:#}"), false),
                 }
             }
-            Err(e) => return self.finish_error(started, format!("{e:#}"), false),
+            Err(e) => return self.finish_error(rev, started, format!("{e:#}"), false),
         };
         tracing::info!(
             load_ms = t_load.elapsed().as_millis() as u64,
@@ -339,6 +362,7 @@ impl Reconciler {
             self.shared
                 .metrics
                 .observe_reconcile(started.elapsed().as_secs_f64(), "invalid");
+            self.commit_status(rev, notify::SyncResult::Invalid);
             return Outcome::Invalid(msg);
         }
         let every = || -> BTreeSet<String> {
@@ -412,10 +436,17 @@ impl Reconciler {
         outcome
     }
 
-    fn finish_error(&self, started: Instant, message: String, transient: bool) -> Outcome {
+    fn finish_error(
+        &self,
+        rev: &Revision,
+        started: Instant,
+        message: String,
+        transient: bool,
+    ) -> Outcome {
         self.shared
             .metrics
             .observe_reconcile(started.elapsed().as_secs_f64(), "error");
+        self.commit_status(rev, notify::SyncResult::Error(&message));
         Outcome::Error { message, transient }
     }
 
@@ -440,6 +471,7 @@ impl Reconciler {
                 let transient = e
                     .downcast_ref::<crate::adapters::sim::SimError>()
                     .is_some_and(|s| matches!(s, crate::adapters::sim::SimError::Busy { .. }));
+                self.commit_status(rev, notify::SyncResult::Error("cannot reach the target"));
                 return Outcome::Error {
                     message: format!("{e:#}"),
                     transient,
@@ -464,6 +496,7 @@ impl Reconciler {
                     .downcast_ref::<crate::observe::ObserveError>()
                     .is_some_and(|o| o.source.is_transient());
                 let _ = target.flush();
+                self.commit_status(rev, notify::SyncResult::Error("cannot read the live state"));
                 return Outcome::Error {
                     message: format!("{e:#}"),
                     transient,
@@ -477,7 +510,19 @@ impl Reconciler {
             clusters = plan.clusters.len(),
             "observed and planned"
         );
+        let fleet_name = loaded
+            .repo
+            .fleet
+            .as_ref()
+            .map(|f| f.value.metadata.name.clone())
+            .unwrap_or_default();
         let fleet = loaded.repo.fleet.as_ref().map(|f| &f.value.spec);
+        if let Some(n) = &self.notifier {
+            n.configure(
+                &fleet_name,
+                fleet.map_or(&[][..], |f| &f.policy.notifications),
+            );
+        }
         let stages: BTreeMap<&str, StagePolicy> = fleet
             .map(|f| {
                 f.stages
@@ -574,6 +619,7 @@ impl Reconciler {
                     steps: report::step_labels(c),
                     hop: report::hop(c),
                     rollback_window_end: c.rollback_window_end,
+                    held: c.held.first().cloned(),
                     ..ClusterStatus::default()
                 },
             );
@@ -595,6 +641,28 @@ impl Reconciler {
                 self.in_flight.remove(&name);
             }
         }
+        let time = super::rfc3339(super::unix_now());
+        let cx = notify::Context {
+            fleet: &fleet_name,
+            revision: &rev.id,
+            source_changed: self.source_changed,
+            time: &time,
+        };
+        if let Some(n) = &self.notifier {
+            let prev = &self.shared.status().clusters;
+            n.send(&notify::planned(&cx, prev, &statuses));
+            if !to_apply.is_empty() {
+                n.commit_status(&rev.id, notify::SyncResult::Applying(to_apply.len()));
+            }
+        }
+        // The applied clusters as planned, for the events of their applies.
+        let before_apply: BTreeMap<String, ClusterStatus> = match &self.notifier {
+            Some(_) => to_apply
+                .iter()
+                .filter_map(|c| statuses.get(&c.name).map(|s| (c.name.clone(), s.clone())))
+                .collect(),
+            None => BTreeMap::new(),
+        };
         {
             let mut st = self.shared.status();
             st.suspended = suspended;
@@ -685,6 +753,11 @@ impl Reconciler {
         if stopped {
             return Outcome::Stopped;
         }
+        if let Some(n) = &self.notifier {
+            let time = super::rfc3339(super::unix_now());
+            let cx = notify::Context { time: &time, ..cx };
+            n.send(&notify::applied(&cx, &before_apply, &statuses));
+        }
         let code;
         {
             let mut st = self.shared.status();
@@ -719,6 +792,7 @@ impl Reconciler {
             self.shared.metrics.set_fleet(g);
             code = status::exit_code(&st.clusters, false);
         }
+        self.commit_status(rev, notify::SyncResult::Done(code));
         Outcome::Done(code)
     }
 

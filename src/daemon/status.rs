@@ -200,6 +200,9 @@ pub struct ClusterStatus {
     pub steps: Vec<String>,
     /// The version hop in the plan (being applied, or waiting).
     pub hop: Option<super::report::Hop>,
+    /// Why its version hop is held back by an earlier stage, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
     /// The last apply's result.
     pub last_apply: Option<super::report::ApplyRecord>,
     /// The last sync that planned it without error (and applied without error), RFC 3339.

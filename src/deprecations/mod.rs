@@ -134,6 +134,7 @@ impl ReleaseRef {
 /// [`Signal::RepoManifest`], and inside the release's manifest (or the hook's) for the
 /// Helm signals; live signals have none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Removed, deprecated or error.
     pub severity: Severity,

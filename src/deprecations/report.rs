@@ -16,6 +16,7 @@ use super::{Finding, Severity, Signal, Targets};
 
 /// Counts of what was read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Files read.
     pub files: u64,
@@ -67,6 +68,7 @@ struct Summary {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct JsonReport<'a> {
     target_versions: serde_json::Map<String, serde_json::Value>,
     exit_code: u8,

@@ -22,6 +22,7 @@ mod fields;
 mod fleet;
 mod nodeclass;
 mod nodepool;
+mod notify;
 
 pub use access::*;
 pub use addon::*;
@@ -32,6 +33,7 @@ pub use fields::*;
 pub use fleet::*;
 pub use nodeclass::*;
 pub use nodepool::*;
+pub use notify::*;
 
 /// Tags: at most 50 per resource on AWS.
 pub type Tags = BTreeMap<String, String>;

@@ -1,7 +1,7 @@
 //! The desired-state model: one Rust type per kind of document in a config repo.
 //!
 //! These types are the single source of truth for the file format. The JSON Schemas in
-//! `schemas/` are generated from them (`keelson schema --out schemas`), and a test fails
+//! `schemas/` are generated from them (`keelson schema --out-dir schemas`), and a test fails
 //! when the two drift apart. Field names follow the EKS API in camelCase so that a value
 //! seen in `aws eks describe-*` output can be pasted in.
 

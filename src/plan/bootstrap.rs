@@ -49,6 +49,9 @@ pub(crate) const BASE_GROUP_VERSIONS: &[&str] = &[
     "node.k8s.io/v1",
     "certificates.k8s.io/v1",
     "events.k8s.io/v1",
+    // API Priority and Fairness went GA in 1.29 (KEP-1040; the 1.29 release notes:
+    // "flowcontrol.apiserver.k8s.io/v1 ... enabled by default").
+    "flowcontrol.apiserver.k8s.io/v1",
 ];
 
 /// The inventory ConfigMap's namespace and name.

@@ -20,8 +20,11 @@ use crate::ports::*;
 
 /// The `format` of a saved plan.
 pub const PLAN_FORMAT: &str = "keelson-plan";
-/// The plan file version.
-pub const PLAN_VERSION: u32 = 1;
+/// The plan file version: 2 spells keys in camelCase, as every JSON output does; 1 (snake
+/// case) still loads, through the serde aliases below.
+pub const PLAN_VERSION: u32 = 2;
+/// The oldest plan file version that loads.
+pub const PLAN_VERSION_MIN: u32 = 1;
 
 /// What a step does to its resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -106,6 +109,7 @@ pub enum RiskKind {
 
 /// A risk note on a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Risk {
     /// The kind.
     pub kind: RiskKind,
@@ -115,6 +119,7 @@ pub struct Risk {
     /// step runs only with an explicit opt-in (`keelson apply --allow-irreversible`, or
     /// the Fleet's `policy.allowIrreversible` for the daemon).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(alias = "needs_opt_in")]
     pub needs_opt_in: bool,
 }
 
@@ -139,7 +144,7 @@ impl Risk {
 
 /// One call the executor makes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "PascalCase")]
+#[serde(tag = "op", rename_all = "PascalCase", rename_all_fields = "camelCase")]
 pub enum Op {
     /// CreateCluster, then wait for ACTIVE.
     CreateCluster(CreateCluster),
@@ -219,6 +224,7 @@ pub enum Op {
         /// Principal.
         principal: String,
         /// Policy ARN.
+        #[serde(alias = "policy_arn")]
         policy_arn: String,
     },
     /// DeleteAccessEntry.
@@ -282,6 +288,7 @@ pub enum Op {
     /// Delete a Kubernetes object.
     KubeDelete {
         /// apiVersion.
+        #[serde(alias = "api_version")]
         api_version: String,
         /// kind.
         kind: String,
@@ -383,6 +390,7 @@ pub struct Blocker {
 
 /// The plan for one cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClusterPlan {
     /// Cluster name.
     pub name: String,
@@ -411,6 +419,7 @@ pub struct ClusterPlan {
     /// While the cluster's last completed hop can still be rolled back: when that window
     /// closes (unix seconds), for `/status` and the metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "rollback_window_end")]
     pub rollback_window_end: Option<i64>,
 }
 
@@ -441,6 +450,7 @@ impl ClusterPlan {
 
 /// Counts over the whole plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Steps that create.
     pub create: usize,
@@ -451,24 +461,30 @@ pub struct Summary {
     /// Steps that delete.
     pub delete: usize,
     /// Clusters with a blocker.
+    #[serde(alias = "blocked_clusters")]
     pub blocked_clusters: usize,
     /// Clusters with a version hop held back by an earlier stage.
     #[serde(default)]
+    #[serde(alias = "held_clusters")]
     pub held_clusters: usize,
     /// Clusters with steps.
+    #[serde(alias = "changed_clusters")]
     pub changed_clusters: usize,
     /// Clusters with nothing to do.
+    #[serde(alias = "unchanged_clusters")]
     pub unchanged_clusters: usize,
 }
 
 /// A plan for a fleet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Always `keelson-plan`.
     pub format: String,
     /// Plan file version.
     pub version: u32,
     /// Time the plan was computed (seconds since the Unix epoch; virtual on the simulator).
+    #[serde(alias = "created_at")]
     pub created_at: i64,
     /// The Fleet's name.
     pub fleet: String,

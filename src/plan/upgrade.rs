@@ -150,6 +150,7 @@ impl AddonMove {
 
 /// Everything known about one hop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HopCheck {
     /// Minor before.
     pub from: String,
@@ -159,15 +160,19 @@ pub struct HopCheck {
     pub gates: Vec<GateResult>,
     /// Add-ons the hop moves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "addon_moves")]
     pub addon_moves: Vec<AddonMove>,
     /// Node groups the hop moves (they follow the cluster's version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "node_group_moves")]
     pub node_group_moves: Vec<String>,
     /// Unpinned node groups behind `from` that are brought to it before the control plane
     /// moves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "node_group_catch_up")]
     pub node_group_catch_up: Vec<String>,
     /// Add-on versions once the hop is done (the transition record's content).
+    #[serde(alias = "addons_after")]
     pub addons_after: BTreeMap<String, String>,
 }
 
@@ -558,12 +563,14 @@ fn kubelet_gate(input: HopInput<'_>, to: Minor) -> GateResult {
 /// The readiness of one cluster for the path from its live version to `to`: every hop
 /// judged, as if the hops before it had been made (add-ons and node groups moved).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Readiness {
     /// Cluster.
     pub cluster: String,
     /// Its stage.
     pub stage: String,
     /// Live minor.
+    #[serde(alias = "live_version")]
     pub live_version: String,
     /// Target minor.
     pub target: String,

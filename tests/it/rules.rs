@@ -160,6 +160,7 @@ fn cases() -> Vec<Case> {
         case(BakeNeedsSkew, vec![set("keelson.yaml", format!("{}  policy:\n    maxKubeletSkew: 0\n", FLEET.replace("soak: 24h}", "soak: 24h, upgrade: {nodes: bake}}")))], "keelson.yaml", "bake"),
         case(BakeWithoutSoak, vec![set("keelson.yaml", format!("{FLEET}  policy:\n    upgrade: {{nodes: bake}}\n"))], "keelson.yaml", "bake"),
         case(OperatorRoleAccount, vec![set("auto/cluster.yaml", auto("  region: ap-northeast-1\n", "  region: ap-northeast-1\n  account: \"111122223333\"\n  operatorRoleArn: arn:aws:iam::444455556666:role/keelson\n"))], "auto/cluster.yaml", "operatorRoleArn"),
+        case(NotificationTarget, vec![set("keelson.yaml", format!("{FLEET}  policy:\n    notifications:\n      - {{type: slack, urlFrom: {{env: A, file: /b}}}}\n"))], "keelson.yaml", "urlFrom"),
         case(UnknownStage, vec![set("auto/cluster.yaml", auto("stage: staging", "stage: stage"))], "auto/cluster.yaml", "stage: stage"),
         case(DuplicateCluster, vec![set("mng/cluster.yaml", MNG_CLUSTER.replace("name: mng1", "name: auto1"))], "mng/cluster.yaml", "name: auto1"),
         case(ClusterDirConflict, vec![set("mng/cluster.yaml", format!("{MNG_CLUSTER}---\n{}", MNG_CLUSTER.replace("mng1", "mng2")))], "mng/cluster.yaml", "apiVersion"),

@@ -120,3 +120,86 @@ fn a_saved_plan_is_refused_after_a_change_it_would_overwrite() {
         );
     }
 }
+
+/// The keys version 1 plan files spelt in snake_case (the API's own shapes, such as a node
+/// group's `minSize`, were camelCase already).
+const OLD_KEYS: [(&str, &str); 16] = [
+    ("createdAt", "created_at"),
+    ("blockedClusters", "blocked_clusters"),
+    ("heldClusters", "held_clusters"),
+    ("changedClusters", "changed_clusters"),
+    ("unchangedClusters", "unchanged_clusters"),
+    ("rollbackWindowEnd", "rollback_window_end"),
+    ("needsOptIn", "needs_opt_in"),
+    ("policyArn", "policy_arn"),
+    ("apiVersion", "api_version"),
+    ("publicAccessCidrs", "public_access_cidrs"),
+    ("subnetIds", "subnet_ids"),
+    ("securityGroupIds", "security_group_ids"),
+    ("authenticationMode", "authentication_mode"),
+    ("autoMode", "auto_mode"),
+    ("supportType", "support_type"),
+    ("remoteNetworkConfig", "remote_network_config"),
+];
+
+/// `v` with the keys of [`OLD_KEYS`] as version 1 plan files spelt them.
+fn snake_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let s = match OLD_KEYS.iter().find(|(camel, _)| camel == k) {
+                        Some((_, snake)) => snake.to_string(),
+                        None => k.clone(),
+                    };
+                    // Kubernetes objects inside a plan keep their own keys.
+                    let v = if k == "object" {
+                        v.clone()
+                    } else {
+                        snake_keys(v)
+                    };
+                    (s, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(snake_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn plan_files_spell_keys_in_camel_case_and_version_1_files_in_snake_case_still_apply() {
+    let (_d, repo, planfile) = saved_plan();
+    let saved: Value = serde_json::from_slice(&std::fs::read(&planfile).unwrap()).unwrap();
+    assert_eq!(saved["version"], 2);
+    assert!(saved["createdAt"].is_i64(), "{saved:#}");
+    assert_eq!(saved["summary"]["changedClusters"], 2, "{saved:#}");
+    let text = saved.to_string();
+    for snake in [
+        "created_at",
+        "blocked_clusters",
+        "needs_opt_in",
+        "rollback_window_end",
+    ] {
+        assert!(!text.contains(snake), "{snake} in {text}");
+    }
+    // The same plan as keelson wrote it before version 2.
+    let mut old = snake_keys(&saved);
+    old["version"] = json!(1);
+    assert!(old["summary"]["changed_clusters"] == 2 && old.get("createdAt").is_none());
+    std::fs::write(&planfile, serde_json::to_vec_pretty(&old).unwrap()).unwrap();
+    let o = apply_saved(&repo, &planfile);
+    let text = out_and_err(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("Apply complete: 2 steps"), "{text}");
+    // A version keelson does not know is refused, naming the versions it reads.
+    old["version"] = json!(3);
+    std::fs::write(&planfile, serde_json::to_vec_pretty(&old).unwrap()).unwrap();
+    let o = apply_saved(&repo, &planfile);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out_and_err(&o).contains("is not a keelson plan file of version 1 to 2"),
+        "{}",
+        out_and_err(&o)
+    );
+}

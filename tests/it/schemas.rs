@@ -25,7 +25,7 @@ fn schema_files_are_generated_from_the_types() {
         assert_eq!(
             text,
             schema_text(kind).unwrap(),
-            "{} is out of date: run `cargo run -- schema --out schemas`",
+            "{} is out of date: run `cargo run -- schema --out-dir schemas`",
             path.display()
         );
     }

@@ -16,12 +16,12 @@ fn keelson_stats_reports_the_calls_of_a_daemon_sync() {
     let err = String::from_utf8_lossy(&o.stderr);
     let line = err
         .lines()
-        .find(|l| l.starts_with("{\"eks_calls\""))
+        .find(|l| l.starts_with("{\"eksCalls\""))
         .unwrap_or_else(|| panic!("no stats line: {err}"));
     let stats: serde_json::Value = serde_json::from_str(line).unwrap();
     assert!(stats["total"].as_u64().unwrap() > 0, "{stats}");
     assert!(
-        stats["eks_calls"]["ListClusters"].as_u64().is_some(),
+        stats["eksCalls"]["ListClusters"].as_u64().is_some(),
         "{stats}"
     );
 }

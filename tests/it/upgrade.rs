@@ -562,11 +562,20 @@ fn check_seed_advance_and_a_rehearsal_from_the_command_line() {
         "--sim-speed",
         "instant",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
+    // Regression: the rehearsal exited 0 after breaking objects, so a script took it for
+    // a clean upgrade; it now fails and says so last.
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("cluster prod-use1: BROKE after the upgrade to 1.32: live object (managed-fields): FlowSchema batch-jobs uses flowcontrol.apiserver.k8s.io/v1beta3"),
         "{}",
         text(&o)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let last = stdout.lines().rfind(|l| !l.is_empty()).unwrap_or_default();
+    assert!(
+        last.starts_with("The upgrade broke ")
+            && last.contains(" on prod-use1: see the BROKE lines above"),
+        "{stdout}"
     );
     let o = keelson(&["sim", "report", "--repo", repo]);
     assert!(

@@ -161,6 +161,10 @@ pub struct FleetPolicy {
     /// How version upgrades run (each stage may override it).
     #[serde(default, skip_serializing_if = "is_default")]
     pub upgrade: UpgradeSettings,
+    /// Where the daemon reports applies, blocked clusters, drift and held hops: JSON
+    /// webhooks, Slack incoming webhooks, GitHub commit statuses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<super::Notification>,
 }
 
 /// How keelson reaches one AWS account.
@@ -203,6 +207,7 @@ impl Default for FleetPolicy {
             adopt_unmanaged: false,
             lock: None,
             upgrade: UpgradeSettings::default(),
+            notifications: Vec::new(),
         }
     }
 }

@@ -59,7 +59,7 @@ fn exit_codes_follow_pluto_and_the_highest_wins() {
         }
         let (code, v) = scan_json(dir.path(), target, &[]);
         assert_eq!(code, *want, "{files:?} at {target}: {v:#}");
-        assert_eq!(v["exit_code"], *want);
+        assert_eq!(v["exitCode"], *want);
     }
 }
 
@@ -190,7 +190,7 @@ fn component_versions_judge_third_party_entries() {
     );
     assert_eq!(code, 2);
     assert_eq!(v["findings"][0]["component"], "cert-manager");
-    assert_eq!(v["target_versions"]["cert-manager"], "1.5");
+    assert_eq!(v["targetVersions"]["cert-manager"], "1.5");
     assert_eq!(
         scan_json(
             dir.path(),
@@ -263,7 +263,7 @@ fn json_output_has_every_key_for_every_finding() {
     let dir = mixed();
     let (code, v) = scan_json(dir.path(), "1.30", &[]);
     assert_eq!(code, 3);
-    assert_eq!(v["target_versions"], json!({"kubernetes": "1.30"}));
+    assert_eq!(v["targetVersions"], json!({"kubernetes": "1.30"}));
     assert_eq!(
         v["summary"],
         json!({"removed": 1, "deprecated": 1, "errors": 1, "files": 4,
@@ -277,12 +277,12 @@ fn json_output_has_every_key_for_every_finding() {
         "column",
         "document",
         "item",
-        "api_version",
+        "apiVersion",
         "kind",
         "namespace",
         "name",
-        "deprecated_in",
-        "removed_in",
+        "deprecatedIn",
+        "removedIn",
         "replacement",
         "component",
         "source",
@@ -302,7 +302,7 @@ fn json_output_has_every_key_for_every_finding() {
         (
             f["severity"].as_str(),
             f["signal"].as_str(),
-            f["removed_in"].as_str(),
+            f["removedIn"].as_str(),
             f["line"].as_u64()
         ),
         (
