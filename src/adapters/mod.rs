@@ -9,5 +9,6 @@ pub mod instrumented;
 pub mod kube;
 pub mod lease;
 pub mod lockfile;
+pub mod ratelimit;
 pub mod s3lock;
 pub mod sim;
