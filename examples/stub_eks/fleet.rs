@@ -113,7 +113,7 @@ impl Fleet {
     }
 
     fn has_fargate(i: usize) -> bool {
-        i % 4 == 0
+        i.is_multiple_of(4)
     }
 
     /// The keelson repository of the fleet, in `dir`.
