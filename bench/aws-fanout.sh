@@ -33,7 +33,10 @@ fi
 rm -rf "$OUT"; mkdir -p "$OUT"
 
 stub_pid=
-stop_stub() { [[ -n $stub_pid ]] && kill "$stub_pid" 2>/dev/null && wait "$stub_pid" 2>/dev/null; stub_pid=; true; }
+stop_stub() {
+    if [[ -n $stub_pid ]]; then kill "$stub_pid" 2>/dev/null || true; wait "$stub_pid" 2>/dev/null || true; fi
+    stub_pid=
+}
 trap stop_stub EXIT
 
 # start_stub N ARGS...: starts the stub for N clusters on a free port, sets $url and $repo
