@@ -95,7 +95,10 @@ async fn a_plan_limited_to_the_servers_rate_makes_no_throttled_call() {
     assert_eq!(count(&stats, "throttled"), 0, "{stats}");
     assert_eq!(count(&stats, "writes"), 0, "{stats}");
     // No cluster moves version: the fleet-wide version calendar is not read.
-    assert!(stats["calls"].get("DescribeClusterVersions").is_none(), "{stats}");
+    assert!(
+        stats["calls"].get("DescribeClusterVersions").is_none(),
+        "{stats}"
+    );
     // Every read of the fleet went out (about 12 per cluster), at no more than the rate:
     // after the burst of 5, one every 50 ms.
     let calls = count(&stats, "total");
