@@ -167,9 +167,15 @@ pub async fn observe(ports: &Ports, scope: &Scope) -> Result<LiveState, ObserveE
         catalog.insert(name.clone(), v);
     }
     live.addon_versions = catalog;
-    // The support gate judges a hop with the target's own calendar: read it only when a
-    // hop is to be judged.
-    if !scope.upgrade_targets.is_empty() {
+    // The support gate judges a hop, and a rollback its window, with the target's own
+    // calendar: read it only when a cluster's live version differs from git's, so that a
+    // resync with nothing to move makes no fleet-wide call it cannot use.
+    let moving = scope.upgrade_targets.iter().any(|(name, want)| {
+        live.clusters
+            .get(name)
+            .is_some_and(|o| &o.cluster.version != want)
+    });
+    if moving {
         live.cluster_versions = listing(
             "*",
             "DescribeClusterVersions",

@@ -328,10 +328,13 @@ fn connect_aws(
         .unwrap_or_else(|| "us-east-1".to_string());
     let (cluster_roles, role_credentials) =
         assumed_roles(loaded, &sdk, &default_region, rt, role_name);
+    // One limiter per account and region for the whole process (a daemon's every sync).
+    let limits = crate::adapters::aws::throttle::settings_from_env()?;
     let eks = Arc::new(
         AwsEks::new(&sdk, default_region.clone(), regions.clone(), 8)
             .with_timeouts(timeouts)
-            .with_roles(cluster_roles.clone(), role_credentials.clone()),
+            .with_roles(cluster_roles.clone(), role_credentials.clone())
+            .with_rate_limits(crate::adapters::aws::throttle::Limiters::process(limits)),
     );
     let credentials = sdk.credentials_provider().context(
         "no AWS credentials provider is configured; set AWS_PROFILE, run `aws sso login`, or export credentials",

@@ -12,5 +12,6 @@ pub mod lease;
 pub mod lockfile;
 pub mod members;
 pub mod notify;
+pub mod ratelimit;
 pub mod s3lock;
 pub mod sim;

@@ -239,10 +239,11 @@ pub async fn apply(
             continue;
         }
         let (ports, c, sem, progress) = (ports.clone(), c.clone(), sem.clone(), progress.clone());
-        set.spawn(async move {
+        // An apply's requests go before background reads in the EKS rate limiter.
+        set.spawn(crate::adapters::ratelimit::urgent(async move {
             let _permit = sem.acquire_owned().await;
             run_cluster(&ports, &c, opts, progress.as_ref()).await
-        });
+        }));
     }
     while let Some(r) = set.join_next().await {
         report

@@ -59,6 +59,7 @@ mod simkit;
 mod skipped;
 mod stats;
 mod stub_eks;
+mod stub_fleet;
 mod token;
 mod upgrade;
 mod util;

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_eks::config::{Intercept, Region};
+use aws_sdk_eks::config::{Intercept, Region, SharedHttpClient};
 use aws_sdk_eks::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -94,6 +94,9 @@ pub struct AwsEks {
     /// Clients by region, or by region and assumed role.
     clients: Mutex<BTreeMap<Route, Client>>,
     calls: Arc<Mutex<BTreeMap<String, u64>>>,
+    /// The request-rate limiters, one per account and region (none: unlimited), and the
+    /// HTTP client they sit in front of when the configuration names none.
+    limiters: Option<(Arc<super::throttle::Limiters>, SharedHttpClient)>,
 }
 
 impl AwsEks {
@@ -120,7 +123,17 @@ impl AwsEks {
             located: Mutex::new(BTreeMap::new()),
             clients: Mutex::new(BTreeMap::new()),
             calls: Arc::default(),
+            limiters: None,
         }
+    }
+
+    /// Send every request through the limiter of its account and region in `limiters`
+    /// (see [`super::throttle`]).
+    #[must_use]
+    pub fn with_rate_limits(mut self, limiters: Arc<super::throttle::Limiters>) -> Self {
+        self.limiters = Some((limiters, super::throttle::default_http_client()));
+        lock(&self.clients).clear();
+        self
     }
 
     /// Route clusters' calls through assumed roles.
@@ -188,6 +201,7 @@ impl AwsEks {
             located: Mutex::new(BTreeMap::new()),
             clients: Mutex::new(clients),
             calls,
+            limiters: None,
         }
     }
 
@@ -284,6 +298,15 @@ impl AwsEks {
         };
         if let Some(credentials) = role.and_then(|r| self.role_credentials.get(r)) {
             builder = builder.credentials_provider(credentials.clone());
+        }
+        if let Some((limiters, default_http)) = &self.limiters {
+            let inner = match &self.source {
+                Source::Shared(shared) => shared.http_client(),
+                Source::Template(template) => template.http_client(),
+            }
+            .unwrap_or_else(|| default_http.clone());
+            let limiter = limiters.limiter(region, role);
+            builder = builder.http_client(super::throttle::RateLimited::new(inner, limiter));
         }
         let client = Client::from_conf(builder.region(Region::new(region.to_string())).build());
         clients.insert(key, client.clone());

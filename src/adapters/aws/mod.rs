@@ -11,6 +11,7 @@
 pub mod eks;
 pub(crate) mod identity;
 pub(crate) mod roles;
+pub mod throttle;
 pub mod timeouts;
 pub mod token;
 

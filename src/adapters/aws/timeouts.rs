@@ -66,6 +66,23 @@ pub struct BadSetting {
     default: String,
 }
 
+impl BadSetting {
+    /// A variable `var` set to `value`, which is not `expected`.
+    pub(crate) fn new(
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+        default: String,
+    ) -> BadSetting {
+        BadSetting {
+            var,
+            value,
+            expected,
+            default,
+        }
+    }
+}
+
 impl AwsTimeouts {
     /// The defaults, overridden by the `KEELSON_EKS_*` variables that are set.
     ///
