@@ -167,7 +167,7 @@ struct Keys<'de> {
 impl<'de> Keys<'de> {
     fn insert<E: de::Error>(&mut self, Key(k): Key<'de>) -> Result<(), E> {
         let seen = if self.large.is_empty() {
-            self.small.iter().any(|s| *s == k)
+            self.small.contains(&k)
         } else {
             self.large.contains(k.as_ref())
         };
