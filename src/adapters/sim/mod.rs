@@ -26,6 +26,7 @@
 pub mod catalog;
 mod eks;
 mod kube;
+mod state_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -459,7 +460,7 @@ impl Sim {
                     limit: MAX_STATE_BYTES,
                 })
             }
-            Ok(_) => parse_state(&shown, &std::fs::read(path).map_err(read_err)?)?,
+            Ok(_) => state_file::parse_state(&shown, &std::fs::read(path).map_err(read_err)?)?,
         };
         if !(0..=MAX_NOW).contains(&state.now) {
             return Err(SimError::BadClock {
@@ -610,102 +611,6 @@ fn lock_state(path: &Path, wait: std::time::Duration) -> Result<Option<FileLock>
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-}
-
-/// A JSON value read with every object's keys checked for duplicates: serde_json keeps
-/// the last of two equal keys silently, and a state file with two entries for one cluster
-/// is damaged, not a choice to make for the user.
-struct UniqueKeys(serde_json::Value);
-
-impl<'de> serde::Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = UniqueKeys;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<UniqueKeys, E> {
-                Ok(UniqueKeys(v.into()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<UniqueKeys, E> {
-                Ok(UniqueKeys(v.into()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<UniqueKeys, E> {
-                Ok(UniqueKeys(v.into()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<UniqueKeys, E> {
-                Ok(UniqueKeys(v.into()))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<UniqueKeys, E> {
-                Ok(UniqueKeys(v.into()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<UniqueKeys, E> {
-                Ok(UniqueKeys(v.into()))
-            }
-            fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
-                Ok(UniqueKeys(serde_json::Value::Null))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<UniqueKeys, A::Error> {
-                let mut items = Vec::new();
-                while let Some(UniqueKeys(v)) = seq.next_element()? {
-                    items.push(v);
-                }
-                Ok(UniqueKeys(serde_json::Value::Array(items)))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<UniqueKeys, A::Error> {
-                let mut out = serde_json::Map::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    let UniqueKeys(v) = map.next_value()?;
-                    if out.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format!("duplicate key `{k}`")));
-                    }
-                    out.insert(k, v);
-                }
-                Ok(UniqueKeys(serde_json::Value::Object(out)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-fn parse_state(path: &str, bytes: &[u8]) -> Result<SimState, SimError> {
-    let corrupt = |e: serde_json::Error| SimError::Corrupt {
-        path: path.to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    };
-    let value = serde_json::from_slice::<UniqueKeys>(bytes)
-        .map_err(corrupt)?
-        .0;
-    let format = value
-        .get("format")
-        .and_then(|f| f.as_str())
-        .unwrap_or_default();
-    let version = value
-        .get("version")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
-    if format != STATE_FORMAT || version != u64::from(STATE_VERSION) {
-        return Err(SimError::Foreign {
-            path: path.to_string(),
-            found: format.to_string(),
-            version,
-        });
-    }
-    serde_json::from_value(value).map_err(|e| SimError::Corrupt {
-        path: path.to_string(),
-        line: 0,
-        column: 0,
-        message: e.to_string(),
-    })
 }
 
 /// Saves are throttled: at most one write per this many milliseconds while busy; the
