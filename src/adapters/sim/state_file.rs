@@ -351,23 +351,14 @@ mod tests {
         serde_json::from_value(value).map_err(|e| e.to_string())
     }
 
-    /// The state `keelson sim seed` writes for `examples/upgrade` (three clusters with
-    /// add-ons, node groups, Kubernetes objects and a version history), pretty-printed so
-    /// that the tests below can edit single keys.
+    /// The state `keelson sim seed --version 1.31` wrote for `examples/upgrade` (three
+    /// clusters with add-ons, node groups, Kubernetes objects and a version history),
+    /// kept pretty-printed in tests/fixtures so that the tests below can edit single
+    /// keys. A change of the state format makes every test here fail as foreign: seed it
+    /// again (`KEELSON_TODAY=2026-11-23 keelson sim seed --repo examples/upgrade --state
+    /// FILE --version 1.31`) and pretty-print it over the file.
     fn state_text() -> String {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("sim.json");
-        crate::cli::sim::seed_at(
-            std::path::Path::new("examples/upgrade"),
-            &state,
-            "1.31",
-            crate::versions::Date::new(2026, 11, 23),
-            4,
-        )
-        .unwrap();
-        let value: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-        serde_json::to_string_pretty(&value).unwrap()
+        include_str!("../../../tests/fixtures/sim-seeded-upgrade.json").to_string()
     }
 
     #[test]
