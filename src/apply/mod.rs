@@ -363,9 +363,12 @@ impl Exec<'_> {
         let start = self.ports.clock.now();
         let mut unreachable_since: Option<i64> = None;
         loop {
+            // The time of the check, read before it: on a shared virtual clock other
+            // tasks may move time on while the check is awaited, and a state seen
+            // before that move says nothing about whether the wait ran out.
+            let now = self.ports.clock.now();
             let check = check().await?;
             if let Check::Unreachable(last) = &check {
-                let now = self.ports.clock.now();
                 let since = *unreachable_since.get_or_insert(now);
                 let secs = (now - since).max(0) as u64;
                 if secs >= self.opts.unreachable_secs {
@@ -388,7 +391,7 @@ impl Exec<'_> {
                     return Ok(());
                 }
                 Check::Pending(state) | Check::Unreachable(state) => {
-                    let elapsed = (self.ports.clock.now() - start).max(0) as u64;
+                    let elapsed = (now - start).max(0) as u64;
                     if elapsed >= self.opts.timeout_secs {
                         return Err(ApplyError::Timeout {
                             what: what.to_string(),

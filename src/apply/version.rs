@@ -41,6 +41,8 @@ impl Exec<'_> {
             if live.version == version {
                 return Ok(());
             }
+            // Read before the call, for the same reason as in `wait`.
+            let asked = self.ports.clock.now();
             match self
                 .call("UpdateClusterVersion", || {
                     eks.update_cluster_version(name, version)
@@ -52,7 +54,7 @@ impl Exec<'_> {
                     source: ApiError::ResourceInUse(m),
                     ..
                 }) => {
-                    let elapsed = (self.ports.clock.now() - start).max(0) as u64;
+                    let elapsed = (asked - start).max(0) as u64;
                     if elapsed >= self.opts.timeout_secs {
                         return Err(ApplyError::Timeout {
                             what: format!("control plane {version} (EKS still busy: {m})"),
