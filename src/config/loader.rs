@@ -11,9 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::diag::{self, suggest, Diagnostic, Rule};
-use super::repo::{ClusterConfig, DocNode, Item, Loaded, Manifest, Origin, Repo, Stats};
+use super::repo::{ClusterConfig, DocNode, DocSource, Item, Loaded, Manifest, Origin, Repo, Stats};
 use super::rules;
 use super::schema::Schemas;
 use super::yaml::{self, Limits, Node, Pos, Value as YValue, YamlErrorKind};
@@ -340,6 +341,7 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
         }
     };
     let dir = rel_dir(&file.rel);
+    let mut source: Option<DocSource> = None;
     let mut non_empty = 0;
     for doc in parsed {
         if doc.root.value == YValue::Null {
@@ -365,22 +367,21 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
             }
         }
         // Only keelson's own documents are looked at again (by the rules, for
-        // positions); keep no tree for the others.
-        let root = match class {
-            Class::Typed(_) | Class::Manifest(_, Some(_)) => doc.root,
-            _ => Node {
-                pos: doc.root.pos,
-                value: YValue::Null,
-            },
+        // positions); keep no text for the others.
+        let src = match class {
+            Class::Typed(_) | Class::Manifest(_, Some(_)) => Some(
+                source
+                    .get_or_insert_with(|| DocSource {
+                        text: Arc::from(text),
+                        limits: opts.limits,
+                    })
+                    .clone(),
+            ),
+            _ => None,
         };
-        result.docs.push((
-            DocNode {
-                rel_dir: dir.clone(),
-                origin,
-                root,
-            },
-            class,
-        ));
+        result
+            .docs
+            .push((DocNode::new(dir.clone(), origin, doc.root.pos, src), class));
     }
     if non_empty == 0 {
         result.diagnostics.push(Diagnostic::new(
@@ -593,7 +594,7 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
             if let Some(&first) = dir_owner.get(d.rel_dir.as_str()) {
                 out.push(Diagnostic::new(
                     &d.origin.file,
-                    d.root.pos,
+                    d.pos,
                     Rule::ClusterDirConflict,
                     format!(
                         "a second Cluster document in directory `{}` (the first, `{}`, is at {}:{}); give each cluster its own directory",
@@ -672,7 +673,7 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                 if let Some(first) = &repo.fleet {
                     out.push(Diagnostic::new(
                         &d.origin.file,
-                        d.root.pos,
+                        d.pos,
                         Rule::FleetDuplicate,
                         format!(
                             "a second Fleet document (the first is at {}:{}); a repository has one Fleet",
@@ -706,7 +707,7 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                     };
                     out.push(Diagnostic::new(
                         &d.origin.file,
-                        d.root.pos,
+                        d.pos,
                         Rule::OrphanDocument,
                         format!(
                             "this {kind} belongs to no cluster: put it in the directory of a Cluster document or below it"

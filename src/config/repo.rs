@@ -12,7 +12,9 @@
 use serde::Serialize;
 
 use super::diag::Diagnostic;
-use super::yaml::Node;
+use std::sync::{Arc, OnceLock};
+
+use super::yaml::{self, Limits, Node, Pos, Seg};
 use crate::model::*;
 
 /// Where a document came from.
@@ -148,9 +150,59 @@ impl Loaded {
     }
 }
 
-/// A parsed document with its YAML tree, kept until the rules have run.
+/// A parsed document, kept until the rules have run.
+///
+/// The YAML tree is not kept: a tree costs several times its text, and a rule needs one
+/// only to place a diagnostic, which a valid repository never has. The file's text is
+/// kept instead (shared by its documents) and parsed again the first time a position
+/// inside the document is asked for.
 pub(crate) struct DocNode {
     pub(crate) rel_dir: String,
     pub(crate) origin: Origin,
-    pub(crate) root: Node,
+    /// Where the document's root value starts.
+    pub(crate) pos: Pos,
+    /// The file's text, for positions inside the document; `None` for documents no rule
+    /// looks into (their diagnostics name the document's start).
+    pub(crate) source: Option<DocSource>,
+    tree: OnceLock<Option<Node>>,
+}
+
+/// The text a document was parsed from, and how.
+#[derive(Clone)]
+pub(crate) struct DocSource {
+    /// The whole file's text (after any byte-order mark), shared by its documents.
+    pub(crate) text: Arc<str>,
+    /// The bounds the file was parsed under; the same text parses again under them.
+    pub(crate) limits: Limits,
+}
+
+impl DocNode {
+    pub(crate) fn new(
+        rel_dir: String,
+        origin: Origin,
+        pos: Pos,
+        source: Option<DocSource>,
+    ) -> DocNode {
+        DocNode {
+            rel_dir,
+            origin,
+            pos,
+            source,
+            tree: OnceLock::new(),
+        }
+    }
+
+    /// The position of `path` in the document (of its key with `key`), as
+    /// [`Node::pos_at`]; the document's start when its text is not kept.
+    pub(crate) fn pos_at(&self, path: &[Seg], key: bool) -> Pos {
+        let tree = self.tree.get_or_init(|| {
+            let src = self.source.as_ref()?;
+            yaml::parse(&src.text, src.limits)
+                .ok()?
+                .into_iter()
+                .find(|d| d.index == self.origin.document)
+                .map(|d| d.root)
+        });
+        tree.as_ref().map_or(self.pos, |t| t.pos_at(path, key))
+    }
 }

@@ -70,7 +70,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn report(&mut self, doc: usize, path: &str, rule: Rule, message: impl Into<String>) {
         let Some(d) = self.docs.get(doc) else { return };
-        let pos = d.root.pos_at(&parse_path(path), false);
+        let pos = d.pos_at(&parse_path(path), false);
         self.out
             .push(Diagnostic::new(&d.origin.file, pos, rule, message));
     }
@@ -88,7 +88,7 @@ impl Ctx<'_> {
         let Some(d) = self.docs.get(doc) else { return };
         let mut segs = parse_path(path);
         segs.push(Seg::Key(key.to_string()));
-        let pos = d.root.pos_at(&segs, true);
+        let pos = d.pos_at(&segs, true);
         self.out
             .push(Diagnostic::new(&d.origin.file, pos, rule, message));
     }

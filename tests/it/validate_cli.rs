@@ -386,3 +386,26 @@ fn schema_command_prints_the_files_in_schemas() {
     let o = keelson(&["schema", "--kind", "nope"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn a_rule_places_its_problem_inside_any_document_of_a_file() {
+    // The rules see typed documents; the position comes from reading the file's text
+    // again, so it must land in the right document of a multi-document file.
+    let ng = |name: &str, min: u32| {
+        format!("apiVersion: keelson.dev/v1alpha1\nkind: NodeGroup\nmetadata: {{name: {name}}}\nspec:\n  nodeRoleArn: arn:aws:iam::111122223333:role/node\n  subnetIds: [subnet-0a1b2c3d4e5f60001]\n  scaling: {{minSize: {min}, maxSize: 3, desiredSize: 3}}\n")
+    };
+    let text = format!("{}---\n{}---\n{}", ng("a", 1), ng("b", 5), ng("c", 7));
+    let dir = repo(&[("c/ng.yaml", text.as_bytes())]);
+    let (code, out) = validate(dir.path());
+    assert_eq!(code, 1, "{out}");
+    // Documents start at lines 1, 9 and 17; `minSize` sits on the 7th line of each.
+    assert!(
+        out.contains(&at(dir.path(), "c/ng.yaml", 15, 22, "nodegroup-scaling")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&at(dir.path(), "c/ng.yaml", 23, 22, "nodegroup-scaling")),
+        "{out}"
+    );
+    assert_eq!(out.matches("is larger than maxSize").count(), 2, "{out}");
+}

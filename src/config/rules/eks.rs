@@ -31,7 +31,7 @@ impl Ctx<'_> {
     /// Report at `segs`: the key itself with `key`, else its value.
     fn report_at(&mut self, doc: usize, segs: &[Seg], key: bool, rule: Rule, message: String) {
         let Some(d) = self.docs.get(doc) else { return };
-        let pos = d.root.pos_at(segs, key);
+        let pos = d.pos_at(segs, key);
         self.out
             .push(Diagnostic::new(&d.origin.file, pos, rule, message));
     }
