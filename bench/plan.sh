@@ -62,8 +62,20 @@ time_plan() { # expected exit code, then a label
     printf '%s\n' "${times[@]}" | stats
 }
 
+log "validate x$RUNS (the yardstick for the no-op plan)"
+vtimes=()
+"$KEELSON" validate --repo "$FLEET" >/dev/null 2>&1 || die "the generated fleet does not validate"
+for _ in $(seq "$RUNS"); do
+    s=$(now)
+    "$KEELSON" validate --repo "$FLEET" >/dev/null 2>&1
+    e=$(now)
+    vtimes+=("$(echo "$e - $s" | bc -l)")
+done
+read -r val_best val_med < <(printf '%s\n' "${vtimes[@]}" | stats)
+
 log "no-op plan x$RUNS"
 read -r noop_best noop_med < <(time_plan 0 noop)
+ratio=$(awk -v a="$noop_med" -v b="$val_med" 'BEGIN { printf "%.2f", a / b }')
 
 # One field of one cluster: the max size of the first node group found, else a log type.
 target=$(grep -rl "kind: NodeGroup" "$FLEET/clusters" | sort | head -1)
@@ -91,8 +103,9 @@ cat <<TABLE
 
 plan benchmark ($CLUSTERS clusters, $docs documents, simulator state ${state_mb} MB, $(nproc) cores)
   fleet created in the simulator:   $(printf '%.1f' "$setup") s (setup, not the benchmark)
-  no-op plan:                       best $noop_best s, median $noop_med s
+  validate (same fleet):            best $val_best s, median $val_med s
+  no-op plan:                       best $noop_best s, median $noop_med s = ${ratio}x validate   (goal <= 1.5x)
   one-change plan:                  best $one_best s, median $one_med s   (goal <= 1 s)
     $summary ($steps step line(s))
-  peak RSS of a plan:               $rss
+  peak RSS of a plan:               $rss   (goal <= 80 MiB)
 TABLE
