@@ -22,6 +22,7 @@ pub mod import;
 pub mod logging;
 pub mod model;
 pub mod observe;
+pub mod par;
 pub mod plan;
 pub mod ports;
 pub mod sync;

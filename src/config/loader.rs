@@ -10,7 +10,6 @@
 //! "today" for the support calendar is passed in.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::diag::{self, suggest, Diagnostic, Rule};
@@ -202,42 +201,9 @@ fn parse_all<S: FileSource + ?Sized>(
     opts: &LoadOptions,
     schemas: Option<&Schemas>,
 ) -> Vec<FileResult> {
-    let n = files.count();
-    let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        opts.threads
-    }
-    .min(n.max(1));
-    if threads <= 1 {
-        return (0..n)
-            .map(|i| read_and_parse(files, i, opts, schemas))
-            .collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut indexed: Vec<(usize, FileResult)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n {
-                            break;
-                        }
-                        out.push((i, read_and_parse(files, i, opts, schemas)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    indexed.sort_by_key(|(i, _)| *i);
-    indexed.into_iter().map(|(_, r)| r).collect()
+    crate::par::map_indexed(files.count(), opts.threads, |i| {
+        read_and_parse(files, i, opts, schemas)
+    })
 }
 
 fn rel_dir(rel: &str) -> String {
@@ -381,7 +347,7 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
         };
         result
             .docs
-            .push((DocNode::new(dir.clone(), origin, doc.root.pos, src), class));
+            .push((DocNode::new(dir.clone(), origin, src), class));
     }
     if non_empty == 0 {
         result.diagnostics.push(Diagnostic::new(
@@ -594,7 +560,7 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
             if let Some(&first) = dir_owner.get(d.rel_dir.as_str()) {
                 out.push(Diagnostic::new(
                     &d.origin.file,
-                    d.pos,
+                    d.pos(),
                     Rule::ClusterDirConflict,
                     format!(
                         "a second Cluster document in directory `{}` (the first, `{}`, is at {}:{}); give each cluster its own directory",
@@ -673,7 +639,7 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                 if let Some(first) = &repo.fleet {
                     out.push(Diagnostic::new(
                         &d.origin.file,
-                        d.pos,
+                        d.pos(),
                         Rule::FleetDuplicate,
                         format!(
                             "a second Fleet document (the first is at {}:{}); a repository has one Fleet",
@@ -707,7 +673,7 @@ fn assemble(docs: &[DocNode], classes: Vec<Class>, out: &mut Vec<Diagnostic>) ->
                     };
                     out.push(Diagnostic::new(
                         &d.origin.file,
-                        d.pos,
+                        d.pos(),
                         Rule::OrphanDocument,
                         format!(
                             "this {kind} belongs to no cluster: put it in the directory of a Cluster document or below it"

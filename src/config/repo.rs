@@ -159,8 +159,6 @@ impl Loaded {
 pub(crate) struct DocNode {
     pub(crate) rel_dir: String,
     pub(crate) origin: Origin,
-    /// Where the document's root value starts.
-    pub(crate) pos: Pos,
     /// The file's text, for positions inside the document; `None` for documents no rule
     /// looks into (their diagnostics name the document's start).
     pub(crate) source: Option<DocSource>,
@@ -177,16 +175,10 @@ pub(crate) struct DocSource {
 }
 
 impl DocNode {
-    pub(crate) fn new(
-        rel_dir: String,
-        origin: Origin,
-        pos: Pos,
-        source: Option<DocSource>,
-    ) -> DocNode {
+    pub(crate) fn new(rel_dir: String, origin: Origin, source: Option<DocSource>) -> DocNode {
         DocNode {
             rel_dir,
             origin,
-            pos,
             source,
             tree: OnceLock::new(),
         }
@@ -203,6 +195,14 @@ impl DocNode {
                 .find(|d| d.index == self.origin.document)
                 .map(|d| d.root)
         });
-        tree.as_ref().map_or(self.pos, |t| t.pos_at(path, key))
+        tree.as_ref().map_or(self.pos(), |t| t.pos_at(path, key))
+    }
+
+    /// Where the document's root value starts.
+    pub(crate) fn pos(&self) -> Pos {
+        Pos {
+            line: self.origin.line,
+            col: self.origin.column,
+        }
     }
 }

@@ -86,7 +86,9 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         .iter()
         .filter(|c| selected(c.name()))
         .collect();
-    let mut clusters = par_map(&chosen, |c| {
+    // Each cluster's plan depends only on the shared inputs: any thread may make it.
+    let mut clusters = crate::par::map_indexed(chosen.len(), 0, |i| {
+        let c = chosen[i];
         plan_cluster(&shared, c, live.clusters.get(c.name()))
     });
     for c in &mut clusters {
@@ -118,36 +120,6 @@ pub fn plan(repo: &Repo, live: &LiveState, opts: &PlanOptions) -> Plan {
         summary,
         source: None,
     }
-}
-
-/// `f` over `items`, in order; split over the machine's cores when there are enough
-/// items for threads to pay off. Each cluster's plan depends only on the shared inputs,
-/// so the result is the same whichever thread computes it.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    /// Below this many items one thread is quicker than starting more.
-    const PER_THREAD: usize = 32;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(items.len() / PER_THREAD)
-        .max(1);
-    if threads == 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
 }
 
 /// A cluster whose live state could not be read, or must not be (its account is not the

@@ -235,10 +235,12 @@ impl HttpClient for NoDns {
     }
 }
 
-fn shared_config(http: impl HttpClient + 'static) -> aws_config::SdkConfig {
+/// An SDK configuration for tests: `region`, fixed test credentials, the latest
+/// behaviour version; the caller adds the transport or endpoint.
+pub(crate) fn test_config(region: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
+        .region(Region::new(region.to_string()))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "AKIDEXAMPLE",
             "secret",
@@ -246,6 +248,12 @@ fn shared_config(http: impl HttpClient + 'static) -> aws_config::SdkConfig {
             None,
             "test",
         )))
+        .build()
+}
+
+fn shared_config(http: impl HttpClient + 'static) -> aws_config::SdkConfig {
+    test_config("eu-west-1")
+        .into_builder()
         .http_client(http)
         .build()
 }

@@ -14,9 +14,6 @@ mod fleet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::Region;
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_credential_types::Credentials;
 use keelson::adapters::aws::eks::AwsEks;
 use keelson::adapters::aws::throttle::Limiters;
 use keelson::adapters::ratelimit::RateSettings;
@@ -123,17 +120,9 @@ async fn a_plan_whose_limiter_is_set_too_high_is_throttled_and_still_succeeds() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_answers_make_the_limiter_back_off() {
     let (url, served) = start(4, None).await;
-    let shared = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(Region::new(fleet::REGION))
+    let shared = crate::aws_mocks_transport::test_config(fleet::REGION)
+        .into_builder()
         .endpoint_url(&url)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "test",
-        )))
         .build();
     let limiters = Limiters::new(RateSettings {
         rate: 200.0,
