@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod deprecations;
+pub mod errors;
 pub mod import;
 pub mod logging;
 pub mod model;

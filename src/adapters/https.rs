@@ -24,15 +24,3 @@ pub(crate) fn client() -> Result<HttpsClient, String> {
         .build();
     Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector))
 }
-
-/// An error and its sources, `a: b: c`.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}

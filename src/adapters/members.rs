@@ -15,8 +15,6 @@
 //! reference, `Lease v1 coordination.k8s.io`; label values: at most 63 characters of
 //! `[A-Za-z0-9._-]` (Kubernetes "Labels and Selectors", syntax and character set).
 
-use std::time::Duration;
-
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -258,11 +256,6 @@ impl Membership {
     /// Its timing.
     pub fn timing(&self) -> Timing {
         self.timing
-    }
-
-    /// How long a member stays a member without renewing, on another replica's clock.
-    pub fn skew(&self) -> Duration {
-        self.timing.skew
     }
 }
 

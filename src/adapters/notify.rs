@@ -22,11 +22,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use tokio::sync::mpsc;
 
-use super::https::{error_chain, HttpsClient};
+use super::https::HttpsClient;
 use crate::daemon::notify::{
     backoff, commit_state, github_repository, slack_body, webhook_body, webhook_suppressed_body,
     Bucket, Event, SyncResult,
 };
+use crate::errors::error_chain;
 use crate::model::{Notification, NotificationType, SecretRef};
 
 /// How the notifier sends.

@@ -54,7 +54,8 @@ pub struct LockBody {
     pub generation: u64,
 }
 
-use crate::adapters::https::{error_chain, HttpsClient};
+use crate::adapters::https::HttpsClient;
+use crate::errors::error_chain;
 
 /// An answer from S3.
 struct Answer {

@@ -289,13 +289,7 @@ async fn run_cluster(
         for op in &step.ops {
             if let Err(e) = x.run(op).await {
                 let mut transient = e.is_transient();
-                let mut msg = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    msg.push_str(": ");
-                    msg.push_str(&s.to_string());
-                    src = s.source();
-                }
+                let mut msg = crate::errors::error_chain(&e);
                 if c.exists || outcome.steps_done > 0 {
                     if let Some(gone) = x.cluster_vanished(&label).await {
                         msg = gone;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::diag::{self, suggest, Diagnostic, Rule};
-use super::repo::{ClusterConfig, DocNode, DocSource, Item, Loaded, Manifest, Origin, Repo, Stats};
+use super::repo::{ClusterConfig, DocNode, FileText, Item, Loaded, Manifest, Origin, Repo, Stats};
 use super::rules;
 use super::schema::Schemas;
 use super::yaml::{self, Limits, Node, Pos, Value as YValue, YamlErrorKind};
@@ -307,7 +307,7 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
         }
     };
     let dir = rel_dir(&file.rel);
-    let mut source: Option<DocSource> = None;
+    let mut source: Option<Arc<FileText>> = None;
     let mut non_empty = 0;
     for doc in parsed {
         if doc.root.value == YValue::Null {
@@ -337,17 +337,19 @@ fn parse_file(file: &SourceFile, opts: &LoadOptions, schemas: Option<&Schemas>) 
         let src = match class {
             Class::Typed(_) | Class::Manifest(_, Some(_)) => Some(
                 source
-                    .get_or_insert_with(|| DocSource {
-                        text: Arc::from(text),
-                        limits: opts.limits,
-                    })
+                    .get_or_insert_with(|| Arc::new(FileText::new(text, opts.limits)))
                     .clone(),
             ),
             _ => None,
         };
-        result
-            .docs
-            .push((DocNode::new(dir.clone(), origin, src), class));
+        result.docs.push((
+            DocNode {
+                rel_dir: dir.clone(),
+                origin,
+                source: src,
+            },
+            class,
+        ));
     }
     if non_empty == 0 {
         result.diagnostics.push(Diagnostic::new(

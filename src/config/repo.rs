@@ -3,7 +3,7 @@
 //! ```text
 //!  loader ──assemble──► Repo { fleet, clusters: [ClusterConfig { cluster, addons, … }] }
 //!                         │
-//!  rules ◄── Repo + DocNode (YAML trees, for positions) ──► Diagnostic[]
+//!  rules ◄── Repo + DocNode (file texts, parsed again for positions) ──► Diagnostic[]
 //! ```
 //!
 //! Plain data shared by the loader, which builds it, and the rules, which read it; kept
@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::diag::Diagnostic;
 use std::sync::{Arc, OnceLock};
 
-use super::yaml::{self, Limits, Node, Pos, Seg};
+use super::yaml::{self, Limits, Pos, Seg};
 use crate::model::*;
 
 /// Where a document came from.
@@ -155,47 +155,48 @@ impl Loaded {
 /// The YAML tree is not kept: a tree costs several times its text, and a rule needs one
 /// only to place a diagnostic, which a valid repository never has. The file's text is
 /// kept instead (shared by its documents) and parsed again the first time a position
-/// inside the document is asked for.
+/// inside one of its documents is asked for.
 pub(crate) struct DocNode {
     pub(crate) rel_dir: String,
     pub(crate) origin: Origin,
     /// The file's text, for positions inside the document; `None` for documents no rule
     /// looks into (their diagnostics name the document's start).
-    pub(crate) source: Option<DocSource>,
-    tree: OnceLock<Option<Node>>,
+    pub(crate) source: Option<Arc<FileText>>,
 }
 
-/// The text a document was parsed from, and how.
-#[derive(Clone)]
-pub(crate) struct DocSource {
-    /// The whole file's text (after any byte-order mark), shared by its documents.
-    pub(crate) text: Arc<str>,
+/// A file's text, shared by its documents, and its trees once a position was asked for.
+pub(crate) struct FileText {
+    /// The whole file's text (after any byte-order mark).
+    text: Box<str>,
     /// The bounds the file was parsed under; the same text parses again under them.
-    pub(crate) limits: Limits,
+    limits: Limits,
+    /// The file's documents, parsed on the first position asked for.
+    docs: OnceLock<Vec<yaml::Document>>,
+}
+
+impl FileText {
+    pub(crate) fn new(text: &str, limits: Limits) -> FileText {
+        FileText {
+            text: text.into(),
+            limits,
+            docs: OnceLock::new(),
+        }
+    }
 }
 
 impl DocNode {
-    pub(crate) fn new(rel_dir: String, origin: Origin, source: Option<DocSource>) -> DocNode {
-        DocNode {
-            rel_dir,
-            origin,
-            source,
-            tree: OnceLock::new(),
-        }
-    }
-
     /// The position of `path` in the document (of its key with `key`), as
-    /// [`Node::pos_at`]; the document's start when its text is not kept.
+    /// [`yaml::Node::pos_at`]; the document's start when its text is not kept.
     pub(crate) fn pos_at(&self, path: &[Seg], key: bool) -> Pos {
-        let tree = self.tree.get_or_init(|| {
-            let src = self.source.as_ref()?;
-            yaml::parse(&src.text, src.limits)
-                .ok()?
-                .into_iter()
-                .find(|d| d.index == self.origin.document)
-                .map(|d| d.root)
-        });
-        tree.as_ref().map_or(self.pos(), |t| t.pos_at(path, key))
+        let Some(src) = &self.source else {
+            return self.pos();
+        };
+        let docs = src
+            .docs
+            .get_or_init(|| yaml::parse(&src.text, src.limits).unwrap_or_default());
+        docs.iter()
+            .find(|d| d.index == self.origin.document)
+            .map_or(self.pos(), |d| d.root.pos_at(path, key))
     }
 
     /// Where the document's root value starts.

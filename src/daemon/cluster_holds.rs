@@ -42,16 +42,6 @@ impl ClusterHolds {
         }
     }
 
-    /// How many cluster Leases are held.
-    pub fn len(&self) -> usize {
-        self.held.len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
-    }
-
     /// Stop renewing and let go of every Lease still held.
     pub async fn release(self) {
         for (lock, keeper) in self.held {

@@ -444,8 +444,7 @@ impl Bucket {
 
 /// The backoff before retry `attempt` (1-based): `base`, doubled each time, at most 60 s.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(Duration::from_secs(60))
+    super::status::doubling(base, Duration::from_secs(60), attempt)
 }
 
 #[cfg(test)]

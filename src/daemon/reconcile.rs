@@ -108,9 +108,6 @@ pub struct Reconciler {
     retry: bool,
     shards: Option<Arc<super::shards::Shards>>,
     notifier: Option<Arc<Notifier>>,
-    /// Whether the revision being synced differs from the last one synced (changes are
-    /// then git's, not drift).
-    source_changed: bool,
 }
 
 fn counts(c: &crate::plan::ClusterPlan) -> Counts {
@@ -156,7 +153,6 @@ impl Reconciler {
             retry: false,
             shards: None,
             notifier: None,
-            source_changed: true,
         }
     }
 
@@ -323,7 +319,9 @@ impl Reconciler {
     ) -> Outcome {
         let started = Instant::now();
         let wall = super::unix_now();
-        self.source_changed =
+        // Whether the revision differs from the last one synced: changes are then git's,
+        // not drift.
+        let source_changed =
             changed.is_some() || self.shared.status().revision.as_deref() != Some(&rev.id);
         let mut dir = match changed.map(|c| self.affected(rev, c)) {
             Some(Some(None)) => return Outcome::Skipped,
@@ -405,7 +403,7 @@ impl Reconciler {
                 outside,
             });
         }
-        let outcome = self.plan_and_apply(rt, rev, &loaded, &only, dir.is_some());
+        let outcome = self.plan_and_apply(rt, rev, &loaded, &only, dir.is_some(), source_changed);
         drop(loaded);
         let result = match &outcome {
             Outcome::Done(1) | Outcome::Error { .. } => "error",
@@ -462,6 +460,7 @@ impl Reconciler {
         loaded: &Loaded,
         only: &BTreeSet<String>,
         incremental: bool,
+        source_changed: bool,
     ) -> Outcome {
         let t0 = Instant::now();
         let target = match self.connect(rt, loaded) {
@@ -510,12 +509,7 @@ impl Reconciler {
             clusters = plan.clusters.len(),
             "observed and planned"
         );
-        let fleet_name = loaded
-            .repo
-            .fleet
-            .as_ref()
-            .map(|f| f.value.metadata.name.clone())
-            .unwrap_or_default();
+        let fleet_name = plan.fleet.clone();
         let fleet = loaded.repo.fleet.as_ref().map(|f| &f.value.spec);
         if let Some(n) = &self.notifier {
             n.configure(
@@ -645,7 +639,7 @@ impl Reconciler {
         let cx = notify::Context {
             fleet: &fleet_name,
             revision: &rev.id,
-            source_changed: self.source_changed,
+            source_changed,
             time: &time,
         };
         if let Some(n) = &self.notifier {

@@ -15,7 +15,7 @@
 //! increase hit rates", IEEE/ACM ToN 1998). No I/O here: the Lease adapter reads the
 //! members, `daemon::shards` acts on the result.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// FNV-1a, 64 bits (the offset basis and prime of the FNV specification,
 /// draft-eastlake-fnv), over `parts` separated by a 0 byte (which no name contains), so
@@ -60,11 +60,12 @@ pub fn owner<'a>(members: &'a BTreeSet<String>, cluster: &str) -> Option<&'a str
         .map(|(_, std::cmp::Reverse(m))| m)
 }
 
-/// Owner of every cluster.
-pub fn assign<'a>(
+/// Owner of every cluster (for the tests' accounts of moved clusters).
+#[cfg(test)]
+fn assign<'a>(
     members: &'a BTreeSet<String>,
     clusters: impl IntoIterator<Item = &'a str>,
-) -> BTreeMap<&'a str, &'a str> {
+) -> std::collections::BTreeMap<&'a str, &'a str> {
     clusters
         .into_iter()
         .filter_map(|c| owner(members, c).map(|m| (c, m)))
@@ -85,7 +86,11 @@ pub fn owned_by(
 }
 
 /// How many clusters have another owner in `after` than in `before`.
-pub fn moved(before: &BTreeMap<&str, &str>, after: &BTreeMap<&str, &str>) -> usize {
+#[cfg(test)]
+fn moved(
+    before: &std::collections::BTreeMap<&str, &str>,
+    after: &std::collections::BTreeMap<&str, &str>,
+) -> usize {
     after
         .iter()
         .filter(|(c, m)| before.get(*c).is_some_and(|b| b != *m))

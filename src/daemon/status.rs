@@ -345,8 +345,13 @@ pub fn exit_code(clusters: &BTreeMap<String, ClusterStatus>, error: bool) -> u8 
 /// Delay before retrying after the `attempt`-th transient failure in a row (1-based):
 /// 5 s doubling up to 5 minutes.
 pub fn backoff(attempt: u32) -> Duration {
-    let secs = 5u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
-    Duration::from_secs(secs.min(300))
+    doubling(Duration::from_secs(5), Duration::from_secs(300), attempt)
+}
+
+/// `base` doubled for each `attempt` after the first (1-based), at most `cap`.
+pub fn doubling(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(cap)
 }
 
 #[cfg(test)]

@@ -291,7 +291,12 @@ impl Checker<'_> {
                     kind: Some(o.kind.to_string()),
                     namespace: o.namespace.as_deref().map(str::to_string),
                     name: o.name.as_deref().map(str::to_string),
-                    ..Finding::error(Signal::HelmManifest, file, "helm-record", error_chain(&e))
+                    ..Finding::error(
+                        Signal::HelmManifest,
+                        file,
+                        "helm-record",
+                        crate::errors::error_chain(&e),
+                    )
                 }),
             }
         }
@@ -419,16 +424,4 @@ impl Checker<'_> {
         out[start..].sort_by_key(|f| (f.line, f.column, f.item));
         stats
     }
-}
-
-/// An error and its causes, `: `-separated.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
 }

@@ -84,6 +84,9 @@ async fn refresh(ports: &Ports, name: &str) -> Result<(), String> {
     }
     let start_at = clock.now();
     loop {
+        // Read before the poll: on the simulator's shared instant clock, other clusters'
+        // waits move time on while this poll is awaited (as in the apply's waits).
+        let polled_at = clock.now();
         match eks.describe_insights_refresh(name).await {
             Ok(r) => match r.status {
                 RefreshStatus::Completed => return Ok(()),
@@ -98,7 +101,7 @@ async fn refresh(ports: &Ports, name: &str) -> Result<(), String> {
             Err(e) if e.is_transient() => {}
             Err(e) => return Err(format!("DescribeInsightsRefresh: {e}")),
         }
-        if clock.now() - start_at >= WAIT_SECS {
+        if polled_at - start_at >= WAIT_SECS {
             return Err(format!(
                 "fresh insights (the refresh was still running after {} minutes)",
                 WAIT_SECS / 60

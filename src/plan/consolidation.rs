@@ -28,15 +28,22 @@ pub(crate) const DEFAULT_CONSOLIDATE_AFTER: &str = "0s";
 /// The spec keelson applies: git's, with the consolidation policy written explicitly.
 /// Returns whether it was filled in (the plan notes it).
 pub(super) fn explicit(spec: &NodePoolSpec) -> (NodePoolSpec, bool) {
+    let filled = omitted(spec);
     let mut spec = spec.clone();
     let d = spec.disruption.get_or_insert_with(|| Disruption {
         consolidation_policy: None,
         consolidate_after: DEFAULT_CONSOLIDATE_AFTER.to_string(),
         budgets: Vec::new(),
     });
-    let filled = d.consolidation_policy.is_none();
     d.consolidation_policy.get_or_insert(DEFAULT_CONSOLIDATION);
     (spec, filled)
+}
+
+/// Whether the file leaves the consolidation policy out.
+pub(super) fn omitted(spec: &NodePoolSpec) -> bool {
+    spec.disruption
+        .as_ref()
+        .is_none_or(|d| d.consolidation_policy.is_none())
 }
 
 /// The note on a NodePool whose file omits the policy.

@@ -375,11 +375,14 @@ pub(super) fn plan_kube(cx: &mut Ctx<'_>, c: &ClusterConfig) {
     }
     for p in &c.node_pools {
         let n = &p.value.metadata.name;
+        if !super::consolidation::omitted(&p.value.spec) {
+            continue;
+        }
         let planned = cx
             .steps
             .iter()
             .any(|s| s.resource.kind == Kind::NodePool && s.resource.name == *n);
-        if planned && super::consolidation::explicit(&p.value.spec).1 {
+        if planned {
             cx.notes.push(super::consolidation::note(n));
         }
     }

@@ -132,11 +132,6 @@ impl Limiters {
         PROCESS.get_or_init(|| Limiters::new(settings)).clone()
     }
 
-    /// The settings every limiter starts from.
-    pub fn settings(&self) -> RateSettings {
-        self.settings
-    }
-
     /// The limiter of the account a role belongs to (the caller's own account when
     /// `role` is `None`) in `region`.
     pub fn limiter(&self, region: &str, role: Option<&str>) -> Arc<Limiter> {
@@ -174,14 +169,23 @@ impl RateLimited {
 }
 
 /// The SDK's default HTTPS client (hyper 1, rustls on aws-lc), for clients whose
-/// configuration names none: the one the SDK would pick itself.
+/// configuration names none, built as aws-smithy-runtime's `default_https_client` builds
+/// it for the latest behaviour version: the connector settings and sleep of each client,
+/// and the proxy from the environment (`HTTPS_PROXY`, `NO_PROXY`, …).
 pub(crate) fn default_http_client() -> SharedHttpClient {
-    use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{tls, ConnectorBuilder};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_https()
+        ));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
 }
 
 impl HttpClient for RateLimited {
