@@ -15,3 +15,13 @@ pub mod notify;
 pub mod ratelimit;
 pub mod s3lock;
 pub mod sim;
+
+/// The cluster an EKS ARN belongs to: `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`,
+/// `nodegroup/NAME/...`, `addon/NAME/...`, `fargateprofile/NAME/...`,
+/// `podidentityassociation/NAME/...`, `access-entry/NAME/...`.
+pub(crate) fn arn_cluster(arn: &str) -> Option<&str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let mut parts = resource.split('/');
+    parts.next()?;
+    parts.next().filter(|n| !n.is_empty())
+}

@@ -118,10 +118,11 @@ impl Shards {
         shards.shared.status().shard = Some(ShardStatus {
             group,
             me: shards.membership.me().to_string(),
-            members: shards.members().into_iter().collect(),
+            members: Vec::new(),
             owned: Vec::new(),
             writable: true,
         });
+        shards.publish(&shards.members(), &BTreeSet::new());
         Ok(shards)
     }
 
@@ -149,23 +150,20 @@ impl Shards {
         let records = self.membership.records().await?;
         let skew = i64::try_from(self.membership.timing().skew.as_secs()).unwrap_or(i64::MAX);
         let live = shard::live_members(&records, super::unix_now(), skew, self.membership.me());
-        let n = live.len() as u64;
         let changed = {
             let mut m = self.members.lock().unwrap_or_else(|p| p.into_inner());
             let changed = *m != live;
             *m = live.clone();
             changed
         };
-        let all = self
-            .clusters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let mine = shard::owned_by(&live, self.membership.me(), &all);
-        if let Some(s) = self.shared.status().shard.as_mut() {
-            s.members = live.into_iter().collect();
-            s.owned = mine.iter().cloned().collect();
-            self.shared.metrics.set_shard(n, mine.len() as u64);
+        // The clusters change only in a full sync, which publishes them itself.
+        if changed {
+            let all = self
+                .clusters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            self.publish(&live, &all);
         }
         Ok(changed)
     }
@@ -234,12 +232,19 @@ impl Shards {
     /// of the repository (a full sync), recorded in the status and the metrics.
     pub fn owned(&self, clusters: &BTreeSet<String>, all: bool) -> BTreeSet<String> {
         let members = self.members();
-        let mine = shard::owned_by(&members, self.membership.me(), clusters);
         if !all {
-            return mine;
+            return shard::owned_by(&members, self.membership.me(), clusters);
         }
         *self.clusters.lock().unwrap_or_else(|p| p.into_inner()) = clusters.clone();
+        self.publish(&members, clusters)
+    }
+
+    /// Record `members` and this replica's share of `clusters` in the status and the
+    /// metrics (once the status has its shard section); that share.
+    fn publish(&self, members: &BTreeSet<String>, clusters: &BTreeSet<String>) -> BTreeSet<String> {
+        let mine = shard::owned_by(members, self.membership.me(), clusters);
         if let Some(s) = self.shared.status().shard.as_mut() {
+            s.members = members.iter().cloned().collect();
             s.owned = mine.iter().cloned().collect();
             self.shared
                 .metrics

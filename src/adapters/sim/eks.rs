@@ -320,7 +320,7 @@ impl EksApi for Sim {
     }
 
     async fn tag_resource(&self, arn: &str, tags: &Tags) -> ApiResult<()> {
-        self.write("TagResource", &cluster_of_arn(arn), |s| {
+        self.write("TagResource", cluster_of_arn(arn), |s| {
             let t = find_tags(s, arn)?;
             t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
             Ok(())
@@ -328,7 +328,7 @@ impl EksApi for Sim {
     }
 
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()> {
-        self.write("UntagResource", &cluster_of_arn(arn), |s| {
+        self.write("UntagResource", cluster_of_arn(arn), |s| {
             let t = find_tags(s, arn)?;
             for k in keys {
                 t.remove(k);
@@ -958,9 +958,8 @@ fn find_tags<'a>(s: &'a mut SimState, arn: &str) -> ApiResult<&'a mut Tags> {
     Err(not_found(format!("Resource not found: {arn}")))
 }
 
-/// The cluster an EKS ARN belongs to: `…:cluster/NAME` or `…:KIND/CLUSTER/NAME/ID` (node
-/// groups, add-ons, Fargate profiles, access entries, Pod Identity associations).
-fn cluster_of_arn(arn: &str) -> String {
-    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
-    resource.split('/').nth(1).unwrap_or(resource).to_string()
+/// The cluster an EKS ARN belongs to, for counting writes (a malformed ARN counts under
+/// itself, and its call fails as not found).
+fn cluster_of_arn(arn: &str) -> &str {
+    crate::adapters::arn_cluster(arn).unwrap_or(arn)
 }

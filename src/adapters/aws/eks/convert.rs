@@ -436,15 +436,7 @@ pub(super) fn insight_reason(s: Option<&sdk::InsightStatus>) -> String {
     s.and_then(|s| s.reason()).unwrap_or_default().to_string()
 }
 
-/// The cluster an EKS ARN belongs to: `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`,
-/// `nodegroup/NAME/...`, `addon/NAME/...`, `fargateprofile/NAME/...`,
-/// `podidentityassociation/NAME/...`, `access-entry/NAME/...`.
-pub(super) fn arn_cluster(arn: &str) -> Option<&str> {
-    let resource = arn.splitn(6, ':').nth(5)?;
-    let mut parts = resource.split('/');
-    parts.next()?;
-    parts.next().filter(|n| !n.is_empty())
-}
+pub(super) use crate::adapters::arn_cluster;
 
 #[cfg(test)]
 mod tests {
