@@ -46,7 +46,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use super::timeouts::BadSetting;
+use super::timeouts::{number, BadSetting};
 use crate::adapters::ratelimit::{Limiter, Priority, RateSettings};
 
 /// The environment variable for the sustained rate.
@@ -77,35 +77,20 @@ pub fn settings_from_env() -> Result<RateSettings, BadSetting> {
 pub fn settings_from_lookup(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<RateSettings, BadSetting> {
-    let set = |var| get(var).filter(|v: &String| !v.trim().is_empty());
-    let rate = match set(RATE_ENV) {
-        None => DEFAULT.rate,
-        Some(v) => match v.trim().parse::<f64>() {
-            Ok(r) if (0.5..=10_000.0).contains(&r) => r,
-            _ => {
-                return Err(BadSetting::new(
-                    RATE_ENV,
-                    v,
-                    "a number of requests per second from 0.5 to 10000",
-                    DEFAULT.rate.to_string(),
-                ))
-            }
-        },
-    };
-    let burst = match set(BURST_ENV) {
-        None => DEFAULT.burst,
-        Some(v) => match v.trim().parse::<u32>() {
-            Ok(b @ 1..=10_000) => b,
-            _ => {
-                return Err(BadSetting::new(
-                    BURST_ENV,
-                    v,
-                    "a whole number of requests from 1 to 10000",
-                    DEFAULT.burst.to_string(),
-                ))
-            }
-        },
-    };
+    let rate = number(
+        &get,
+        RATE_ENV,
+        DEFAULT.rate,
+        |r| (0.5..=10_000.0).contains(r),
+        "a number of requests per second from 0.5 to 10000",
+    )?;
+    let burst = number(
+        &get,
+        BURST_ENV,
+        DEFAULT.burst,
+        |b| (1..=10_000).contains(b),
+        "a whole number of requests from 1 to 10000",
+    )?;
     Ok(RateSettings { rate, burst })
 }
 

@@ -66,20 +66,26 @@ pub struct BadSetting {
     default: String,
 }
 
-impl BadSetting {
-    /// A variable `var` set to `value`, which is not `expected`.
-    pub(crate) fn new(
-        var: &'static str,
-        value: String,
-        expected: &'static str,
-        default: String,
-    ) -> BadSetting {
-        BadSetting {
+/// The number `var` holds through `get`: `default` when it is unset or blank, an error
+/// naming `expected` when it does not parse or `ok` refuses it.
+pub(crate) fn number<T: std::str::FromStr + std::fmt::Display>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    ok: impl Fn(&T) -> bool,
+    expected: &'static str,
+) -> Result<T, BadSetting> {
+    let Some(value) = get(var).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    match value.trim().parse::<T>() {
+        Ok(n) if ok(&n) => Ok(n),
+        _ => Err(BadSetting {
             var,
             value,
             expected,
-            default,
-        }
+            default: default.to_string(),
+        }),
     }
 }
 
@@ -113,20 +119,13 @@ impl AwsTimeouts {
                 }),
             }
         };
-        let max_attempts = match get(ATTEMPTS_ENV).filter(|v| !v.trim().is_empty()) {
-            None => d.max_attempts,
-            Some(v) => match v.trim().parse::<u32>() {
-                Ok(n @ 1..=20) => n,
-                _ => {
-                    return Err(BadSetting {
-                        var: ATTEMPTS_ENV,
-                        value: v,
-                        expected: "a number of attempts from 1 to 20",
-                        default: d.max_attempts.to_string(),
-                    })
-                }
-            },
-        };
+        let max_attempts = number(
+            &get,
+            ATTEMPTS_ENV,
+            d.max_attempts,
+            |n| (1..=20).contains(n),
+            "a number of attempts from 1 to 20",
+        )?;
         Ok(AwsTimeouts {
             connect: duration(CONNECT_ENV, d.connect)?,
             attempt: duration(ATTEMPT_ENV, d.attempt)?,
