@@ -462,12 +462,15 @@ pub fn apply_cmd(
                 lock.args.lock_skew,
             );
             let me = crate::daemon::lock::identity(&crate::daemon::lock::Holder::me());
-            Some(rt.block_on(crate::adapters::members::Membership::connect(
+            // Only cluster Leases are taken here; no member Lease is written, so the
+            // group name need not be a label value as `Membership::connect` requires.
+            let (client, ns) = rt.block_on(crate::adapters::lease::client_for(
                 namespace.as_deref(),
-                name,
-                &me,
-                timing,
-            ))?)
+                &format!("shard group {name}"),
+            ))?;
+            Some(crate::adapters::members::Membership::new(
+                client, &ns, name, &me, timing,
+            ))
         }
         _ => None,
     };
