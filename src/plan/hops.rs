@@ -108,12 +108,10 @@ pub(super) fn plan_hops(
         super::bake::hop_notes(cx, c, o, &prev, &hop.to_string());
         let hop_s = hop.to_string();
         for n in &check.node_group_catch_up {
-            move_node_group(cx, c, n, &prev, &mut ng_versions);
-            if let Some(s) = cx.steps.last_mut().filter(|s| s.resource.name == *n) {
-                s.reason = Some(format!(
-                    "EKS upgrades the control plane only when managed node groups match it: {n} moves to {prev} before {from}→{hop}"
-                ));
-            }
+            let why = format!(
+                "EKS upgrades the control plane only when managed node groups match it: {n} moves to {prev} before {from}→{hop}"
+            );
+            move_node_group(cx, c, n, &prev, &mut ng_versions, Some(why));
         }
         move_addons(cx, c, &check, true);
         let mut start = Tags::new();
@@ -160,7 +158,7 @@ fn hop_followers(
 ) {
     move_addons(cx, c, check, false);
     for n in &check.node_group_moves {
-        move_node_group(cx, c, n, &check.to, ng_versions);
+        move_node_group(cx, c, n, &check.to, ng_versions, None);
     }
 }
 
@@ -186,26 +184,25 @@ fn move_addons(cx: &mut Ctx<'_>, c: &ClusterConfig, check: &upgrade::HopCheck, b
     }
 }
 
-/// Move node group `n` (if git has it) to minor `to`, and remember where it now stands.
+/// Move node group `n` (if git has it) to minor `to`, for `reason` when one is given, and
+/// remember where it now stands.
 fn move_node_group(
     cx: &mut Ctx<'_>,
     c: &ClusterConfig,
     n: &str,
     to: &str,
     ng_versions: &mut BTreeMap<String, String>,
+    reason: Option<String>,
 ) {
     let Some(ng) = c.node_groups.iter().find(|g| g.value.metadata.name == n) else {
         return;
     };
     let have = ng_versions.get(n).cloned().unwrap_or_default();
-    cx.steps.push(node_version_step(
-        cx.name,
-        n,
-        &have,
-        to,
-        &ng.value.spec,
-        cx.fleet,
-    ));
+    let step = node_version_step(cx.name, n, &have, to, &ng.value.spec, cx.fleet);
+    cx.steps.push(match reason {
+        Some(r) => step.because(r),
+        None => step,
+    });
     ng_versions.insert(n.to_string(), to.to_string());
 }
 
